@@ -1,0 +1,75 @@
+//! # sensorpub
+//!
+//! Read sensors on a microcontroller and publish their readings over MQTT: to a public broker
+//! as JSON (`{"temperature":21.53,"humidity":45.2}` on `<device>/value`) or to a ThingSpeak
+//! channel (`field1=21.53&field2=45.2` on `channels/<id>/publish`).
+//!
+//! `#![no_std]`, no heap, no `unsafe`. Every buffer is the caller's, so its size is visible.
+//!
+//! ## The flow
+//!
+//! ```text
+//! Sensor ──Sample<N>──▶ Sink ──Message{topic, payload}──▶ Transport ──MQTT──▶ broker
+//!                  Publisher drives the loop, with a Clock
+//! ```
+//!
+//! - [`Sensor`]: produces a [`Sample`] of [`Reading`]s (async; blocking drivers plug in through
+//!   [`Blocking`]). Shipped: [`RandomSensor`] (the lab's random numbers), [`MockSensor`].
+//! - [`Sink`]: the wire format. Shipped: [`JsonSink`], [`ThingSpeakSink`].
+//! - [`Transport`]: delivers a [`Message`]. Shipped: [`MemoryTransport`] for tests.
+//! - [`Publisher`]: read → encode → publish, once or at an interval, honouring the sink's
+//!   rate limit. Time comes from a [`Clock`] plus `embedded-hal-async`'s `DelayNs`.
+//!
+//! ## Example
+//!
+//! ```
+//! use sensorpub::{JsonSink, MemoryTransport, MockSensor, Publisher, Quantity, Reading, Sample, SimulatedClock};
+//!
+//! let sample = Sample::<2>::from_readings(&[
+//!     Reading::new(Quantity::Temperature, 21.53),
+//!     Reading::new(Quantity::Humidity, 45.2),
+//! ])?;
+//! let script = [Ok(sample)];
+//! let mut buf = [0u8; 128];
+//! let mut publisher = Publisher::new(
+//!     MockSensor::new(&script),
+//!     JsonSink::object("apricot/value"),
+//!     MemoryTransport::<4, 64>::new(),
+//!     SimulatedClock::new(),
+//!     &mut buf,
+//! );
+//! embassy_futures::block_on(publisher.publish_once())?;
+//! let sent = &publisher.transport().messages()[0];
+//! assert_eq!(sent.topic, "apricot/value");
+//! assert_eq!(sent.payload, br#"{"temperature":21.53,"humidity":45.2}"#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Features
+//!
+//! - `defmt`: derives `defmt::Format` on the public types.
+#![no_std]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod clock;
+mod message;
+pub mod publisher;
+mod reading;
+pub mod sensor;
+pub mod sink;
+pub mod transport;
+
+pub use clock::{Clock, SimulatedClock};
+pub use message::{Message, QoS};
+pub use publisher::{PublishError, Publisher, PublisherError, Stage};
+pub use reading::{Quantity, Reading, Sample, SampleFull};
+pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};
+pub use sink::{ConfigError, EncodeError, JsonSink, Sink, ThingSpeakSink};
+pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};

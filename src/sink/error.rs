@@ -1,0 +1,128 @@
+//! Errors of the sinks: [`ConfigError`] when a sink is built, [`EncodeError`] per sample.
+
+use crate::reading::Quantity;
+use core::fmt;
+
+/// A sink's configuration is invalid; returned when the sink is built, before any I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A ThingSpeak field number outside `1..=8`.
+    FieldOutOfRange {
+        /// The number given.
+        field: u8,
+    },
+    /// Two readings were mapped to the same ThingSpeak field.
+    DuplicateField {
+        /// The field given twice.
+        field: u8,
+    },
+    /// More decimals than [`MAX_DECIMALS`](crate::sink::MAX_DECIMALS).
+    TooManyDecimals {
+        /// The number given.
+        decimals: u8,
+    },
+    /// A JSON key holds `"`, `\` or a control character. Keys are written
+    /// verbatim, so these would make the output invalid JSON.
+    InvalidKey,
+    /// A ThingSpeak latitude, longitude or elevation that is NaN or infinite.
+    NonFiniteLocation,
+    /// A ThingSpeak status longer than 255 bytes (ThingSpeak's limit for one field).
+    StatusTooLong,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::FieldOutOfRange { field } => {
+                write!(f, "ThingSpeak field {field} is out of range: use 1..=8")
+            }
+            ConfigError::DuplicateField { field } => {
+                write!(
+                    f,
+                    "ThingSpeak field {field} is mapped twice: give each reading its own field"
+                )
+            }
+            ConfigError::TooManyDecimals { decimals } => {
+                write!(
+                    f,
+                    "{decimals} decimals requested: at most {} are supported",
+                    super::MAX_DECIMALS
+                )
+            }
+            ConfigError::InvalidKey => {
+                f.write_str("JSON key contains '\"', '\\' or a control character")
+            }
+            ConfigError::NonFiniteLocation => {
+                f.write_str("ThingSpeak latitude, longitude or elevation is not a finite number")
+            }
+            ConfigError::StatusTooLong => f.write_str("ThingSpeak status is longer than 255 bytes"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+/// A sample could not be encoded; no message was produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The buffer cannot hold the topic and payload: give the publisher a bigger buffer.
+    BufferTooSmall,
+    /// A reading is NaN or infinite. JSON has no such numbers and ThingSpeak would store
+    /// garbage, so the sample is refused instead; check the sensor.
+    NonFinite {
+        /// The quantity whose value was not finite.
+        quantity: Quantity,
+    },
+    /// The sample holds nothing this sink sends (no reading, or none mapped to a field).
+    NothingToSend,
+    /// Two readings would be written under the same JSON key; the object would be ambiguous.
+    /// Give one of them another quantity or key.
+    DuplicateKey {
+        /// The quantity of the second reading with that key.
+        quantity: Quantity,
+    },
+    /// `index` is not below [`Sink::message_count`](crate::Sink::message_count).
+    NoSuchMessage,
+    /// The rate limit forbids a message now (ThingSpeak: 15 s between updates on a free
+    /// account). Wait `retry_in_ms`; [`Publisher`](crate::Publisher) does this by itself.
+    TooSoon {
+        /// Milliseconds until the next message is allowed.
+        retry_in_ms: u64,
+    },
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::BufferTooSmall => f.write_str("buffer too small for topic and payload"),
+            EncodeError::NonFinite { quantity } => {
+                write!(f, "{quantity} is not a finite number; nothing was sent")
+            }
+            EncodeError::NothingToSend => f.write_str("sample holds no reading this sink sends"),
+            EncodeError::DuplicateKey { quantity } => {
+                write!(
+                    f,
+                    "{quantity} would repeat a JSON key already in the object"
+                )
+            }
+            EncodeError::NoSuchMessage => f.write_str("message index beyond the sample's messages"),
+            EncodeError::TooSoon { retry_in_ms } => {
+                write!(f, "rate limit: next message allowed in {retry_in_ms} ms")
+            }
+        }
+    }
+}
+
+impl core::error::Error for EncodeError {}
+
+/// Checks a JSON key: serde-json-core writes map keys without escaping.
+pub(crate) fn check_key(key: &str) -> Result<(), ConfigError> {
+    if key.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        return Err(ConfigError::InvalidKey);
+    }
+    Ok(())
+}

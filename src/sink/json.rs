@@ -1,0 +1,249 @@
+//! [`JsonSink`]: readings as JSON, a bare number or an object, encoded by serde-json-core.
+
+use super::error::{ConfigError, EncodeError, check_key};
+use super::number::{self, MAX_DECIMALS, Style};
+use super::{Sink, split_topic};
+use crate::message::Message;
+use crate::reading::{Quantity, Reading, Sample};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+/// Key of the device id inside a JSON object.
+const DEVICE_KEY: &str = "device";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// One bare number: the reading of this quantity, or the first reading.
+    Value(Option<Quantity>),
+    /// An object with one key per reading.
+    Object,
+}
+
+/// Encodes a sample as JSON on one topic.
+///
+/// Two shapes:
+/// - [`JsonSink::value`]: a bare number, `742`, as the lab's `ujson.dumps(value)` sends to
+///   `<device>/value`;
+/// - [`JsonSink::object`]: `{"temperature":21.53,"humidity":45.2}`, keys from
+///   [`Quantity::name`] unless [`with_keys`](JsonSink::with_keys) renames them, optionally
+///   with `"device":"<id>"` first.
+///
+/// Numbers are written in the shortest form that reads back as the same `f32` (whole numbers
+/// without a fraction, as MicroPython prints them), or with fixed decimals
+/// ([`with_decimals`](JsonSink::with_decimals)). A NaN or infinite reading is refused with
+/// [`EncodeError::NonFinite`].
+///
+/// ```
+/// use sensorpub::{JsonSink, Quantity, Reading, Sample, Sink};
+///
+/// let sample = Sample::<2>::from_readings(&[
+///     Reading::new(Quantity::Temperature, 21.5),
+///     Reading::new(Quantity::Humidity, 45.2),
+/// ])?;
+/// let mut sink = JsonSink::object("apricot/value")
+///     .with_keys(&[(Quantity::Temperature, "t"), (Quantity::Humidity, "rh")])?
+///     .with_decimals(2)?
+///     .with_device("apricot");
+/// let mut buf = [0u8; 96];
+/// let msg = sink.encode(&sample, 0, 0, &mut buf)?;
+/// assert_eq!(msg.payload, br#"{"device":"apricot","t":21.50,"rh":45.20}"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonSink<'a> {
+    topic: &'a str,
+    shape: Shape,
+    keys: &'a [(Quantity, &'a str)],
+    decimals: Option<u8>,
+    device: Option<&'a str>,
+}
+
+impl<'a> JsonSink<'a> {
+    /// A bare number on `topic`: the sample's first reading (see [`of`](JsonSink::of)).
+    pub const fn value(topic: &'a str) -> Self {
+        Self {
+            topic,
+            shape: Shape::Value(None),
+            keys: &[],
+            decimals: None,
+            device: None,
+        }
+    }
+
+    /// An object of all readings on `topic`.
+    pub const fn object(topic: &'a str) -> Self {
+        Self {
+            topic,
+            shape: Shape::Object,
+            keys: &[],
+            decimals: None,
+            device: None,
+        }
+    }
+
+    /// For a bare-number sink: send the reading of `quantity` rather than the first one.
+    pub const fn of(mut self, quantity: Quantity) -> Self {
+        if let Shape::Value(_) = self.shape {
+            self.shape = Shape::Value(Some(quantity));
+        }
+        self
+    }
+
+    /// Renames object keys: each `(quantity, key)` replaces [`Quantity::name`] for that
+    /// quantity. [`ConfigError::InvalidKey`] if a key holds `"`, `\` or a control character.
+    pub fn with_keys(mut self, keys: &'a [(Quantity, &'a str)]) -> Result<Self, ConfigError> {
+        keys.iter().try_for_each(|(_, key)| check_key(key))?;
+        self.keys = keys;
+        Ok(self)
+    }
+
+    /// Writes every number with exactly `decimals` decimals (`21.50`), rounded half away
+    /// from zero. [`ConfigError::TooManyDecimals`] above [`MAX_DECIMALS`].
+    pub fn with_decimals(mut self, decimals: u8) -> Result<Self, ConfigError> {
+        if decimals > MAX_DECIMALS {
+            return Err(ConfigError::TooManyDecimals { decimals });
+        }
+        self.decimals = Some(decimals);
+        Ok(self)
+    }
+
+    /// Adds `"device":"<device>"` as the object's first member (ignored for bare numbers).
+    pub const fn with_device(mut self, device: &'a str) -> Self {
+        self.device = Some(device);
+        self
+    }
+
+    /// The topic this sink publishes on.
+    pub const fn topic(&self) -> &'a str {
+        self.topic
+    }
+
+    fn key(&self, quantity: Quantity) -> &'a str {
+        self.keys
+            .iter()
+            .find(|(q, _)| *q == quantity)
+            .map_or(quantity.name(), |(_, key)| key)
+    }
+
+    fn style(&self) -> Style {
+        self.decimals.map_or(Style::Shortest, Style::Fixed)
+    }
+
+    fn chosen_reading<const N: usize>(&self, sample: &Sample<N>) -> Option<Reading> {
+        match self.shape {
+            Shape::Value(None) => sample.readings().first().copied(),
+            Shape::Value(Some(q)) => sample.readings().iter().find(|r| r.quantity == q).copied(),
+            Shape::Object => None,
+        }
+    }
+
+    /// Refuses what would not be valid, unambiguous JSON before a byte is written.
+    fn check_object<const N: usize>(&self, sample: &Sample<N>) -> Result<(), EncodeError> {
+        let readings = sample.readings();
+        for (i, reading) in readings.iter().enumerate() {
+            if !reading.value.is_finite() {
+                return Err(EncodeError::NonFinite {
+                    quantity: reading.quantity,
+                });
+            }
+            let key = self.key(reading.quantity);
+            let clashes_device = self.device.is_some() && key == DEVICE_KEY;
+            let clashes_earlier = readings[..i].iter().any(|r| self.key(r.quantity) == key);
+            if clashes_device || clashes_earlier {
+                return Err(EncodeError::DuplicateKey {
+                    quantity: reading.quantity,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A number serialized as raw JSON text through serde-json-core's `serialize_bytes`, which
+/// writes bytes verbatim: the text comes from [`number::format`] and is always a valid JSON
+/// number.
+struct JsonNumber<'s> {
+    value: f32,
+    style: &'s Style,
+}
+
+impl Serialize for JsonNumber<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match number::format(self.value, self.style) {
+            Some(text) => serializer.serialize_bytes(text.as_bytes()),
+            // Unreachable after the finiteness check; `null` keeps the output valid regardless.
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+struct JsonObject<'s, 'a, const N: usize> {
+    sink: &'s JsonSink<'a>,
+    sample: &'s Sample<N>,
+    style: Style,
+}
+
+impl<const N: usize> Serialize for JsonObject<'_, '_, N> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let readings = self.sample.readings();
+        let mut map = serializer.serialize_map(Some(readings.len()))?;
+        if let Some(device) = self.sink.device {
+            map.serialize_entry(DEVICE_KEY, device)?;
+        }
+        for reading in readings {
+            let number = JsonNumber {
+                value: reading.value,
+                style: &self.style,
+            };
+            map.serialize_entry(self.sink.key(reading.quantity), &number)?;
+        }
+        map.end()
+    }
+}
+
+impl Sink for JsonSink<'_> {
+    type Error = EncodeError;
+
+    fn message_count<const N: usize>(&self, _sample: &Sample<N>) -> usize {
+        1
+    }
+
+    fn encode<'b, const N: usize>(
+        &mut self,
+        sample: &Sample<N>,
+        index: usize,
+        _now_ms: u64,
+        buf: &'b mut [u8],
+    ) -> Result<Message<'b>, EncodeError> {
+        if index != 0 {
+            return Err(EncodeError::NoSuchMessage);
+        }
+        let style = self.style();
+        let (topic, rest) = split_topic(buf, &[self.topic])?;
+        let written = match self.shape {
+            Shape::Value(_) => {
+                let reading = self
+                    .chosen_reading(sample)
+                    .ok_or(EncodeError::NothingToSend)?;
+                let text = number::format(reading.value, &style).ok_or(EncodeError::NonFinite {
+                    quantity: reading.quantity,
+                })?;
+                let text = text.as_bytes();
+                let out = rest
+                    .get_mut(..text.len())
+                    .ok_or(EncodeError::BufferTooSmall)?;
+                out.copy_from_slice(text);
+                text.len()
+            }
+            Shape::Object => {
+                self.check_object(sample)?;
+                let object = JsonObject {
+                    sink: self,
+                    sample,
+                    style,
+                };
+                serde_json_core::to_slice(&object, rest).map_err(|_| EncodeError::BufferTooSmall)?
+            }
+        };
+        Ok(Message::new(topic, &rest[..written]))
+    }
+}

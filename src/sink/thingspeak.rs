@@ -1,0 +1,340 @@
+//! [`ThingSpeakSink`]: ThingSpeak's MQTT publish API, as a bulk form or one message a field,
+//! with the channel's update interval enforced.
+
+use super::error::{ConfigError, EncodeError};
+use super::number::{self, MAX_DECIMALS, Style};
+use super::timestamp::iso8601;
+use super::{Sink, split_topic};
+use crate::message::Message;
+use crate::reading::{Quantity, Sample};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Minimum time between two updates of a channel on a free ThingSpeak account (15 s). REST
+/// and MQTT updates count together. Paid accounts may use 1 s, see
+/// [`ThingSpeakSink::with_interval_ms`].
+pub const FREE_INTERVAL_MS: u64 = 15_000;
+
+/// ThingSpeak channels have fields 1 to 8.
+const FIELDS: usize = 8;
+
+/// ThingSpeak stores at most 255 bytes a field; the status is one.
+const MAX_STATUS_LEN: usize = 255;
+
+/// Everything but RFC 3986's unreserved characters is percent-encoded: safe in a form value
+/// whatever decoder ThingSpeak runs (`&`, `=`, `+`, space, non-ASCII, …).
+const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Encodes samples for a ThingSpeak channel.
+///
+/// - Bulk (default): one message on `channels/<id>/publish` with payload
+///   `field1=21.53&field2=45.2&lat=…&long=…&elevation=…&status=…&created_at=…` (only what is
+///   configured or present).
+/// - [`per_field`](ThingSpeakSink::per_field): one message per mapped reading on
+///   `channels/<id>/publish/fields/field<N>`, payload the bare value.
+///
+/// Which reading goes to which field is configuration, checked when the sink is built: field
+/// numbers `1..=8`, none twice. `created_at` comes from the sample's timestamp, so samples
+/// replayed after an outage keep their time.
+///
+/// **Rate limit.** Every message is a channel update, and ThingSpeak allows one every 15 s on
+/// a free account. The sink refuses a message that comes sooner with
+/// [`EncodeError::TooSoon`], so nothing reaches the broker early; [`Sink::ready_in_ms`] says
+/// how long to wait, and [`Publisher`](crate::Publisher) holds the message that long. The
+/// slot is taken when a message is encoded, so a failed send afterwards still waits a full
+/// interval: early is never possible, late by one interval is.
+///
+/// ```
+/// use sensorpub::{EncodeError, Quantity, Reading, Sample, Sink, ThingSpeakSink};
+///
+/// let mut sink = ThingSpeakSink::new(1_234_567, &[(1, Quantity::Temperature), (2, Quantity::Humidity)])?
+///     .with_status("ok & warm")?;
+/// let sample = Sample::<2>::from_readings(&[
+///     Reading::new(Quantity::Temperature, 21.53),
+///     Reading::new(Quantity::Humidity, 45.2),
+/// ])?;
+/// let mut buf = [0u8; 128];
+/// let msg = sink.encode(&sample, 0, 0, &mut buf)?;
+/// assert_eq!(msg.topic, "channels/1234567/publish");
+/// assert_eq!(msg.payload, b"field1=21.53&field2=45.2&status=ok%20%26%20warm");
+/// // 10 s later is too soon on a free account.
+/// assert_eq!(sink.encode(&sample, 0, 10_000, &mut buf), Err(EncodeError::TooSoon { retry_in_ms: 5_000 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThingSpeakSink<'a> {
+    channel_id: u32,
+    /// `fields[n - 1]` is the quantity sent as field `n`.
+    fields: [Option<Quantity>; FIELDS],
+    per_field: bool,
+    status: Option<&'a str>,
+    latitude: Option<f32>,
+    longitude: Option<f32>,
+    elevation: Option<f32>,
+    decimals: Option<u8>,
+    interval_ms: u64,
+    last_update_ms: Option<u64>,
+}
+
+impl<'a> ThingSpeakSink<'a> {
+    /// A bulk-feed sink for channel `channel_id`, sending each `(field, quantity)` reading as
+    /// `field<field>`. [`ConfigError::FieldOutOfRange`] unless every field is in `1..=8`,
+    /// [`ConfigError::DuplicateField`] if one is given twice.
+    pub fn new(channel_id: u32, fields: &[(u8, Quantity)]) -> Result<Self, ConfigError> {
+        let mut map = [None; FIELDS];
+        for &(field, quantity) in fields {
+            let slot = usize::from(field)
+                .checked_sub(1)
+                .and_then(|i| map.get_mut(i))
+                .ok_or(ConfigError::FieldOutOfRange { field })?;
+            if slot.is_some() {
+                return Err(ConfigError::DuplicateField { field });
+            }
+            *slot = Some(quantity);
+        }
+        Ok(Self {
+            channel_id,
+            fields: map,
+            per_field: false,
+            status: None,
+            latitude: None,
+            longitude: None,
+            elevation: None,
+            decimals: None,
+            interval_ms: FREE_INTERVAL_MS,
+            last_update_ms: None,
+        })
+    }
+
+    /// Sends one message per field on `channels/<id>/publish/fields/field<N>` instead of the
+    /// bulk feed. Each message is a channel update and waits its own interval.
+    pub fn per_field(mut self) -> Self {
+        self.per_field = true;
+        self
+    }
+
+    /// Adds `status=<status>` (percent-encoded) to every bulk message.
+    /// [`ConfigError::StatusTooLong`] above 255 bytes.
+    pub fn with_status(mut self, status: &'a str) -> Result<Self, ConfigError> {
+        if status.len() > MAX_STATUS_LEN {
+            return Err(ConfigError::StatusTooLong);
+        }
+        self.status = Some(status);
+        Ok(self)
+    }
+
+    /// Adds `lat` and `long` (degrees) to every bulk message.
+    pub fn with_location(mut self, latitude: f32, longitude: f32) -> Result<Self, ConfigError> {
+        if !(latitude.is_finite() && longitude.is_finite()) {
+            return Err(ConfigError::NonFiniteLocation);
+        }
+        self.latitude = Some(latitude);
+        self.longitude = Some(longitude);
+        Ok(self)
+    }
+
+    /// Adds `elevation` (metres) to every bulk message.
+    pub fn with_elevation(mut self, elevation: f32) -> Result<Self, ConfigError> {
+        if !elevation.is_finite() {
+            return Err(ConfigError::NonFiniteLocation);
+        }
+        self.elevation = Some(elevation);
+        Ok(self)
+    }
+
+    /// Writes values with exactly `decimals` decimals. [`ConfigError::TooManyDecimals`] above
+    /// [`MAX_DECIMALS`].
+    pub fn with_decimals(mut self, decimals: u8) -> Result<Self, ConfigError> {
+        if decimals > MAX_DECIMALS {
+            return Err(ConfigError::TooManyDecimals { decimals });
+        }
+        self.decimals = Some(decimals);
+        Ok(self)
+    }
+
+    /// Minimum time between two channel updates; [`FREE_INTERVAL_MS`] by default. Paid
+    /// accounts may set 1 000 ms. Setting it lower than the account allows makes ThingSpeak
+    /// drop updates.
+    pub fn with_interval_ms(mut self, interval_ms: u64) -> Self {
+        self.interval_ms = interval_ms;
+        self
+    }
+
+    /// The channel id.
+    pub fn channel_id(&self) -> u32 {
+        self.channel_id
+    }
+
+    /// The minimum time between two channel updates, in milliseconds.
+    pub fn interval_ms(&self) -> u64 {
+        self.interval_ms
+    }
+
+    /// The mapped fields present in `sample`, in field order: `(field number, value)`.
+    fn present<const N: usize>(
+        &self,
+        sample: &Sample<N>,
+    ) -> impl Iterator<Item = (u8, Quantity, f32)> {
+        self.fields
+            .iter()
+            .zip(1u8..)
+            .filter_map(move |(quantity, field)| {
+                let quantity = (*quantity)?;
+                sample.get(quantity).map(|value| (field, quantity, value))
+            })
+    }
+
+    fn style(&self) -> Style {
+        self.decimals.map_or(Style::Shortest, Style::Fixed)
+    }
+
+    fn encode_bulk<const N: usize>(
+        &self,
+        sample: &Sample<N>,
+        out: &mut Writer<'_>,
+    ) -> Result<(), EncodeError> {
+        let style = self.style();
+        for (field, quantity, value) in self.present(sample) {
+            out.separator()?;
+            out.push(b"field")?;
+            out.push(&[b'0' + field])?;
+            out.push(b"=")?;
+            out.number(value, &style, quantity)?;
+        }
+        let location = [
+            ("lat", self.latitude),
+            ("long", self.longitude),
+            ("elevation", self.elevation),
+        ];
+        for (name, value) in location {
+            if let Some(value) = value {
+                out.separator()?;
+                out.push(name.as_bytes())?;
+                out.push(b"=")?;
+                // Finite by construction; the quantity only names the error.
+                out.number(value, &Style::Shortest, Quantity::Value)?;
+            }
+        }
+        if let Some(status) = self.status {
+            out.separator()?;
+            out.push(b"status=")?;
+            for chunk in utf8_percent_encode(status, FORM_VALUE) {
+                out.push(chunk.as_bytes())?;
+            }
+        }
+        if let Some(unix_seconds) = sample.timestamp() {
+            out.separator()?;
+            out.push(b"created_at=")?;
+            for chunk in percent_encoding::percent_encode(&iso8601(unix_seconds), FORM_VALUE) {
+                out.push(chunk.as_bytes())?;
+            }
+        }
+        if out.len == 0 {
+            return Err(EncodeError::NothingToSend);
+        }
+        Ok(())
+    }
+}
+
+/// Appends to a byte slice, failing instead of truncating.
+struct Writer<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    /// Whether the next `separator` writes `&`.
+    started: bool,
+}
+
+impl Writer<'_> {
+    fn push(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        let end = self.len + bytes.len();
+        let slot = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(EncodeError::BufferTooSmall)?;
+        slot.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+
+    /// Writes the `&` that separates a `name=value` pair from the one before it.
+    fn separator(&mut self) -> Result<(), EncodeError> {
+        if self.started {
+            self.push(b"&")?;
+        }
+        self.started = true;
+        Ok(())
+    }
+
+    fn number(&mut self, value: f32, style: &Style, quantity: Quantity) -> Result<(), EncodeError> {
+        let text = number::format(value, style).ok_or(EncodeError::NonFinite { quantity })?;
+        self.push(text.as_bytes())
+    }
+}
+
+impl Sink for ThingSpeakSink<'_> {
+    type Error = EncodeError;
+
+    fn message_count<const N: usize>(&self, sample: &Sample<N>) -> usize {
+        if self.per_field {
+            self.present(sample).count()
+        } else {
+            1
+        }
+    }
+
+    fn encode<'b, const N: usize>(
+        &mut self,
+        sample: &Sample<N>,
+        index: usize,
+        now_ms: u64,
+        buf: &'b mut [u8],
+    ) -> Result<Message<'b>, EncodeError> {
+        let retry_in_ms = self.ready_in_ms(now_ms);
+        if retry_in_ms > 0 {
+            return Err(EncodeError::TooSoon { retry_in_ms });
+        }
+        let mut channel = itoa::Buffer::new();
+        let channel = channel.format(self.channel_id);
+        let (topic, payload_len, rest) = if self.per_field {
+            let (field, quantity, value) = self
+                .present(sample)
+                .nth(index)
+                .ok_or(EncodeError::NoSuchMessage)?;
+            let digit = [b'0' + field];
+            let digit = core::str::from_utf8(&digit).map_err(|_| EncodeError::NoSuchMessage)?;
+            let (topic, rest) =
+                split_topic(buf, &["channels/", channel, "/publish/fields/field", digit])?;
+            let mut out = Writer {
+                buf: rest,
+                len: 0,
+                started: false,
+            };
+            out.number(value, &self.style(), quantity)?;
+            (topic, out.len, out.buf)
+        } else {
+            if index != 0 {
+                return Err(EncodeError::NoSuchMessage);
+            }
+            let (topic, rest) = split_topic(buf, &["channels/", channel, "/publish"])?;
+            let mut out = Writer {
+                buf: rest,
+                len: 0,
+                started: false,
+            };
+            self.encode_bulk(sample, &mut out)?;
+            (topic, out.len, out.buf)
+        };
+        self.last_update_ms = Some(now_ms);
+        Ok(Message::new(topic, &rest[..payload_len]))
+    }
+
+    fn ready_in_ms(&self, now_ms: u64) -> u64 {
+        match self.last_update_ms {
+            Some(last) => (last.saturating_add(self.interval_ms)).saturating_sub(now_ms),
+            None => 0,
+        }
+    }
+}
