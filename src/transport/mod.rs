@@ -32,9 +32,30 @@ pub trait Transport {
     /// Why a message could not be delivered.
     type Error;
 
-    /// Delivers `message` with its QoS and retain flag. Returns once the message is handed to
-    /// the network (QoS 0) or as the implementation documents for QoS 1.
+    /// Delivers `message` with its QoS and retain flag.
+    ///
+    /// Returns `Ok` once a QoS 0 message is written to the network, and once the broker has
+    /// acknowledged (PUBACK) a QoS 1 message: `Ok` means the message is the broker's, so a
+    /// caller that keeps every message until `Ok` loses nothing. On `Err` the message may or
+    /// may not have arrived; sending it again gives at-least-once delivery.
     async fn publish(&mut self, message: &Message<'_>) -> Result<(), Self::Error>;
+
+    /// Opens (or re-opens after a failure) the connection to the broker. Transports without a
+    /// connection do nothing.
+    async fn connect(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// Whether the last `connect` succeeded and no failure has been seen since.
+    fn is_connected(&self) -> bool {
+        true
+    }
+
+    /// Drives the connection between publishes: keep-alive pings, incoming acknowledgements.
+    /// Call it at least once per keep-alive interval when idle.
+    async fn poll(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -42,5 +63,17 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 
     async fn publish(&mut self, message: &Message<'_>) -> Result<(), Self::Error> {
         (**self).publish(message).await
+    }
+
+    async fn connect(&mut self) -> Result<(), Self::Error> {
+        (**self).connect().await
+    }
+
+    fn is_connected(&self) -> bool {
+        (**self).is_connected()
+    }
+
+    async fn poll(&mut self) -> Result<(), Self::Error> {
+        (**self).poll().await
     }
 }
