@@ -64,6 +64,7 @@ pub mod publisher;
 mod reading;
 pub mod sensor;
 pub mod sink;
+pub mod station;
 pub mod transport;
 
 pub use clock::{Clock, SimulatedClock};
