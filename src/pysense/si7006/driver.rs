@@ -224,7 +224,7 @@ impl<I2C: AsyncI2c, D: AsyncDelayNs> Si7006Async<I2C, D> {
         self.i2c
             .write_read(ADDRESS, &[Command::READ_HEATER], &mut reg)
             .await?;
-        Ok(HeaterCurrent::new(reg[0] & HEATER_CURRENT_MASK).unwrap_or(HeaterCurrent::MAX))
+        Ok(HeaterCurrent::from_register(reg[0]))
     }
 
     /// Reads the 64-bit electronic serial number (`FA 0F`, then `FC C9`), separating the

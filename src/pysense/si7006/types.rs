@@ -112,6 +112,11 @@ impl HeaterCurrent {
         if level <= 15 { Some(Self(level)) } else { None }
     }
 
+    /// The level held in the low nibble of a heater control register value.
+    pub(crate) const fn from_register(reg: u8) -> Self {
+        Self(reg & super::register::HEATER_CURRENT_MASK)
+    }
+
     /// The level, 0..=15.
     pub const fn level(self) -> u8 {
         self.0
