@@ -29,15 +29,26 @@ pub const PRESSURE_SENSOR_TEMPERATURE: Quantity = Quantity::Custom {
     unit: "°C",
 };
 
-/// Pressure/altitude and temperature bytes of a 6-byte burst from STATUS, once STATUS shows
-/// that both are new.
-fn fresh_data<E>(burst: [u8; 6]) -> Result<([u8; 3], [u8; 2]), Error<E>> {
+/// The output registers of one measurement.
+struct RawData {
+    /// OUT_P_MSB, OUT_P_CSB, OUT_P_LSB: pressure or altitude, by mode.
+    pressure_or_altitude: [u8; 3],
+    /// OUT_T_MSB, OUT_T_LSB.
+    temperature: [u8; 2],
+}
+
+/// The data of a 6-byte burst from STATUS, once STATUS shows that both pressure/altitude and
+/// temperature are new.
+fn fresh_data<E>(burst: [u8; 6]) -> Result<RawData, Error<E>> {
     let [status, p_msb, p_csb, p_lsb, t_msb, t_lsb] = burst;
     let fresh = Status::PDR | Status::TDR;
     if status & fresh != fresh {
         return Err(Error::NoNewData { status });
     }
-    Ok(([p_msb, p_csb, p_lsb], [t_msb, t_lsb]))
+    Ok(RawData {
+        pressure_or_altitude: [p_msb, p_csb, p_lsb],
+        temperature: [t_msb, t_lsb],
+    })
 }
 
 #[maybe_async_cfg::maybe(
@@ -64,10 +75,10 @@ impl<I2C: AsyncI2c, D: AsyncDelayNs> Mpl3115a2Async<I2C, D, Barometer> {
 
     /// Takes one pressure measurement (one-shot) and returns pressure and chip temperature.
     pub async fn measure_pressure(&mut self) -> Result<PressureMeasurement, Error<I2C::Error>> {
-        let (p, t) = self.one_shot().await?;
+        let raw = self.one_shot().await?;
         Ok(PressureMeasurement {
-            pressure: pressure_from_raw(p),
-            temperature: temperature_from_raw(t),
+            pressure: pressure_from_raw(raw.pressure_or_altitude),
+            temperature: temperature_from_raw(raw.temperature),
         })
     }
 
@@ -94,10 +105,10 @@ impl<I2C: AsyncI2c, D: AsyncDelayNs> Mpl3115a2Async<I2C, D, Altimeter> {
     /// The altitude is relative to the sea-level pressure in BAR_IN: set it with
     /// [`set_sea_level_pressure`](Self::set_sea_level_pressure) for your location and day.
     pub async fn measure_altitude(&mut self) -> Result<AltitudeMeasurement, Error<I2C::Error>> {
-        let (p, t) = self.one_shot().await?;
+        let raw = self.one_shot().await?;
         Ok(AltitudeMeasurement {
-            altitude: altitude_from_raw(p),
-            temperature: temperature_from_raw(t),
+            altitude: altitude_from_raw(raw.pressure_or_altitude),
+            temperature: temperature_from_raw(raw.temperature),
         })
     }
 
@@ -210,7 +221,7 @@ impl<I2C: AsyncI2c, D: AsyncDelayNs, MODE: Mode> Mpl3115a2Async<I2C, D, MODE> {
     /// One-shot measurement: sets OST, waits the conversion time for the oversampling, polls
     /// CTRL_REG1 until the chip clears OST (at most [`OST_POLLS`] reads), then reads STATUS and
     /// the five data registers in one burst so they belong to the same measurement.
-    async fn one_shot(&mut self) -> Result<([u8; 3], [u8; 2]), Error<I2C::Error>> {
+    async fn one_shot(&mut self) -> Result<RawData, Error<I2C::Error>> {
         let ctrl = self.ctrl_reg1();
         self.write_register(Register::CTRL_REG1, ctrl | CtrlReg1::OST)
             .await?;

@@ -43,7 +43,7 @@ pub(crate) struct CtrlReg1;
 impl CtrlReg1 {
     /// Altimeter mode (ALT, bit 7); barometer when clear.
     pub(crate) const ALT: u8 = 1 << 7;
-    /// Oversampling ratio OS[2:0] (bits 5..3): ratio 2^OS.
+    /// Oversampling ratio `OS[2:0]` (bits 5..3): ratio 2^OS.
     pub(crate) const OS_SHIFT: u8 = 3;
     /// One-shot trigger (OST, bit 1): set in standby to take one measurement; the chip clears
     /// it when the measurement is done.

@@ -111,7 +111,7 @@ pub mod mode {
     }
 }
 
-/// Oversampling ratio, OS[2:0] of CTRL_REG1: more samples average out noise and take longer.
+/// Oversampling ratio, `OS[2:0]` of CTRL_REG1: more samples average out noise and take longer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Oversampling {
@@ -135,7 +135,7 @@ pub enum Oversampling {
 }
 
 impl Oversampling {
-    /// The OS[2:0] field value.
+    /// The `OS[2:0]` field value.
     pub const fn bits(self) -> u8 {
         self as u8
     }

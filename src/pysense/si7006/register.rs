@@ -47,7 +47,7 @@ impl UserReg1 {
     pub(crate) const HTRE: u8 = 1 << 2;
 }
 
-/// Bits of the heater control register (register table "Heater Control Register"; §5.5 Heater): HEATER[3:0] is the
+/// Bits of the heater control register (register table "Heater Control Register"; §5.5 Heater): `HEATER[3:0]` is the
 /// current, the upper nibble is reserved.
 pub(crate) const HEATER_CURRENT_MASK: u8 = 0x0F;
 

@@ -95,7 +95,7 @@ impl Resolution {
     }
 }
 
-/// Current through the on-chip heater, HEATER[3:0] of the heater control register: level 0
+/// Current through the on-chip heater, `HEATER[3:0]` of the heater control register: level 0
 /// draws about 3.1 mA, level 15 about 94.2 mA, roughly 6.1 mA a step (§5.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
