@@ -536,3 +536,70 @@ fn heater_current_rejects_levels_beyond_the_4_bit_field() {
     assert_eq!(HeaterCurrent::new(15), Some(HeaterCurrent::MAX));
     assert_eq!(HeaterCurrent::new(16), None);
 }
+
+/// The humidity transfer and its temperature, as the chip answers one `Sensor::read`.
+fn one_sample_script() -> Vec<T> {
+    vec![
+        T::write(ADDR, vec![MEASURE_RH_NO_HOLD]),
+        T::read(ADDR, vec![0x7C, 0x82, 0x97]),
+        T::write_read(ADDR, vec![READ_T_FROM_PREVIOUS_RH], vec![0x66, 0x40]),
+    ]
+}
+
+#[test]
+fn async_driver_publishes_through_a_publisher_as_json() {
+    use sensorpub::pysense::si7006::Si7006Async;
+    use sensorpub::{JsonSink, MemoryTransport, Publisher, SimulatedClock};
+
+    let delay = CheckedDelay::new(&[Wait::delay_us(RH_12BIT_US + T_14BIT_US)]);
+    let i2c = Mock::new(&one_sample_script());
+    let mut checks = (i2c.clone(), delay.clone());
+    let sensor = Si7006Async::new(i2c, delay);
+    let mut buf = [0u8; 128];
+    let mut publisher: Publisher<'_, _, _, _, _, 2> = Publisher::new(
+        sensor,
+        JsonSink::object("pysense/value").with_decimals(2).unwrap(),
+        MemoryTransport::<2, 128>::new(),
+        SimulatedClock::new(),
+        &mut buf,
+    );
+    assert_eq!(
+        embassy_futures::block_on(publisher.publish_once()).unwrap(),
+        1
+    );
+    assert_eq!(
+        publisher.transport().messages()[0].payload,
+        br#"{"temperature":23.34,"humidity":54.79}"#
+    );
+    checks.0.done();
+    checks.1.done();
+}
+
+#[test]
+fn blocking_driver_publishes_through_the_blocking_adapter() {
+    use sensorpub::pysense::si7006::Si7006;
+    use sensorpub::{Blocking, JsonSink, MemoryTransport, Publisher, SimulatedClock};
+
+    let delay = CheckedDelay::new(&[Wait::delay_us(RH_12BIT_US + T_14BIT_US)]);
+    let i2c = Mock::new(&one_sample_script());
+    let mut checks = (i2c.clone(), delay.clone());
+    let sensor = Blocking(Si7006::new(i2c, delay));
+    let mut buf = [0u8; 128];
+    let mut publisher: Publisher<'_, _, _, _, _, 2> = Publisher::new(
+        sensor,
+        JsonSink::object("pysense/value").with_decimals(1).unwrap(),
+        MemoryTransport::<2, 128>::new(),
+        SimulatedClock::new(),
+        &mut buf,
+    );
+    assert_eq!(
+        embassy_futures::block_on(publisher.publish_once()).unwrap(),
+        1
+    );
+    assert_eq!(
+        publisher.transport().messages()[0].payload,
+        br#"{"temperature":23.3,"humidity":54.8}"#
+    );
+    checks.0.done();
+    checks.1.done();
+}

@@ -72,6 +72,9 @@
 //! use sensorpub::{Quantity, Sample, Sensor};
 //!
 //! # let mut i2c = Mock::new(&[
+//! #     Transaction::write_read(0x60, vec![0x0C], vec![0xC4]),
+//! #     Transaction::write(0x60, vec![0x26, 0x38]),
+//! #     Transaction::write(0x60, vec![0x13, 0x07]),
 //! #     Transaction::write(0x60, vec![0x26, 0x3A]),
 //! #     Transaction::write_read(0x60, vec![0x26], vec![0x38]),
 //! #     Transaction::write_read(0x60, vec![0x00], vec![0x0E, 0x62, 0xF3, 0x40, 0x17, 0x90]),
@@ -79,6 +82,7 @@
 //! # let delay = NoopDelay::new();
 //! # embassy_futures::block_on(async {
 //! let mut barometer = Mpl3115a2Async::new(i2c, delay);
+//! barometer.init().await?;
 //! let sample: Sample<2> = barometer.read().await?;
 //! assert_eq!(sample.get(Quantity::Pressure), Some(101_325.0));
 //! # let (mut i2c, _) = barometer.destroy();

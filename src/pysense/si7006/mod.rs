@@ -76,6 +76,11 @@ mod types;
 pub use conversion::{
     crc8, dew_point, humidity_from_code, humidity_from_dew_point, temperature_from_code,
 };
+/// How long the SI7006 needs after its supply comes up before it answers, in ms (Table 2,
+/// "Powerup Time", full temperature range). On a PySense 2 wait this long after the
+/// co-processor switches the sensor power on, before [`Si7006::init`].
+pub const POWER_UP_TIME_MS: u32 = register::POWER_UP_TIME_MS;
+
 pub use types::{
     DeviceId, ElectronicId, Error, FirmwareRevision, HeaterCurrent, Measurement, Resolution,
 };

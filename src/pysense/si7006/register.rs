@@ -55,6 +55,10 @@ pub(crate) const HEATER_CURRENT_MASK: u8 = 0x0F;
 /// Time" after a software reset).
 pub(crate) const RESET_TIME_US: u32 = 15_000;
 
+/// Power-up time, VDD ≥ 1.9 V to ready for a conversion over the full temperature range: 80 ms
+/// max (Table 2, "Powerup Time").
+pub(crate) const POWER_UP_TIME_MS: u32 = 80;
+
 /// The two status bits at the bottom of every measurement code (§5.1): RH codes end in `10`,
 /// temperature codes in `00`; neither is part of the value.
 pub(crate) const STATUS_BITS: u16 = 0b11;
