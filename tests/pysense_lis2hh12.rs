@@ -8,8 +8,8 @@ use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
 use embedded_hal_mock::eh1::delay::{CheckedDelay, Transaction as D};
 use embedded_hal_mock::eh1::i2c::{Mock as I2cMock, Transaction as T};
 use sensorpub::pysense::lis2hh12::{
-    Config, DataRate, Error, FullScale, RawAcceleration, TEMPERATURE, acceleration_g, pitch, roll,
-    temperature_celsius,
+    Config, DataRate, Error, FullScale, RawAcceleration, TEMPERATURE_QUANTITY, acceleration_g,
+    pitch, roll, temperature_celsius,
 };
 use sensorpub::{Quantity, Sample};
 
@@ -384,9 +384,9 @@ mod conversions {
 
     #[test]
     fn temperature_quantity_does_not_collide_with_the_si7006_key() {
-        assert_eq!(TEMPERATURE.name(), "accelerometer_temperature");
-        assert_eq!(TEMPERATURE.unit(), "°C");
-        assert_ne!(TEMPERATURE.name(), Quantity::Temperature.name());
+        assert_eq!(TEMPERATURE_QUANTITY.name(), "accelerometer_temperature");
+        assert_eq!(TEMPERATURE_QUANTITY.unit(), "°C");
+        assert_ne!(TEMPERATURE_QUANTITY.name(), Quantity::Temperature.name());
     }
 
     #[test]

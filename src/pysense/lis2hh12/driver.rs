@@ -144,7 +144,7 @@ pub mod asynchronous {
         }
 
         /// The die temperature in °C (TEMP_L/TEMP_H in one 2-byte read), reported as
-        /// [`TEMPERATURE`](super::super::TEMPERATURE) when published.
+        /// [`TEMPERATURE_QUANTITY`](super::super::TEMPERATURE_QUANTITY) when published.
         pub async fn temperature(&mut self) -> Result<f32, Error<I2C::Error>> {
             let mut raw = [0u8; 2];
             self.i2c

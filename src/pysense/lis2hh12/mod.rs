@@ -38,4 +38,6 @@ mod types;
 
 pub use conversion::{acceleration, acceleration_g, pitch, roll, temperature_celsius};
 pub use driver::{asynchronous, blocking};
-pub use types::{Acceleration, Config, DataRate, Error, FullScale, RawAcceleration, TEMPERATURE};
+pub use types::{
+    Acceleration, Config, DataRate, Error, FullScale, RawAcceleration, TEMPERATURE_QUANTITY,
+};

@@ -6,7 +6,7 @@ use crate::Quantity;
 
 /// The quantity of the die temperature: a custom name, so a PySense sample that also carries
 /// the SI7006's `temperature` never repeats a JSON key.
-pub const TEMPERATURE: Quantity = Quantity::Custom {
+pub const TEMPERATURE_QUANTITY: Quantity = Quantity::Custom {
     name: "accelerometer_temperature",
     unit: "°C",
 };
