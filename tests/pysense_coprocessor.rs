@@ -73,10 +73,10 @@ macro_rules! async_call {
 
 /// The same driver cases for `blocking` and `asynchronous`.
 macro_rules! driver_cases {
-    ($variant:ident, $call:ident, $sensor_trait:ident) => {
+    ($variant:ident, $call:ident, $sensor_trait:ident, $driver:ident) => {
         mod $variant {
             use super::*;
-            use sensorpub::pysense::coprocessor::$variant::Coprocessor;
+            use sensorpub::pysense::coprocessor::$driver as Coprocessor;
             use sensorpub::$sensor_trait as SensorTrait;
 
             /// Hands the mocks back and checks every expected transaction and delay happened.
@@ -348,8 +348,8 @@ macro_rules! driver_cases {
     };
 }
 
-driver_cases!(blocking, blocking_call, BlockingSensor);
-driver_cases!(asynchronous, async_call, Sensor);
+driver_cases!(blocking, blocking_call, BlockingSensor, Coprocessor);
+driver_cases!(asynchronous, async_call, Sensor, CoprocessorAsync);
 
 mod conversions {
     use super::*;

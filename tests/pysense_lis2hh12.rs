@@ -66,10 +66,10 @@ macro_rules! async_call {
 
 /// The same driver cases for `blocking` and `asynchronous`.
 macro_rules! driver_cases {
-    ($variant:ident, $call:ident, $sensor_trait:ident) => {
+    ($variant:ident, $call:ident, $sensor_trait:ident, $driver:ident) => {
         mod $variant {
             use super::*;
-            use sensorpub::pysense::lis2hh12::$variant::Lis2hh12;
+            use sensorpub::pysense::lis2hh12::$driver as Lis2hh12;
             use sensorpub::$sensor_trait as SensorTrait;
 
             /// Hands the mocks back and checks every expected transaction and delay happened.
@@ -316,8 +316,8 @@ macro_rules! driver_cases {
     };
 }
 
-driver_cases!(blocking, blocking_call, BlockingSensor);
-driver_cases!(asynchronous, async_call, Sensor);
+driver_cases!(blocking, blocking_call, BlockingSensor, Lis2hh12);
+driver_cases!(asynchronous, async_call, Sensor, Lis2hh12Async);
 
 mod conversions {
     use super::*;

@@ -55,10 +55,10 @@ macro_rules! async_call {
 
 /// The same driver cases for `blocking` and `asynchronous`.
 macro_rules! driver_cases {
-    ($variant:ident, $call:ident, $sensor_trait:ident) => {
+    ($variant:ident, $call:ident, $sensor_trait:ident, $driver:ident) => {
         mod $variant {
             use super::*;
-            use sensorpub::pysense::ltr329::$variant::Ltr329;
+            use sensorpub::pysense::ltr329::$driver as Ltr329;
             use sensorpub::$sensor_trait as SensorTrait;
 
             /// Hands the mocks back and checks every expected transaction and delay happened.
@@ -362,8 +362,8 @@ macro_rules! driver_cases {
     };
 }
 
-driver_cases!(blocking, blocking_call, BlockingSensor);
-driver_cases!(asynchronous, async_call, Sensor);
+driver_cases!(blocking, blocking_call, BlockingSensor, Ltr329);
+driver_cases!(asynchronous, async_call, Sensor, Ltr329Async);
 
 mod formula {
     use super::*;

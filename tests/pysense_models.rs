@@ -263,12 +263,12 @@ macro_rules! async_call {
 }
 
 macro_rules! model_cases {
-    ($variant:ident, $call:ident) => {
+    ($variant:ident, $call:ident, $coprocessor:ident, $lis2hh12:ident, $ltr329:ident) => {
         mod $variant {
             use super::*;
-            use sensorpub::pysense::coprocessor::$variant::Coprocessor;
-            use sensorpub::pysense::lis2hh12::$variant::Lis2hh12;
-            use sensorpub::pysense::ltr329::$variant::Ltr329;
+            use sensorpub::pysense::coprocessor::$coprocessor as Coprocessor;
+            use sensorpub::pysense::lis2hh12::$lis2hh12 as Lis2hh12;
+            use sensorpub::pysense::ltr329::$ltr329 as Ltr329;
             use sensorpub::pysense::{coprocessor, lis2hh12, ltr329};
 
             #[test]
@@ -360,5 +360,11 @@ macro_rules! model_cases {
     };
 }
 
-model_cases!(blocking, blocking_call);
-model_cases!(asynchronous, async_call);
+model_cases!(blocking, blocking_call, Coprocessor, Lis2hh12, Ltr329);
+model_cases!(
+    asynchronous,
+    async_call,
+    CoprocessorAsync,
+    Lis2hh12Async,
+    Ltr329Async
+);

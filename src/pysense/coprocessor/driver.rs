@@ -5,12 +5,13 @@
 #[maybe_async_cfg::maybe(
     idents(
         embedded_hal_async(sync = "embedded_hal", async),
-        Sensor(sync = "BlockingSensor", async)
+        Sensor(sync = "BlockingSensor", async),
+        Coprocessor(sync, async = "CoprocessorAsync")
     ),
     sync(self = "blocking"),
     async(self = "asynchronous")
 )]
-/// The co-processor driver; `blocking` is on embedded-hal 1.0, `asynchronous` on
+/// The co-processor driver: `Coprocessor` in `blocking` on embedded-hal 1.0, `CoprocessorAsync` in `asynchronous` on
 /// embedded-hal-async 1.0. Both have the same methods.
 pub mod asynchronous {
     use embedded_hal_async::{delay::DelayNs, i2c::I2c};
@@ -203,7 +204,7 @@ pub mod asynchronous {
     }
 
     /// One reading, [`Quantity::Voltage`]: the battery in V. Call
-    /// [`Coprocessor::enable_battery_adc`] once first.
+    /// `enable_battery_adc` once first.
     impl<I2C: I2c, D: DelayNs, const N: usize> Sensor<N> for Coprocessor<I2C, D> {
         type Error = Error<I2C::Error>;
 

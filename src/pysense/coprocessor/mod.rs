@@ -18,11 +18,11 @@
 //! PIC does not answer I²C ([`Error::I2c`]); wake it by pulsing P9 (RC1) high for 100 ms,
 //! which is a GPIO, not this driver's bus.
 //!
-//! [`power_on_sensors`]: blocking::Coprocessor::power_on_sensors
+//! [`power_on_sensors`]: Coprocessor::power_on_sensors
 //!
 //! ```
 //! use embedded_hal::{delay::DelayNs, i2c::I2c};
-//! use sensorpub::pysense::coprocessor::{blocking::Coprocessor, Error};
+//! use sensorpub::pysense::coprocessor::{Coprocessor, Error};
 //!
 //! fn start<I: I2c, D: DelayNs>(i2c: I, delay: D) -> Result<f32, Error<I::Error>> {
 //!     let mut pic = Coprocessor::new(i2c, delay); // no I/O yet
@@ -33,7 +33,7 @@
 //! }
 //! ```
 //!
-//! The async driver is the same with `asynchronous::Coprocessor` and `.await` after each call.
+//! The async driver is the same with `CoprocessorAsync` and `.await` after each call.
 
 mod conversion;
 mod driver;
@@ -41,5 +41,5 @@ mod register;
 mod types;
 
 pub use conversion::{adc_count, battery_voltage};
-pub use driver::{asynchronous, blocking};
+pub use driver::{asynchronous::CoprocessorAsync, blocking::Coprocessor};
 pub use types::{BoardInfo, Error};

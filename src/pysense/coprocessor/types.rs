@@ -59,7 +59,7 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
 
 impl<E: fmt::Debug> core::error::Error for Error<E> {}
 
-/// What [`init`](super::blocking::Coprocessor::init) found on the board.
+/// What [`init`](super::Coprocessor::init) found on the board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BoardInfo {

@@ -5,12 +5,13 @@
 #[maybe_async_cfg::maybe(
     idents(
         embedded_hal_async(sync = "embedded_hal", async),
-        Sensor(sync = "BlockingSensor", async)
+        Sensor(sync = "BlockingSensor", async),
+        Lis2hh12(sync, async = "Lis2hh12Async")
     ),
     sync(self = "blocking"),
     async(self = "asynchronous")
 )]
-/// The LIS2HH12 driver; `blocking` is on embedded-hal 1.0, `asynchronous` on
+/// The LIS2HH12 driver: `Lis2hh12` in `blocking` on embedded-hal 1.0, `Lis2hh12Async` in `asynchronous` on
 /// embedded-hal-async 1.0. Both have the same methods.
 pub mod asynchronous {
     use embedded_hal_async::{delay::DelayNs, i2c::I2c};

@@ -12,14 +12,14 @@
 //! interrupt-pin (CTRL5) changes it does not need; and no `yaw()`, which an accelerometer
 //! cannot measure.
 //!
-//! - [`blocking::Lis2hh12`] on embedded-hal 1.0, [`asynchronous::Lis2hh12`] on
+//! - [`Lis2hh12`] on embedded-hal 1.0, [`Lis2hh12Async`] on
 //!   embedded-hal-async 1.0, generated from one source; both implement the crate's sensor
 //!   traits with five readings: acceleration X/Y/Z (g), pitch and roll (°).
 //! - [`acceleration_g`], [`pitch`], [`roll`], [`temperature_celsius`]: pure conversions.
 //!
 //! ```
 //! use embedded_hal::{delay::DelayNs, i2c::I2c};
-//! use sensorpub::pysense::lis2hh12::{blocking::Lis2hh12, pitch, Config, DataRate, Error, FullScale};
+//! use sensorpub::pysense::lis2hh12::{Lis2hh12, pitch, Config, DataRate, Error, FullScale};
 //!
 //! fn tilt<I: I2c, D: DelayNs>(i2c: I, delay: D) -> Result<f32, Error<I::Error>> {
 //!     let mut accel = Lis2hh12::new(i2c, delay); // no I/O yet
@@ -29,7 +29,7 @@
 //! }
 //! ```
 //!
-//! The async driver is the same with `asynchronous::Lis2hh12` and `.await` after each call.
+//! The async driver is the same with `Lis2hh12Async` and `.await` after each call.
 
 mod conversion;
 mod driver;
@@ -37,7 +37,7 @@ mod register;
 mod types;
 
 pub use conversion::{acceleration, acceleration_g, pitch, roll, temperature_celsius};
-pub use driver::{asynchronous, blocking};
+pub use driver::{asynchronous::Lis2hh12Async, blocking::Lis2hh12};
 pub use types::{
     Acceleration, Config, DataRate, Error, FullScale, RawAcceleration, TEMPERATURE_QUANTITY,
 };

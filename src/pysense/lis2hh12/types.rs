@@ -25,7 +25,7 @@ pub enum Error<E> {
     },
     /// STATUS never showed a new sample (ZYXDA) within two output periods.
     Timeout,
-    /// The chip is powered down ([`power_down`](super::blocking::Lis2hh12::power_down)); it
+    /// The chip is powered down ([`power_down`](super::Lis2hh12::power_down)); it
     /// produces no samples until configured again.
     PoweredDown,
     /// The sample passed to the `Sensor` read has no room for the five readings.
@@ -58,7 +58,7 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
 impl<E: fmt::Debug> core::error::Error for Error<E> {}
 
 /// Output data rate (CTRL1 ODR, b6:4). Power-down (code 0) is not a rate: it is
-/// [`power_down`](super::blocking::Lis2hh12::power_down).
+/// [`power_down`](super::Lis2hh12::power_down).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DataRate {

@@ -5,12 +5,13 @@
 #[maybe_async_cfg::maybe(
     idents(
         embedded_hal_async(sync = "embedded_hal", async),
-        Sensor(sync = "BlockingSensor", async)
+        Sensor(sync = "BlockingSensor", async),
+        Ltr329(sync, async = "Ltr329Async")
     ),
     sync(self = "blocking"),
     async(self = "asynchronous")
 )]
-/// The LTR-329 driver; `blocking` is on embedded-hal 1.0, `asynchronous` on embedded-hal-async
+/// The LTR-329 driver: `Ltr329` in `blocking` on embedded-hal 1.0, `Ltr329Async` in `asynchronous` on embedded-hal-async
 /// 1.0. Both have the same methods.
 pub mod asynchronous {
     use embedded_hal_async::{delay::DelayNs, i2c::I2c};

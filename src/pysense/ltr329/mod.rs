@@ -11,7 +11,7 @@
 //! new data, refuses saturated channels ([`Error::Saturated`], never a zero lux), uses the gain
 //! the data was actually taken with, and keeps 50 ms integration at ALS_INT 0.5.
 //!
-//! - [`blocking::Ltr329`] on embedded-hal 1.0, [`asynchronous::Ltr329`] on embedded-hal-async
+//! - [`Ltr329`] on embedded-hal 1.0, [`Ltr329Async`] on embedded-hal-async
 //!   1.0: the same methods, generated from one source; both implement the crate's sensor
 //!   traits ([`BlockingSensor`](crate::BlockingSensor) / [`Sensor`](crate::Sensor)) with one
 //!   [`Quantity::Illuminance`](crate::Quantity::Illuminance) reading.
@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use embedded_hal::{delay::DelayNs, i2c::I2c};
-//! use sensorpub::pysense::ltr329::{blocking::Ltr329, Config, Error, Gain, IntegrationTime, MeasurementRate};
+//! use sensorpub::pysense::ltr329::{Ltr329, Config, Error, Gain, IntegrationTime, MeasurementRate};
 //!
 //! fn light<I: I2c, D: DelayNs>(i2c: I, delay: D) -> Result<f32, Error<I::Error>> {
 //!     // 8× gain, 200 ms integration every 500 ms: checked when built, not on the chip.
@@ -33,7 +33,7 @@
 //! }
 //! ```
 //!
-//! The async driver is the same with `asynchronous::Ltr329` and `.await` after each call.
+//! The async driver is the same with `Ltr329Async` and `.await` after each call.
 
 mod conversion;
 mod driver;
@@ -41,7 +41,7 @@ mod register;
 mod types;
 
 pub use conversion::lux;
-pub use driver::{asynchronous, blocking};
+pub use driver::{asynchronous::Ltr329Async, blocking::Ltr329};
 pub use types::{
     Config, ConfigError, Error, Gain, IntegrationTime, Measurement, MeasurementRate, PartId,
 };
