@@ -18,8 +18,11 @@
 //! [`Coprocessor::power_on_sensors`](coprocessor::Coprocessor::power_on_sensors) first, then
 //! wait for the sensors to start ([`si7006::POWER_UP_TIME_MS`]).
 
+pub mod board;
 pub mod coprocessor;
 pub mod lis2hh12;
 pub mod ltr329;
 pub mod mpl3115a2;
 pub mod si7006;
+
+pub use board::{BoardError, Presence, PySense, PySenseAsync};
