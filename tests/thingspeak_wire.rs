@@ -53,16 +53,17 @@ fn thingspeak_profile_sends_a_3_1_1_clean_session_connect_with_credentials_and_q
     async_io::block_on(async {
         use sensorpub::Transport;
         transport.connect().await.expect("connect");
-        let mut publisher = Publisher::new(
+        Publisher::new(
             MockSensor::new(&script),
             sink,
             &mut transport,
             SimulatedClock::new(),
             &mut buf,
         )
-        .with_qos(thingspeak.qos());
-        publisher.run_for(20_000, 2).await.expect("publish");
-        drop(publisher);
+        .with_qos(thingspeak.qos())
+        .run_for(20_000, 2)
+        .await
+        .expect("publish");
         transport.disconnect().await;
     });
 

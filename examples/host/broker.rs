@@ -38,7 +38,10 @@ pub fn start() -> Result<EmbeddedBroker, String> {
         ..Config::default()
     };
     let mut broker = rumqttd::Broker::new(config);
-    std::thread::spawn(move || broker.start());
+    std::thread::spawn(move || {
+        // Returns only if every listener failed; the wait below reports that.
+        let _ = broker.start();
+    });
     for port in [v311_port, v5_port] {
         wait_until_listening(port)?;
     }

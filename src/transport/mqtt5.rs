@@ -415,6 +415,10 @@ impl<'d, N: TcpConnect + Dns> Driver<'d, '_, N> {
     }
 
     /// Publishes the message the handle copied into the link.
+    // The borrow is held across the publish on purpose: the handle writes the buffer only
+    // after the driver answered (`settle`), and uses `try_borrow_mut`, which fails instead
+    // of panicking.
+    #[allow(clippy::await_holding_refcell_ref)]
     async fn publish_copied<IO: minimq::Io>(
         &self,
         connection: &mut Connection<'_, 'd, IO>,
