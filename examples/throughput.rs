@@ -101,7 +101,12 @@ fn measure(args: &Args) -> Result<f64, Box<dyn std::error::Error>> {
 }
 
 /// Messages a second for `count` publishes at `qos`, ended by one acknowledged message.
-async fn run<T>(transport: &mut T, count: u32, qos: QoS, payload: &[u8]) -> Result<f64, T::Error> {
+async fn run<T: Transport>(
+    transport: &mut T,
+    count: u32,
+    qos: QoS,
+    payload: &[u8],
+) -> Result<f64, T::Error> {
     transport.connect().await?;
     let message = Message::new(TOPIC, payload).with_qos(qos);
     let start = Instant::now();
