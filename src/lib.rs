@@ -19,6 +19,10 @@
 //! - [`Transport`]: delivers a [`Message`]. Shipped: [`MemoryTransport`] for tests.
 //! - [`Publisher`]: read → encode → publish, once or at an interval, honouring the sink's
 //!   rate limit. Time comes from a [`Clock`] plus `embedded-hal-async`'s `DelayNs`.
+//! - [`ResilientPublisher`]: a `Publisher` that rides out broker outages: messages wait in a
+//!   bounded [`MessageQueue`] (oldest dropped and counted when full), the connection is
+//!   reopened on a [`Backoff`] schedule with jitter, and the backlog is replayed in order at
+//!   the sink's pace. QoS 1 messages are delivered at least once.
 //!
 //! ## Example
 //!
@@ -68,7 +72,10 @@ pub mod transport;
 
 pub use clock::{Clock, SimulatedClock};
 pub use message::{Message, QoS};
-pub use publisher::{PublishError, Publisher, PublisherError, Stage};
+pub use publisher::{
+    Backoff, BackoffConfig, BackoffError, MessageQueue, PublishError, Publisher, PublisherError,
+    QueueError, ResilientPublisher, Stage, Stats,
+};
 pub use reading::{Quantity, Reading, Sample, SampleFull};
 pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};
 pub use sink::{ConfigError, EncodeError, JsonSink, Sink, ThingSpeakSink};
