@@ -411,3 +411,6 @@ where
         &mut self.publisher.transport
     }
 }
+
+#[cfg(test)]
+mod tests;
