@@ -65,10 +65,16 @@ extern crate std;
 pub mod clock;
 mod message;
 pub mod publisher;
+pub mod pysense;
 mod reading;
 pub mod sensor;
 pub mod sink;
 pub mod transport;
+
+/// The README's code blocks are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub use clock::{Clock, SimulatedClock};
 pub use message::{Message, QoS};

@@ -69,10 +69,15 @@ fn fixed(value: f32, decimals: u8) -> NumberText {
     if scaled.abs() >= 9.0e15 {
         return shortest(value);
     }
-    let rounded = if scaled >= 0.0 {
-        (scaled + 0.5) as i64
-    } else {
-        (scaled - 0.5) as i64
+    // Round half away from zero without adding 0.5 in f32: above 2^23 an f32 cannot hold the
+    // .5 and `x + 0.5` rounds to even, so 10132575.0 would become 10132576. Splitting off the
+    // integer part is exact (the difference of two nearby f32 is representable).
+    let truncated = scaled as i64;
+    let fraction = (scaled - truncated as f32).abs();
+    let rounded = match (fraction >= 0.5, scaled < 0.0) {
+        (true, false) => truncated + 1,
+        (true, true) => truncated - 1,
+        (false, _) => truncated,
     };
     let mut out = [0u8; MAX_NUMBER_LEN];
     let mut len = 0;
@@ -130,6 +135,12 @@ mod tests {
         check(0.04, Style::Fixed(0), "0");
         check(101325.0, Style::Fixed(0), "101325");
         check(-0.5, Style::Fixed(3), "-0.500");
+        // Above 2^23 / 100 an f32 cannot hold x.5: no round-to-even into the next integer.
+        check(101_325.75, Style::Fixed(2), "101325.75");
+        check(-101_325.75, Style::Fixed(2), "-101325.75");
+        check(8_388_609.0, Style::Fixed(0), "8388609");
+        check(2.5, Style::Fixed(0), "3");
+        check(-2.5, Style::Fixed(0), "-3");
     }
 
     #[test]
