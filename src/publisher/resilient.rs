@@ -8,14 +8,15 @@
 //! The state machine, driven by the clock (never by a busy loop):
 //!
 //! ```text
-//!             publish Err, or connect Err        (backoff has a wait left)
+//!             publish, poll or connect Err       (backoff has a wait left)
 //!   ┌────┐ ─────────────────────────────────▶ ┌──────────────────────┐ ──┐ connect Err,
 //!   │ Up │                                    │ Down { retry_at_ms } │ ◀─┘ wait again
 //!   └────┘ ◀───────────────────────────────── └──────────────────────┘
 //!     │ ▲      connect Ok at retry_at_ms                 │ no wait left
 //!     │ └─ publish Ok: pop, backoff reset                ▼
-//!     └─ transport not connected: retry at once    PublishError::GaveUp
-//!                                                  (queue kept; the next call starts over)
+//!     ├─ transport not connected: retry at once    PublishError::GaveUp
+//!     └─ poll Err (once a wake-up): like a         (queue kept; the next call starts over)
+//!        publish Err
 //! ```
 
 use super::backoff::Backoff;
@@ -66,6 +67,10 @@ pub struct Stats {
 /// are kept and replayed, but one written just before an unnoticed drop can be lost.
 /// Messages are delivered in the order they were produced. When the queue is full the oldest
 /// message is dropped and counted in [`Stats::dropped`]; nothing is dropped silently.
+///
+/// **Connection upkeep.** At every wake-up (a sample, a due message, a due reconnection) the
+/// publisher calls [`Transport::poll`], which answers keep-alives and notices a connection the
+/// broker closed meanwhile; keep the sample period below the transport's keep-alive.
 ///
 /// **Timing.** The publisher never sleeps in a busy loop: it waits through the clock's
 /// [`DelayNs`] until the next sample, the next reconnection attempt or the next message a
@@ -183,8 +188,10 @@ where
         let count = p.sink.message_count(&sample);
         for index in 0..count {
             let now_ms = self.publisher.clock.now_ms();
-            let ready_at = now_ms.saturating_add(self.publisher.sink.ready_in_ms(now_ms));
-            self.wait_until(ready_at).await?;
+            let wait_ms = self.publisher.sink.ready_in_ms(now_ms);
+            if wait_ms > 0 {
+                self.wait_until(now_ms.saturating_add(wait_ms)).await?;
+            }
             let p = &mut self.publisher;
             let now_ms = p.clock.now_ms();
             let message = p
@@ -302,6 +309,9 @@ where
         // A transport that reports "not connected" right after a successful connect must not
         // spin us in a connect loop: its next publish fails and the backoff takes over.
         let mut just_connected = false;
+        // Polled once a wake-up: keeps the connection alive and notices a broker that closed
+        // it while we were idle, before a message is written into a dead socket.
+        let mut polled = false;
         loop {
             let now_ms = self.publisher.clock.now_ms();
             match self.link {
@@ -325,6 +335,12 @@ where
                             retry_at_ms: now_ms,
                         };
                         continue;
+                    }
+                    if !just_connected && !polled {
+                        polled = true;
+                        if let Err(error) = self.publisher.transport.poll().await {
+                            return self.retry_later(error);
+                        }
                     }
                     let Some((message, hold_ms)) = self.queue.front_held() else {
                         return Ok(());

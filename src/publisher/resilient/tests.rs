@@ -72,6 +72,9 @@ struct Logged {
     memory: MemoryTransport<64, 256>,
     clock: SharedClock,
     log: Vec<Event>,
+    /// Polls left to fail, each closing the connection (a broker that hung up while idle).
+    polls_to_fail: usize,
+    polls: usize,
 }
 
 impl Logged {
@@ -80,6 +83,8 @@ impl Logged {
             memory: MemoryTransport::new(),
             clock: clock.clone(),
             log: Vec::new(),
+            polls_to_fail: 0,
+            polls: 0,
         }
     }
 
@@ -146,6 +151,16 @@ impl Transport for Logged {
 
     fn is_connected(&self) -> bool {
         self.memory.is_connected()
+    }
+
+    async fn poll(&mut self) -> Result<(), MemoryError> {
+        self.polls += 1;
+        if self.polls_to_fail > 0 {
+            self.polls_to_fail -= 1;
+            self.memory.disconnect();
+            return Err(MemoryError::NotConnected);
+        }
+        Ok(())
     }
 }
 
@@ -519,4 +534,28 @@ fn publish_once_still_waits_out_the_sink_rate_limit() {
     block_on(p.publish_once()).unwrap();
     let times: Vec<u64> = p.transport().accepted().iter().map(|(t, _)| *t).collect();
     assert_eq!(times, [0, FREE_INTERVAL_MS]);
+}
+
+#[test]
+fn a_connection_closed_while_idle_is_noticed_by_poll_and_reopened_before_sending() {
+    let clock = SharedClock::default();
+    let script = numbered(2);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<4, 128>(&script, &mut buf, &clock, None);
+    block_on(p.publish_once()).unwrap();
+    assert_eq!(p.transport().polls, 1);
+    // The broker hung up while we waited for the next sample.
+    p.transport_mut().polls_to_fail = 1;
+    block_on(p.publish_once()).unwrap();
+    block_on(p.flush()).unwrap();
+    // "2" was never written into the dead connection: one publish each, after a reconnect.
+    let publishes = p
+        .transport()
+        .log
+        .iter()
+        .filter(|e| matches!(e, Event::Publish { .. }))
+        .count();
+    assert_eq!(publishes, 2);
+    assert_eq!(p.transport().connect_times(), [100]);
+    assert_eq!(p.transport().received(), strings(1..=2));
 }
