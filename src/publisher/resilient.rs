@@ -8,15 +8,13 @@
 //! The state machine, driven by the clock (never by a busy loop):
 //!
 //! ```text
-//!             publish, poll or connect Err       (backoff has a wait left)
-//!   ┌────┐ ─────────────────────────────────▶ ┌──────────────────────┐ ──┐ connect Err,
-//!   │ Up │                                    │ Down { retry_at_ms } │ ◀─┘ wait again
-//!   └────┘ ◀───────────────────────────────── └──────────────────────┘
-//!     │ ▲      connect Ok at retry_at_ms                 │ no wait left
-//!     │ └─ publish Ok: pop, backoff reset                ▼
-//!     ├─ transport not connected: retry at once    PublishError::GaveUp
-//!     └─ poll Err (once a wake-up): like a         (queue kept; the next call starts over)
-//!        publish Err
+//! Up   ── publish Ok ─────────────────────▶ Up: message popped, backoff reset
+//! Up   ── publish or poll Err ────────────▶ Down { retry_at: now + next backoff wait }
+//! Up   ── transport says not connected ───▶ Down { retry_at: now }
+//! Down ── at retry_at, connect Ok ────────▶ Up: the queue is sent, oldest first
+//! Down ── at retry_at, connect Err ───────▶ Down { retry_at: now + next backoff wait }
+//! any failure with no backoff wait left ──▶ PublishError::GaveUp; queue kept, backoff reset,
+//!                                           Down { retry_at: now } (the next call retries)
 //! ```
 
 use super::backoff::Backoff;
