@@ -251,6 +251,7 @@ impl<const MSGS: usize, const BYTES: usize> fmt::Debug for MessageQueue<MSGS, BY
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::String;
     use std::vec::Vec;
 
     fn payloads<const M: usize, const B: usize>(queue: &MessageQueue<M, B>) -> Vec<Vec<u8>> {
@@ -386,5 +387,69 @@ mod tests {
         assert_eq!(queue.front_held().map(|(_, hold)| hold), Some(15_000));
         queue.pop_front();
         assert_eq!(queue.front_held().map(|(_, hold)| hold), Some(0));
+    }
+
+    /// One step of the property test: push a message of these sizes, or pop.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push { topic: usize, payload: usize },
+        Pop,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => (1usize..12, 0usize..30).prop_map(|(topic, payload)| Op::Push { topic, payload }),
+            1 => Just(Op::Pop),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The queue behaves as an unbounded FIFO model that drops its oldest entries
+        /// whenever either limit would be passed.
+        #[test]
+        fn matches_a_fifo_that_drops_the_oldest(ops in proptest::collection::vec(op(), 0..200)) {
+            const MSGS: usize = 5;
+            const BYTES: usize = 40;
+            let mut queue = MessageQueue::<MSGS, BYTES>::new();
+            let mut model: std::collections::VecDeque<(String, Vec<u8>)> = Default::default();
+            let mut dropped = 0u32;
+            for (n, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Push { topic, payload } => {
+                        let topic: String = "abcdefghijkl"[..topic].into();
+                        let payload: Vec<u8> = (0..payload).map(|i| (n + i) as u8).collect();
+                        let result = queue.push(&Message::new(&topic, &payload));
+                        if topic.len() + payload.len() > BYTES {
+                            proptest::prop_assert!(result.is_err());
+                            continue;
+                        }
+                        let mut gone = 0;
+                        while model.len() == MSGS
+                            || model.iter().map(|(t, p)| t.len() + p.len()).sum::<usize>()
+                                + topic.len()
+                                + payload.len()
+                                > BYTES
+                        {
+                            model.pop_front();
+                            gone += 1;
+                        }
+                        dropped += gone as u32;
+                        proptest::prop_assert_eq!(result, Ok(gone));
+                        model.push_back((topic, payload));
+                    }
+                    Op::Pop => {
+                        proptest::prop_assert_eq!(queue.pop_front(), model.pop_front().is_some());
+                    }
+                }
+                let got: Vec<(String, Vec<u8>)> = queue
+                    .iter()
+                    .map(|m| (m.topic.into(), m.payload.to_vec()))
+                    .collect();
+                let want: Vec<(String, Vec<u8>)> = model.iter().cloned().collect();
+                proptest::prop_assert_eq!(got, want);
+                proptest::prop_assert_eq!(queue.dropped(), dropped);
+            }
+        }
     }
 }
