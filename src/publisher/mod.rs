@@ -120,6 +120,9 @@ pub type PublisherError<S, K, T, const N: usize> =
 /// ([`Sink::ready_in_ms`]) and waits that long, so a ThingSpeak message is held, never sent
 /// early and never refused.
 ///
+/// A transport error is returned at once and the message is gone. To keep messages through a
+/// broker outage and reconnect by itself, wrap the publisher in a [`ResilientPublisher`].
+///
 /// ```
 /// use sensorpub::{MemoryTransport, MockSensor, JsonSink, Publisher, Quantity, Reading, Sample, SimulatedClock};
 ///
