@@ -48,8 +48,8 @@ pub struct Stats {
     pub queued: usize,
     /// Messages dropped, oldest first, because the queue was full.
     pub dropped: u32,
-    /// Connections the publisher opened again after the transport failed or reported it was
-    /// not connected.
+    /// Connections the publisher opened after the transport failed or reported it was not
+    /// connected (a transport handed over unconnected counts its first connect here too).
     pub reconnects: u32,
 }
 
