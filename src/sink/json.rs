@@ -10,6 +10,10 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 /// Key of the device id inside a JSON object.
 const DEVICE_KEY: &str = "device";
 
+/// Longest key written by [`JsonKey`]'s verbatim path (quantity names are at most 14 bytes);
+/// longer keys take serde-json-core's escaping path, which writes the same text, slower.
+const MAX_VERBATIM_KEY: usize = 30;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
     /// One bare number: the reading of this quantity, or the first reading.
@@ -176,6 +180,31 @@ impl Serialize for JsonNumber<'_> {
     }
 }
 
+/// An object key, written verbatim when JSON needs no escape in it.
+///
+/// serde-json-core's `serialize_str` escapes character by character, which took about 44 %
+/// of an object encode (callgrind, see BENCHMARKS.md). A key without `"`, `\` or a control
+/// character U+0000–U+001F (every quantity name, every key `with_keys` accepts) is its own
+/// escaped form, so it goes out quoted through `serialize_bytes`, which copies. Any other key
+/// (a `Quantity::Custom` name is not checked) keeps the escaping path: same output either way.
+struct JsonKey<'k>(&'k str);
+
+impl Serialize for JsonKey<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let key = self.0.as_bytes();
+        let plain = !key.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        match key.len() {
+            len if plain && len <= MAX_VERBATIM_KEY => {
+                // Pre-filled with quotes: after the copy, the byte past the key closes it.
+                let mut quoted = [b'"'; MAX_VERBATIM_KEY + 2];
+                quoted[1..=len].copy_from_slice(key);
+                serializer.serialize_bytes(&quoted[..len + 2])
+            }
+            _ => serializer.serialize_str(self.0),
+        }
+    }
+}
+
 struct JsonObject<'s, 'a, const N: usize> {
     sink: &'s JsonSink<'a>,
     sample: &'s Sample<N>,
@@ -187,14 +216,14 @@ impl<const N: usize> Serialize for JsonObject<'_, '_, N> {
         let readings = self.sample.readings();
         let mut map = serializer.serialize_map(Some(readings.len()))?;
         if let Some(device) = self.sink.device {
-            map.serialize_entry(DEVICE_KEY, device)?;
+            map.serialize_entry(&JsonKey(DEVICE_KEY), device)?;
         }
         for reading in readings {
             let number = JsonNumber {
                 value: reading.value,
                 style: &self.style,
             };
-            map.serialize_entry(self.sink.key(reading.quantity), &number)?;
+            map.serialize_entry(&JsonKey(self.sink.key(reading.quantity)), &number)?;
         }
         map.end()
     }
@@ -245,5 +274,52 @@ impl Sink for JsonSink<'_> {
             }
         };
         Ok(Message::new(topic, &rest[..written]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode_object(sink: JsonSink<'_>, readings: &[Reading]) -> std::vec::Vec<u8> {
+        let sample = Sample::<4>::from_readings(readings).unwrap();
+        let mut buf = [0u8; 256];
+        let mut sink = sink;
+        let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
+        msg.payload.to_vec()
+    }
+
+    #[test]
+    fn custom_names_that_need_escaping_are_escaped() {
+        let odd = Quantity::Custom {
+            name: "a\"b\\c\n",
+            unit: "",
+        };
+        let out = encode_object(JsonSink::object("t"), &[Reading::new(odd, 1.5)]);
+        assert_eq!(out, br#"{"a\"b\\c\n":1.5}"#);
+    }
+
+    #[test]
+    fn keys_longer_than_the_verbatim_limit_are_written_whole() {
+        let long = "k".repeat(MAX_VERBATIM_KEY + 5);
+        let name: &'static str = std::boxed::Box::leak(long.clone().into_boxed_str());
+        let q = Quantity::Custom { name, unit: "" };
+        let out = encode_object(JsonSink::object("t"), &[Reading::new(q, 2.0)]);
+        assert_eq!(out, std::format!("{{\"{long}\":2}}").into_bytes());
+    }
+
+    #[test]
+    fn keys_at_the_verbatim_limit_and_the_device_key_are_quoted() {
+        let key = "k".repeat(MAX_VERBATIM_KEY);
+        let keys = [(Quantity::Humidity, key.as_str())];
+        let sink = JsonSink::object("t")
+            .with_keys(&keys)
+            .unwrap()
+            .with_device("d\"1");
+        let out = encode_object(sink, &[Reading::new(Quantity::Humidity, 45.2)]);
+        assert_eq!(
+            out,
+            std::format!("{{\"device\":\"d\\\"1\",\"{key}\":45.2}}").into_bytes()
+        );
     }
 }
