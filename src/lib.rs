@@ -66,6 +66,11 @@ pub mod sensor;
 pub mod sink;
 pub mod transport;
 
+/// The README's code blocks are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use clock::{Clock, SimulatedClock};
 pub use message::{Message, QoS};
 pub use publisher::{PublishError, Publisher, PublisherError, Stage};

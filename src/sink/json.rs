@@ -246,16 +246,27 @@ impl Sink for JsonSink<'_> {
         if index != 0 {
             return Err(EncodeError::NoSuchMessage);
         }
-        let style = self.style();
-        let (topic, rest) = split_topic(buf, &[self.topic])?;
-        let written = match self.shape {
+        // Content errors first: they say more than a short buffer does.
+        let value = match self.shape {
             Shape::Value(_) => {
                 let reading = self
                     .chosen_reading(sample)
                     .ok_or(EncodeError::NothingToSend)?;
-                let text = number::format(reading.value, &style).ok_or(EncodeError::NonFinite {
-                    quantity: reading.quantity,
-                })?;
+                let text =
+                    number::format(reading.value, &self.style()).ok_or(EncodeError::NonFinite {
+                        quantity: reading.quantity,
+                    })?;
+                Some(text)
+            }
+            Shape::Object if sample.is_empty() => return Err(EncodeError::NothingToSend),
+            Shape::Object => {
+                self.check_object(sample)?;
+                None
+            }
+        };
+        let (topic, rest) = split_topic(buf, &[self.topic])?;
+        let written = match value {
+            Some(text) => {
                 let text = text.as_bytes();
                 let out = rest
                     .get_mut(..text.len())
@@ -263,12 +274,11 @@ impl Sink for JsonSink<'_> {
                 out.copy_from_slice(text);
                 text.len()
             }
-            Shape::Object => {
-                self.check_object(sample)?;
+            None => {
                 let object = JsonObject {
                     sink: self,
                     sample,
-                    style,
+                    style: self.style(),
                 };
                 serde_json_core::to_slice(&object, rest).map_err(|_| EncodeError::BufferTooSmall)?
             }

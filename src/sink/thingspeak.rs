@@ -296,6 +296,24 @@ impl Sink for ThingSpeakSink<'_> {
         if retry_in_ms > 0 {
             return Err(EncodeError::TooSoon { retry_in_ms });
         }
+        // Content errors first: they say more than a short buffer does. One field's message
+        // depends on that field only; the bulk message on all of them.
+        let checked = if self.per_field {
+            let field = self
+                .present(sample)
+                .nth(index)
+                .ok_or(EncodeError::NoSuchMessage)?;
+            [field]
+                .iter()
+                .find(|(_, _, value)| !value.is_finite())
+                .copied()
+        } else {
+            self.present(sample)
+                .find(|(_, _, value)| !value.is_finite())
+        };
+        if let Some((_, quantity, _)) = checked {
+            return Err(EncodeError::NonFinite { quantity });
+        }
         let mut channel = itoa::Buffer::new();
         let channel = channel.format(self.channel_id);
         let (topic, payload_len, rest) = if self.per_field {

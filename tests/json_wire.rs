@@ -1,0 +1,222 @@
+//! The JSON sink's bytes, read back the way a subscriber would: with a real JSON parser.
+
+use sensorpub::{ConfigError, EncodeError, JsonSink, Quantity, Reading, Sample, Sink};
+use serde_json::Value;
+
+const QUANTITIES: [Quantity; 8] = [
+    Quantity::Temperature,
+    Quantity::Humidity,
+    Quantity::Pressure,
+    Quantity::Altitude,
+    Quantity::Illuminance,
+    Quantity::AccelerationX,
+    Quantity::AccelerationY,
+    Quantity::AccelerationZ,
+];
+
+fn sample_of(values: &[(Quantity, f32)]) -> Sample<8> {
+    let readings: Vec<Reading> = values.iter().map(|&(q, v)| Reading::new(q, v)).collect();
+    Sample::from_readings(&readings).unwrap()
+}
+
+fn encode_to_string(sink: &mut JsonSink<'_>, sample: &Sample<8>) -> (String, String) {
+    let mut buf = [0u8; 512];
+    let msg = sink.encode(sample, 0, 0, &mut buf).unwrap();
+    (
+        msg.topic.to_owned(),
+        String::from_utf8(msg.payload.to_vec()).unwrap(),
+    )
+}
+
+#[test]
+fn object_parses_back_to_the_sample_for_one_to_eight_readings() {
+    let values = [21.53, 45.2, 101_325.0, -12.25, 0.001, -0.98, 1.0e-3, 3.0e7];
+    for n in 1..=8 {
+        let pairs: Vec<(Quantity, f32)> = QUANTITIES.iter().copied().zip(values).take(n).collect();
+        let sample = sample_of(&pairs);
+        let (_, payload) = encode_to_string(&mut JsonSink::object("t"), &sample);
+        let parsed: serde_json::Map<String, Value> = serde_json::from_str(&payload).unwrap();
+        assert_eq!(parsed.len(), n, "{payload}");
+        for (quantity, value) in pairs {
+            let got = parsed[quantity.name()].as_f64().unwrap() as f32;
+            assert_eq!(got, value, "{quantity} in {payload}");
+        }
+    }
+}
+
+#[test]
+fn object_keeps_reading_order_and_exact_bytes() {
+    let sample = sample_of(&[(Quantity::Temperature, 21.53), (Quantity::Humidity, 45.2)]);
+    let (topic, payload) = encode_to_string(&mut JsonSink::object("apricot/value"), &sample);
+    assert_eq!(topic, "apricot/value");
+    assert_eq!(payload, r#"{"temperature":21.53,"humidity":45.2}"#);
+}
+
+#[test]
+fn bare_value_matches_ujson_dumps_of_the_lab_numbers() {
+    // The lab publishes `ujson.dumps(math.floor(r * 1000))`: a Python int, printed in decimal.
+    for n in 0..1000 {
+        let sample = sample_of(&[(Quantity::Value, n as f32)]);
+        let (_, payload) = encode_to_string(&mut JsonSink::value("apricot/value"), &sample);
+        assert_eq!(payload, n.to_string());
+    }
+    // Python's repr of the same floats (shortest round-trip text).
+    for (value, ujson) in [
+        (21.53f32, "21.53"),
+        (45.2, "45.2"),
+        (-3.5, "-3.5"),
+        (0.1, "0.1"),
+    ] {
+        let sample = sample_of(&[(Quantity::Temperature, value)]);
+        let (_, payload) = encode_to_string(&mut JsonSink::value("t"), &sample);
+        assert_eq!(payload, ujson);
+    }
+}
+
+#[test]
+fn bare_value_of_a_chosen_quantity() {
+    let sample = sample_of(&[(Quantity::Temperature, 21.5), (Quantity::Humidity, 45.0)]);
+    let (_, payload) = encode_to_string(&mut JsonSink::value("t").of(Quantity::Humidity), &sample);
+    assert_eq!(payload, "45");
+    let mut sink = JsonSink::value("t").of(Quantity::Pressure);
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        sink.encode(&sample, 0, 0, &mut buf),
+        Err(EncodeError::NothingToSend)
+    );
+}
+
+#[test]
+fn renamed_keys_fixed_decimals_and_device_id() {
+    let sample = sample_of(&[(Quantity::Temperature, 21.5), (Quantity::Humidity, 45.257)]);
+    let keys = [(Quantity::Temperature, "t"), (Quantity::Humidity, "rh")];
+    let mut sink = JsonSink::object("x")
+        .with_keys(&keys)
+        .unwrap()
+        .with_decimals(2)
+        .unwrap()
+        .with_device("dev \"quoted\"");
+    let (_, payload) = encode_to_string(&mut sink, &sample);
+    assert_eq!(
+        payload,
+        r#"{"device":"dev \"quoted\"","t":21.50,"rh":45.26}"#
+    );
+    let parsed: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(parsed["device"], "dev \"quoted\"");
+}
+
+#[test]
+fn invalid_configuration_is_refused_when_built() {
+    let bad_keys = [(Quantity::Temperature, "a\"b")];
+    assert_eq!(
+        JsonSink::object("x").with_keys(&bad_keys).err(),
+        Some(ConfigError::InvalidKey)
+    );
+    let control = [(Quantity::Temperature, "a\nb")];
+    assert_eq!(
+        JsonSink::object("x").with_keys(&control).err(),
+        Some(ConfigError::InvalidKey)
+    );
+    assert_eq!(
+        JsonSink::object("x").with_decimals(7).err(),
+        Some(ConfigError::TooManyDecimals { decimals: 7 })
+    );
+}
+
+#[test]
+fn non_finite_values_are_a_typed_error_never_null() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let sample = sample_of(&[(Quantity::Temperature, 21.0), (Quantity::Humidity, bad)]);
+        let mut buf = [0u8; 128];
+        for mut sink in [
+            JsonSink::object("t"),
+            JsonSink::value("t").of(Quantity::Humidity),
+        ] {
+            assert_eq!(
+                sink.encode(&sample, 0, 0, &mut buf),
+                Err(EncodeError::NonFinite {
+                    quantity: Quantity::Humidity
+                })
+            );
+        }
+    }
+}
+
+#[test]
+fn duplicate_keys_are_refused() {
+    let sample = sample_of(&[(Quantity::Temperature, 1.0), (Quantity::Temperature, 2.0)]);
+    let mut buf = [0u8; 128];
+    assert_eq!(
+        JsonSink::object("t").encode(&sample, 0, 0, &mut buf),
+        Err(EncodeError::DuplicateKey {
+            quantity: Quantity::Temperature
+        })
+    );
+    // A renamed key may not collide with the device id either.
+    let keys = [(Quantity::Humidity, "device")];
+    let sample = sample_of(&[(Quantity::Humidity, 1.0)]);
+    let mut sink = JsonSink::object("t")
+        .with_keys(&keys)
+        .unwrap()
+        .with_device("d");
+    assert_eq!(
+        sink.encode(&sample, 0, 0, &mut buf),
+        Err(EncodeError::DuplicateKey {
+            quantity: Quantity::Humidity
+        })
+    );
+}
+
+#[test]
+fn every_buffer_shorter_than_the_output_is_a_typed_error() {
+    let sample = sample_of(&[(Quantity::Temperature, 21.53), (Quantity::Humidity, 45.2)]);
+    let sinks = [
+        JsonSink::object("apricot/value"),
+        JsonSink::value("apricot/value"),
+        JsonSink::object("apricot/value")
+            .with_device("apricot")
+            .with_decimals(3)
+            .unwrap(),
+    ];
+    for mut sink in sinks {
+        let mut big = [0u8; 256];
+        let needed = {
+            let msg = sink.encode(&sample, 0, 0, &mut big).unwrap();
+            msg.topic.len() + msg.payload.len()
+        };
+        for len in 0..needed {
+            let mut buf = vec![0u8; len];
+            assert_eq!(
+                sink.encode(&sample, 0, 0, &mut buf),
+                Err(EncodeError::BufferTooSmall),
+                "buffer of {len} bytes, output needs {needed}"
+            );
+        }
+        let mut exact = vec![0u8; needed];
+        assert!(sink.encode(&sample, 0, 0, &mut exact).is_ok());
+    }
+}
+
+#[test]
+fn only_message_zero_exists() {
+    let sample = sample_of(&[(Quantity::Temperature, 1.0)]);
+    let mut sink = JsonSink::object("t");
+    assert_eq!(sink.message_count(&sample), 1);
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        sink.encode(&sample, 1, 0, &mut buf),
+        Err(EncodeError::NoSuchMessage)
+    );
+}
+
+#[test]
+fn an_empty_sample_sends_nothing() {
+    let sample = Sample::<8>::new();
+    let mut buf = [0u8; 64];
+    for mut sink in [JsonSink::object("t").with_device("d"), JsonSink::value("t")] {
+        assert_eq!(
+            sink.encode(&sample, 0, 0, &mut buf),
+            Err(EncodeError::NothingToSend)
+        );
+    }
+}
