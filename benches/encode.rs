@@ -197,7 +197,11 @@ fn ts_floor(out: &mut [u8; BUF], values: &[f32], fixed2: bool) -> usize {
         if i > 0 {
             at = put(out, at, b"&");
         }
-        at = put(out, at, &[b'f', b'i', b'e', b'l', b'd', b'1' + i as u8, b'=']);
+        at = put(
+            out,
+            at,
+            &[b'f', b'i', b'e', b'l', b'd', b'1' + i as u8, b'='],
+        );
         at = if fixed2 {
             fixed2_floor(out, at, *v)
         } else {
@@ -337,7 +341,10 @@ fn bench_single(c: &mut Criterion) {
     let len = floor(&mut buf, value);
     assert_eq!(&buf[..len], expected);
     group.bench_function("sensorpub_json_value", |b| {
-        b.iter(|| json.encode(black_box(&sample), 0, 0, &mut buf).map(|m| m.payload.len()))
+        b.iter(|| {
+            json.encode(black_box(&sample), 0, 0, &mut buf)
+                .map(|m| m.payload.len())
+        })
     });
     group.bench_function("json_value_ryu_floor", |b| {
         b.iter(|| floor(&mut buf, black_box(value)))
@@ -360,7 +367,11 @@ fn bench_single(c: &mut Criterion) {
     let len = floor(&mut buf, value);
     assert_eq!(&buf[..len], expected);
     group.bench_function("sensorpub_thingspeak_field", |b| {
-        b.iter(|| field.encode(black_box(&sample), 0, 0, &mut buf).map(|m| m.payload.len()))
+        b.iter(|| {
+            field
+                .encode(black_box(&sample), 0, 0, &mut buf)
+                .map(|m| m.payload.len())
+        })
     });
     group.bench_function("thingspeak_field_ryu_floor", |b| {
         b.iter(|| floor(&mut buf, black_box(value)))
@@ -389,7 +400,10 @@ fn bench_publish(c: &mut Criterion) {
         let mut sink = json_sink(false);
         let mut buf = [0u8; BUF];
         group.bench_with_input(BenchmarkId::new("json_encode", n), &n, |b, _| {
-            b.iter(|| sink.encode(black_box(&sample), 0, 0, &mut buf).map(|m| m.payload.len()))
+            b.iter(|| {
+                sink.encode(black_box(&sample), 0, 0, &mut buf)
+                    .map(|m| m.payload.len())
+            })
         });
         let mut pbuf = [0u8; BUF];
         let mut publisher = Publisher::new(
@@ -409,7 +423,10 @@ fn bench_publish(c: &mut Criterion) {
 
         let mut sink = ts_sink(false);
         group.bench_with_input(BenchmarkId::new("thingspeak_encode", n), &n, |b, _| {
-            b.iter(|| sink.encode(black_box(&sample), 0, 0, &mut buf).map(|m| m.payload.len()))
+            b.iter(|| {
+                sink.encode(black_box(&sample), 0, 0, &mut buf)
+                    .map(|m| m.payload.len())
+            })
         });
         let mut publisher = Publisher::new(
             MockSensor::new(&script).repeating(),

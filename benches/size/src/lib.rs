@@ -99,12 +99,7 @@ pub fn encode<K: Sink>(sink: &mut K, sample: &Sample<2>, buf: &mut [u8]) -> usiz
 
 /// `{"temperature":…,"humidity":…}` with `write!`, shortest (`{}`) or with `decimals`.
 #[inline(never)]
-pub fn fmt_json(
-    out: &mut heapless::String<BUF>,
-    t: f32,
-    h: f32,
-    decimals: Option<usize>,
-) -> usize {
+pub fn fmt_json(out: &mut heapless::String<BUF>, t: f32, h: f32, decimals: Option<usize>) -> usize {
     out.clear();
     let written = match decimals {
         None => write!(out, r#"{{"temperature":{t},"humidity":{h}}}"#),

@@ -15,6 +15,11 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 fn main() -> ! {
     let mut out = heapless::String::<BUF>::new();
     loop {
-        fmt_thingspeak(&mut out, black_box(TEMPERATURE), black_box(HUMIDITY), black_box(None));
+        fmt_thingspeak(
+            &mut out,
+            black_box(TEMPERATURE),
+            black_box(HUMIDITY),
+            black_box(None),
+        );
     }
 }

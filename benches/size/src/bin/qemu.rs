@@ -104,8 +104,18 @@ fn check_sink<K: Sink>(what: &str, mut sink: K, topic: &str, payload: &[u8]) {
 
 fn check_outputs() {
     check_sink("json object", json_sink(None), JSON_TOPIC, JSON_OBJECT);
-    check_sink("json fixed2", json_sink(Some(2)), JSON_TOPIC, JSON_OBJECT_FIXED2);
-    check_sink("json value", JsonSink::value(JSON_TOPIC), JSON_TOPIC, JSON_VALUE);
+    check_sink(
+        "json fixed2",
+        json_sink(Some(2)),
+        JSON_TOPIC,
+        JSON_OBJECT_FIXED2,
+    );
+    check_sink(
+        "json value",
+        JsonSink::value(JSON_TOPIC),
+        JSON_TOPIC,
+        JSON_VALUE,
+    );
     check_sink(
         "thingspeak bulk",
         thingspeak_sink(None),
@@ -146,10 +156,17 @@ fn check_outputs() {
     }
     let sent = publisher.transport().messages();
     if sent.len() != 1 {
-        hprintln!("FAIL publish_once: transport recorded {} messages", sent.len());
+        hprintln!(
+            "FAIL publish_once: transport recorded {} messages",
+            sent.len()
+        );
         debug::exit(debug::EXIT_FAILURE);
     }
-    expect("publish_once topic", sent[0].topic.as_bytes(), JSON_TOPIC.as_bytes());
+    expect(
+        "publish_once topic",
+        sent[0].topic.as_bytes(),
+        JSON_TOPIC.as_bytes(),
+    );
     expect("publish_once payload", &sent[0].payload, JSON_OBJECT);
 
     let mut out = heapless::String::<BUF>::new();
@@ -157,9 +174,17 @@ fn check_outputs() {
     let len = fmt_json(&mut out, TEMPERATURE, HUMIDITY, None);
     expect("core::fmt json", &out.as_bytes()[..len], JSON_OBJECT);
     let len = fmt_json(&mut out, TEMPERATURE, HUMIDITY, Some(2));
-    expect("core::fmt json fixed2", &out.as_bytes()[..len], JSON_OBJECT_FIXED2);
+    expect(
+        "core::fmt json fixed2",
+        &out.as_bytes()[..len],
+        JSON_OBJECT_FIXED2,
+    );
     let len = fmt_thingspeak(&mut out, TEMPERATURE, HUMIDITY, None);
-    expect("core::fmt thingspeak", &out.as_bytes()[..len], THINGSPEAK_BULK);
+    expect(
+        "core::fmt thingspeak",
+        &out.as_bytes()[..len],
+        THINGSPEAK_BULK,
+    );
     let len = serde_json_core(&mut arr, TEMPERATURE, HUMIDITY);
     expect("serde-json-core", &arr[..len], JSON_OBJECT);
     let len = ryu_floor(&mut arr, TEMPERATURE, HUMIDITY);
@@ -208,9 +233,17 @@ fn main() -> ! {
     );
     hprintln!(
         "ryu small tables: {}",
-        if cfg!(feature = "ryu-small") { "on" } else { "off" }
+        if cfg!(feature = "ryu-small") {
+            "on"
+        } else {
+            "off"
+        }
     );
-    hprintln!("{:<44} {:>8}", "executed instructions per call (not cycles)", "instr");
+    hprintln!(
+        "{:<44} {:>8}",
+        "executed instructions per call (not cycles)",
+        "instr"
+    );
 
     let sample = sample();
     let mut buf = [0u8; BUF];
@@ -218,47 +251,83 @@ fn main() -> ! {
     let mut out = heapless::String::<BUF>::new();
 
     let mut sink = json_sink(None);
-    cal.report("JsonSink object, 2 readings", ticks(|| {
-        encode(&mut sink, &sample, &mut buf);
-    }));
+    cal.report(
+        "JsonSink object, 2 readings",
+        ticks(|| {
+            encode(&mut sink, &sample, &mut buf);
+        }),
+    );
     let mut sink = json_sink(Some(2));
-    cal.report("JsonSink object, 2 readings, 2 decimals", ticks(|| {
-        encode(&mut sink, &sample, &mut buf);
-    }));
+    cal.report(
+        "JsonSink object, 2 readings, 2 decimals",
+        ticks(|| {
+            encode(&mut sink, &sample, &mut buf);
+        }),
+    );
     let mut sink = black_box(JsonSink::value(JSON_TOPIC));
-    cal.report("JsonSink bare value", ticks(|| {
-        encode(&mut sink, &sample, &mut buf);
-    }));
+    cal.report(
+        "JsonSink bare value",
+        ticks(|| {
+            encode(&mut sink, &sample, &mut buf);
+        }),
+    );
     let mut sink = thingspeak_sink(None);
-    cal.report("ThingSpeakSink bulk, 2 fields", ticks(|| {
-        encode(&mut sink, &sample, &mut buf);
-    }));
+    cal.report(
+        "ThingSpeakSink bulk, 2 fields",
+        ticks(|| {
+            encode(&mut sink, &sample, &mut buf);
+        }),
+    );
     let mut sink = thingspeak_sink(Some(2));
-    cal.report("ThingSpeakSink bulk, 2 fields, 2 decimals", ticks(|| {
-        encode(&mut sink, &sample, &mut buf);
-    }));
+    cal.report(
+        "ThingSpeakSink bulk, 2 fields, 2 decimals",
+        ticks(|| {
+            encode(&mut sink, &sample, &mut buf);
+        }),
+    );
     let (t, h) = (TEMPERATURE, HUMIDITY);
-    cal.report("serde-json-core to_slice (derived struct)", ticks(|| {
-        serde_json_core(&mut arr, black_box(t), black_box(h));
-    }));
-    cal.report("floor: ryu into [u8; N]", ticks(|| {
-        ryu_floor(&mut arr, black_box(t), black_box(h));
-    }));
-    cal.report("floor: fixed point + itoa, 2 decimals", ticks(|| {
-        fixed_point_floor(&mut arr, black_box(t), black_box(h));
-    }));
-    cal.report("core::fmt write! json", ticks(|| {
-        fmt_json(&mut out, black_box(t), black_box(h), None);
-    }));
-    cal.report("core::fmt write! json, 2 decimals", ticks(|| {
-        fmt_json(&mut out, black_box(t), black_box(h), Some(2));
-    }));
-    cal.report("core::fmt write! thingspeak", ticks(|| {
-        fmt_thingspeak(&mut out, black_box(t), black_box(h), None);
-    }));
-    cal.report("copy the 37 output bytes", ticks(|| {
-        copy_only(&mut arr);
-    }));
+    cal.report(
+        "serde-json-core to_slice (derived struct)",
+        ticks(|| {
+            serde_json_core(&mut arr, black_box(t), black_box(h));
+        }),
+    );
+    cal.report(
+        "floor: ryu into [u8; N]",
+        ticks(|| {
+            ryu_floor(&mut arr, black_box(t), black_box(h));
+        }),
+    );
+    cal.report(
+        "floor: fixed point + itoa, 2 decimals",
+        ticks(|| {
+            fixed_point_floor(&mut arr, black_box(t), black_box(h));
+        }),
+    );
+    cal.report(
+        "core::fmt write! json",
+        ticks(|| {
+            fmt_json(&mut out, black_box(t), black_box(h), None);
+        }),
+    );
+    cal.report(
+        "core::fmt write! json, 2 decimals",
+        ticks(|| {
+            fmt_json(&mut out, black_box(t), black_box(h), Some(2));
+        }),
+    );
+    cal.report(
+        "core::fmt write! thingspeak",
+        ticks(|| {
+            fmt_thingspeak(&mut out, black_box(t), black_box(h), None);
+        }),
+    );
+    cal.report(
+        "copy the 37 output bytes",
+        ticks(|| {
+            copy_only(&mut arr);
+        }),
+    );
 
     let script = [Ok(sample.clone())];
     let mut pbuf = [0u8; BUF];
@@ -269,12 +338,15 @@ fn main() -> ! {
         SimulatedClock::new(),
         &mut pbuf,
     );
-    cal.report("publish_once: Mock -> JsonSink -> Memory", ticks(|| {
-        publisher.transport_mut().clear();
-        if block_on(publisher.publish_once()).is_err() {
-            fail();
-        }
-    }));
+    cal.report(
+        "publish_once: Mock -> JsonSink -> Memory",
+        ticks(|| {
+            publisher.transport_mut().clear();
+            if block_on(publisher.publish_once()).is_err() {
+                fail();
+            }
+        }),
+    );
     drop(publisher);
     let mut publisher = Publisher::new(
         MockSensor::new(&script).repeating(),
@@ -283,12 +355,15 @@ fn main() -> ! {
         SimulatedClock::new(),
         &mut pbuf,
     );
-    cal.report("publish_once: Mock -> ThingSpeak -> Memory", ticks(|| {
-        publisher.transport_mut().clear();
-        if block_on(publisher.publish_once()).is_err() {
-            fail();
-        }
-    }));
+    cal.report(
+        "publish_once: Mock -> ThingSpeak -> Memory",
+        ticks(|| {
+            publisher.transport_mut().clear();
+            if block_on(publisher.publish_once()).is_err() {
+                fail();
+            }
+        }),
+    );
 
     hprintln!("ok");
     debug::exit(debug::EXIT_SUCCESS);
