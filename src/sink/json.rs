@@ -128,6 +128,19 @@ impl<'a> JsonSink<'a> {
             .map_or(quantity.name(), |(_, key)| key)
     }
 
+    /// The key of `quantity`, marked plain when it is known to need no escaping: keys given
+    /// to `with_keys` were checked and built-in names are plain ASCII; a `Quantity::Custom`
+    /// name was never checked, so it is scanned when written.
+    fn json_key(&self, quantity: Quantity) -> JsonKey<'a> {
+        match self.keys.iter().find(|(q, _)| *q == quantity) {
+            Some((_, key)) => JsonKey { key, plain: true },
+            None => JsonKey {
+                key: quantity.name(),
+                plain: !matches!(quantity, Quantity::Custom { .. }),
+            },
+        }
+    }
+
     fn style(&self) -> Style {
         self.decimals.map_or(Style::Shortest, Style::Fixed)
     }
@@ -142,8 +155,9 @@ impl<'a> JsonSink<'a> {
 
     /// Refuses what would not be valid, unambiguous JSON before a byte is written.
     fn check_object<const N: usize>(&self, sample: &Sample<N>) -> Result<(), EncodeError> {
-        let readings = sample.readings();
-        for (i, reading) in readings.iter().enumerate() {
+        // Each key looked up once, not once per pair compared.
+        let mut earlier: heapless::Vec<&str, N> = heapless::Vec::new();
+        for reading in sample.readings() {
             if !reading.value.is_finite() {
                 return Err(EncodeError::NonFinite {
                     quantity: reading.quantity,
@@ -151,7 +165,9 @@ impl<'a> JsonSink<'a> {
             }
             let key = self.key(reading.quantity);
             let clashes_device = self.device.is_some() && key == DEVICE_KEY;
-            let clashes_earlier = readings[..i].iter().any(|r| self.key(r.quantity) == key);
+            let clashes_earlier = earlier.contains(&key);
+            // A sample holds at most N readings, so this push always has room.
+            let _ = earlier.push(key);
             if clashes_device || clashes_earlier {
                 return Err(EncodeError::DuplicateKey {
                     quantity: reading.quantity,
@@ -163,7 +179,7 @@ impl<'a> JsonSink<'a> {
 }
 
 /// A number serialized as raw JSON text through serde-json-core's `serialize_bytes`, which
-/// writes bytes verbatim: the text comes from [`number::format`] and is always a valid JSON
+/// writes bytes verbatim: the text comes from [`number::with_text`] and is always a valid JSON
 /// number.
 struct JsonNumber<'s> {
     value: f32,
@@ -172,11 +188,11 @@ struct JsonNumber<'s> {
 
 impl Serialize for JsonNumber<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match number::format(self.value, self.style) {
-            Some(text) => serializer.serialize_bytes(text.as_bytes()),
+        number::with_text(self.value, self.style, |text| match text {
+            Some(text) => serializer.serialize_bytes(text),
             // Unreachable after the finiteness check; `null` keeps the output valid regardless.
             None => serializer.serialize_none(),
-        }
+        })
     }
 }
 
@@ -187,12 +203,16 @@ impl Serialize for JsonNumber<'_> {
 /// character U+0000–U+001F (every quantity name, every key `with_keys` accepts) is its own
 /// escaped form, so it goes out quoted through `serialize_bytes`, which copies. Any other key
 /// (a `Quantity::Custom` name is not checked) keeps the escaping path: same output either way.
-struct JsonKey<'k>(&'k str);
+struct JsonKey<'k> {
+    key: &'k str,
+    /// Known to hold nothing JSON escapes; otherwise the key is scanned before it is written.
+    plain: bool,
+}
 
 impl Serialize for JsonKey<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let key = self.0.as_bytes();
-        let plain = !key.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        let key = self.key.as_bytes();
+        let plain = self.plain || !key.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
         match key.len() {
             len if plain && len <= MAX_VERBATIM_KEY => {
                 // Pre-filled with quotes: after the copy, the byte past the key closes it.
@@ -200,7 +220,7 @@ impl Serialize for JsonKey<'_> {
                 quoted[1..=len].copy_from_slice(key);
                 serializer.serialize_bytes(&quoted[..len + 2])
             }
-            _ => serializer.serialize_str(self.0),
+            _ => serializer.serialize_str(self.key),
         }
     }
 }
@@ -216,14 +236,18 @@ impl<const N: usize> Serialize for JsonObject<'_, '_, N> {
         let readings = self.sample.readings();
         let mut map = serializer.serialize_map(Some(readings.len()))?;
         if let Some(device) = self.sink.device {
-            map.serialize_entry(&JsonKey(DEVICE_KEY), device)?;
+            let key = JsonKey {
+                key: DEVICE_KEY,
+                plain: true,
+            };
+            map.serialize_entry(&key, device)?;
         }
         for reading in readings {
             let number = JsonNumber {
                 value: reading.value,
                 style: &self.style,
             };
-            map.serialize_entry(&JsonKey(self.sink.key(reading.quantity)), &number)?;
+            map.serialize_entry(&self.sink.json_key(reading.quantity), &number)?;
         }
         map.end()
     }
@@ -252,11 +276,12 @@ impl Sink for JsonSink<'_> {
                 let reading = self
                     .chosen_reading(sample)
                     .ok_or(EncodeError::NothingToSend)?;
-                let text =
-                    number::format(reading.value, &self.style()).ok_or(EncodeError::NonFinite {
+                if !reading.value.is_finite() {
+                    return Err(EncodeError::NonFinite {
                         quantity: reading.quantity,
-                    })?;
-                Some(text)
+                    });
+                }
+                Some(reading)
             }
             Shape::Object if sample.is_empty() => return Err(EncodeError::NothingToSend),
             Shape::Object => {
@@ -266,14 +291,16 @@ impl Sink for JsonSink<'_> {
         };
         let (topic, rest) = split_topic(buf, &[self.topic])?;
         let written = match value {
-            Some(text) => {
-                let text = text.as_bytes();
+            Some(reading) => number::with_text(reading.value, &self.style(), |text| {
+                let text = text.ok_or(EncodeError::NonFinite {
+                    quantity: reading.quantity,
+                })?;
                 let out = rest
                     .get_mut(..text.len())
                     .ok_or(EncodeError::BufferTooSmall)?;
                 out.copy_from_slice(text);
-                text.len()
-            }
+                Ok(text.len())
+            })?,
             None => {
                 let object = JsonObject {
                     sink: self,

@@ -269,8 +269,10 @@ impl Writer<'_> {
     }
 
     fn number(&mut self, value: f32, style: &Style, quantity: Quantity) -> Result<(), EncodeError> {
-        let text = number::format(value, style).ok_or(EncodeError::NonFinite { quantity })?;
-        self.push(text.as_bytes())
+        number::with_text(value, style, |text| match text {
+            Some(text) => self.push(text),
+            None => Err(EncodeError::NonFinite { quantity }),
+        })
     }
 }
 
