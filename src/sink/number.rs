@@ -45,16 +45,34 @@ fn shortest<R>(value: f32, write: impl FnOnce(Option<&[u8]>) -> R) -> R {
         // Whole number: also turns -0.0 into "0".
         return write(Some(itoa::Buffer::new().format(value as i32).as_bytes()));
     }
-    write(Some(ryu::Buffer::new().format_finite(value).as_bytes()))
+    let mut buf = ryu::Buffer::new();
+    write(Some(ryu_text(value, &mut buf)))
+}
+
+/// ryu, kept out of line: `with_text` is instantiated once per caller, ryu's code only once.
+#[inline(never)]
+fn ryu_text(value: f32, buf: &mut ryu::Buffer) -> &[u8] {
+    buf.format_finite(value).as_bytes()
 }
 
 fn fixed<R>(value: f32, decimals: u8, write: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    let mut out = [0u8; MAX_NUMBER_LEN];
+    match fixed_text(value, decimals, &mut out) {
+        Some(len) => write(Some(&out[..len])),
+        None => shortest(value, write),
+    }
+}
+
+/// Writes `value` with `decimals` decimals into `out` and returns its length, or `None` when
+/// the value is too large for exact fixed-point output. Out of line, like [`ryu_text`].
+#[inline(never)]
+fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Option<usize> {
     let decimals = decimals.min(MAX_DECIMALS);
     let scaled = value * SCALES[usize::from(decimals)];
     // Beyond 2^53 nothing is exact anyway; beyond i64 the cast saturates. Fall back to the
     // shortest form, which is exact, rather than print a wrong fixed-point number.
     if scaled.abs() >= 9.0e15 {
-        return shortest(value, write);
+        return None;
     }
     // Round half away from zero. On a 32-bit MCU 64-bit conversions and divisions are library
     // calls that cost more than the digits, so readings that fit 32 bits (nearly all) stay
@@ -75,7 +93,6 @@ fn fixed<R>(value: f32, decimals: u8, write: impl FnOnce(Option<&[u8]>) -> R) ->
         (rounded < 0, rounded.unsigned_abs())
     };
     let divisor = 10u32.pow(u32::from(decimals));
-    let mut out = [0u8; MAX_NUMBER_LEN];
     let mut len = 0;
     // The sign comes from the rounded number, so -0.001 at 2 decimals prints "0.00".
     if negative {
@@ -105,7 +122,7 @@ fn fixed<R>(value: f32, decimals: u8, write: impl FnOnce(Option<&[u8]>) -> R) ->
         }
         len = end;
     }
-    write(Some(&out[..len]))
+    Some(len)
 }
 
 #[cfg(test)]
