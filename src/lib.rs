@@ -61,6 +61,7 @@ extern crate std;
 pub mod clock;
 mod message;
 pub mod publisher;
+pub mod pysense;
 mod reading;
 pub mod sensor;
 pub mod sink;

@@ -74,21 +74,27 @@ fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Optio
     if scaled.abs() >= 9.0e15 {
         return None;
     }
-    // Round half away from zero. On a 32-bit MCU 64-bit conversions and divisions are library
-    // calls that cost more than the digits, so readings that fit 32 bits (nearly all) stay
-    // in 32 bits; the result is the same either way.
+    // Round half away from zero without adding 0.5 in f32: above 2^23 an f32 cannot hold the
+    // .5 and `x + 0.5` rounds to even, so 10132575.0 would become 10132576. Splitting off the
+    // integer part is exact (the difference of two nearby f32 is representable). On a 32-bit
+    // MCU 64-bit conversions and divisions are library calls that cost more than the digits,
+    // so readings that fit 32 bits (nearly all) stay in 32 bits; the result is the same.
     let (negative, magnitude) = if scaled.abs() < I32_SAFE {
-        let rounded = if scaled >= 0.0 {
-            (scaled + 0.5) as i32
-        } else {
-            (scaled - 0.5) as i32
+        let truncated = scaled as i32;
+        let fraction = (scaled - truncated as f32).abs();
+        let rounded = match (fraction >= 0.5, scaled < 0.0) {
+            (true, false) => truncated + 1,
+            (true, true) => truncated - 1,
+            (false, _) => truncated,
         };
         (rounded < 0, u64::from(rounded.unsigned_abs()))
     } else {
-        let rounded = if scaled >= 0.0 {
-            (scaled + 0.5) as i64
-        } else {
-            (scaled - 0.5) as i64
+        let truncated = scaled as i64;
+        let fraction = (scaled - truncated as f32).abs();
+        let rounded = match (fraction >= 0.5, scaled < 0.0) {
+            (true, false) => truncated + 1,
+            (true, true) => truncated - 1,
+            (false, _) => truncated,
         };
         (rounded < 0, rounded.unsigned_abs())
     };
@@ -159,6 +165,12 @@ mod tests {
         check(0.04, Style::Fixed(0), "0");
         check(101325.0, Style::Fixed(0), "101325");
         check(-0.5, Style::Fixed(3), "-0.500");
+        // Above 2^23 / 100 an f32 cannot hold x.5: no round-to-even into the next integer.
+        check(101_325.75, Style::Fixed(2), "101325.75");
+        check(-101_325.75, Style::Fixed(2), "-101325.75");
+        check(8_388_609.0, Style::Fixed(0), "8388609");
+        check(2.5, Style::Fixed(0), "3");
+        check(-2.5, Style::Fixed(0), "-3");
     }
 
     #[test]
@@ -171,10 +183,11 @@ mod tests {
     /// Fixed decimals computed in 64 bits throughout, as the 32-bit fast path must match.
     fn fixed_in_64_bits(value: f32, decimals: u8) -> std::string::String {
         let scaled = value * 10i64.pow(u32::from(decimals)) as f32;
-        let rounded = if scaled >= 0.0 {
-            (scaled + 0.5) as i64
-        } else {
-            (scaled - 0.5) as i64
+        let truncated = scaled as i64;
+        let rounded = match ((scaled - truncated as f32).abs() >= 0.5, scaled < 0.0) {
+            (true, false) => truncated + 1,
+            (true, true) => truncated - 1,
+            (false, _) => truncated,
         };
         let divisor = 10u64.pow(u32::from(decimals));
         let (int, frac) = (
