@@ -257,6 +257,21 @@ fn main() -> ! {
             encode(&mut sink, &sample, &mut buf);
         }),
     );
+    let one = {
+        let mut one = sample.clone();
+        one.clear();
+        if one.push(sample.readings()[0]).is_err() {
+            fail();
+        }
+        one
+    };
+    let mut sink = json_sink(None);
+    cal.report(
+        "JsonSink object, 1 reading",
+        ticks(|| {
+            encode(&mut sink, &one, &mut buf);
+        }),
+    );
     let mut sink = json_sink(Some(2));
     cal.report(
         "JsonSink object, 2 readings, 2 decimals",
@@ -276,6 +291,13 @@ fn main() -> ! {
         "ThingSpeakSink bulk, 2 fields",
         ticks(|| {
             encode(&mut sink, &sample, &mut buf);
+        }),
+    );
+    let mut sink = thingspeak_sink(None);
+    cal.report(
+        "ThingSpeakSink bulk, 1 field",
+        ticks(|| {
+            encode(&mut sink, &one, &mut buf);
         }),
     );
     let mut sink = thingspeak_sink(Some(2));
@@ -320,6 +342,21 @@ fn main() -> ! {
         "core::fmt write! thingspeak",
         ticks(|| {
             fmt_thingspeak(&mut out, black_box(t), black_box(h), None);
+        }),
+    );
+    let topic = JSON_TOPIC.as_bytes();
+    cal.report(
+        "part: str::from_utf8 of the 13-byte topic",
+        ticks(|| {
+            let _ = black_box(core::str::from_utf8(black_box(topic)));
+        }),
+    );
+    cal.report(
+        "part: copy the 13-byte topic (copy_from_slice)",
+        ticks(|| {
+            let topic = black_box(topic);
+            arr[..topic.len()].copy_from_slice(topic);
+            consume(&arr);
         }),
     );
     cal.report(
