@@ -133,10 +133,15 @@ impl<'a> JsonSink<'a> {
     /// name was never checked, so it is scanned when written.
     fn json_key(&self, quantity: Quantity) -> JsonKey<'a> {
         match self.keys.iter().find(|(q, _)| *q == quantity) {
-            Some((_, key)) => JsonKey { key, plain: true },
+            Some((_, key)) => JsonKey {
+                key,
+                plain: true,
+                quoted: None,
+            },
             None => JsonKey {
                 key: quantity.name(),
                 plain: !matches!(quantity, Quantity::Custom { .. }),
+                quoted: quoted_name(quantity),
             },
         }
     }
@@ -207,10 +212,15 @@ struct JsonKey<'k> {
     key: &'k str,
     /// Known to hold nothing JSON escapes; otherwise the key is scanned before it is written.
     plain: bool,
+    /// The key with its quotes, made at compile time for built-in names: written as it is.
+    quoted: Option<&'static [u8]>,
 }
 
 impl Serialize for JsonKey<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let Some(quoted) = self.quoted {
+            return serializer.serialize_bytes(quoted);
+        }
         let key = self.key.as_bytes();
         let plain = self.plain || !key.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
         match key.len() {
@@ -224,6 +234,54 @@ impl Serialize for JsonKey<'_> {
         }
     }
 }
+
+/// `name` between double quotes, at compile time (`L` is `name.len() + 2`).
+const fn quote<const L: usize>(name: &str) -> [u8; L] {
+    let name = name.as_bytes();
+    let mut out = [b'"'; L];
+    let mut i = 0;
+    while i < name.len() {
+        out[i + 1] = name[i];
+        i += 1;
+    }
+    out
+}
+
+const QUOTED_DEVICE_KEY: [u8; DEVICE_KEY.len() + 2] = quote(DEVICE_KEY);
+
+/// Defines `quoted_name`: the quoted key of each listed quantity, built at compile time from
+/// [`Quantity::name`], so a key is one copy. A quantity not listed (`Custom`, or one added
+/// later) gets `None` and takes the general path, with the same output.
+macro_rules! quoted_names {
+    ($($quantity:ident),* $(,)?) => {
+        fn quoted_name(quantity: Quantity) -> Option<&'static [u8]> {
+            match quantity {
+                $(Quantity::$quantity => {
+                    const QUOTED: [u8; Quantity::$quantity.name().len() + 2] =
+                        quote(Quantity::$quantity.name());
+                    Some(&QUOTED)
+                })*
+                _ => None,
+            }
+        }
+    };
+}
+
+quoted_names!(
+    Temperature,
+    Humidity,
+    Pressure,
+    Altitude,
+    Illuminance,
+    AccelerationX,
+    AccelerationY,
+    AccelerationZ,
+    Pitch,
+    Roll,
+    DewPoint,
+    Voltage,
+    Value,
+);
 
 struct JsonObject<'s, 'a, const N: usize> {
     sink: &'s JsonSink<'a>,
@@ -239,6 +297,7 @@ impl<const N: usize> Serialize for JsonObject<'_, '_, N> {
             let key = JsonKey {
                 key: DEVICE_KEY,
                 plain: true,
+                quoted: Some(&QUOTED_DEVICE_KEY),
             };
             map.serialize_entry(&key, device)?;
         }
@@ -289,7 +348,7 @@ impl Sink for JsonSink<'_> {
                 None
             }
         };
-        let (topic, rest) = split_topic(buf, &[self.topic])?;
+        let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
         let written = match value {
             Some(reading) => number::with_text(reading.value, &self.style(), |text| {
                 let text = text.ok_or(EncodeError::NonFinite {
@@ -324,6 +383,35 @@ mod tests {
         let mut sink = sink;
         let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
         msg.payload.to_vec()
+    }
+
+    #[test]
+    fn quoted_names_are_the_names_in_quotes() {
+        let all = [
+            Quantity::Temperature,
+            Quantity::Humidity,
+            Quantity::Pressure,
+            Quantity::Altitude,
+            Quantity::Illuminance,
+            Quantity::AccelerationX,
+            Quantity::AccelerationY,
+            Quantity::AccelerationZ,
+            Quantity::Pitch,
+            Quantity::Roll,
+            Quantity::DewPoint,
+            Quantity::Voltage,
+            Quantity::Value,
+        ];
+        for quantity in all {
+            let want = std::format!("\"{}\"", quantity.name());
+            assert_eq!(quoted_name(quantity), Some(want.as_bytes()), "{quantity:?}");
+        }
+        let custom = Quantity::Custom {
+            name: "x",
+            unit: "",
+        };
+        assert_eq!(quoted_name(custom), None);
+        assert_eq!(&QUOTED_DEVICE_KEY, b"\"device\"");
     }
 
     #[test]
