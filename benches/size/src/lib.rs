@@ -204,6 +204,25 @@ pub fn fixed_point_floor(out: &mut [u8; BUF], t: f32, h: f32) -> usize {
     at
 }
 
+/// The ThingSpeak floor: `field1=…&field2=…` by hand, numbers by `ryu` or as fixed point.
+#[inline(never)]
+pub fn thingspeak_floor(out: &mut [u8; BUF], t: f32, h: f32, fixed: bool) -> usize {
+    let mut at = put(out, 0, b"field1=");
+    at = if fixed {
+        fixed2(out, at, t)
+    } else {
+        put(out, at, ryu::Buffer::new().format_finite(t).as_bytes())
+    };
+    at = put(out, at, b"&field2=");
+    at = if fixed {
+        fixed2(out, at, h)
+    } else {
+        put(out, at, ryu::Buffer::new().format_finite(h).as_bytes())
+    };
+    consume(&out[..at]);
+    at
+}
+
 /// Copying the 37 bytes of the JSON object: the least any encoder must do.
 #[inline(never)]
 pub fn copy_only(out: &mut [u8; BUF]) -> usize {

@@ -191,7 +191,21 @@ fn check_outputs() {
     expect("ryu floor", &arr[..len], JSON_OBJECT);
     let len = fixed_point_floor(&mut arr, TEMPERATURE, HUMIDITY);
     expect("fixed-point floor", &arr[..len], JSON_OBJECT_FIXED2);
-    hprintln!("outputs: 13 checks passed (sinks, publish_once, reference encoders)");
+    let len = thingspeak_floor(&mut arr, TEMPERATURE, HUMIDITY, false);
+    expect("thingspeak ryu floor", &arr[..len], THINGSPEAK_BULK);
+    let len = thingspeak_floor(&mut arr, TEMPERATURE, HUMIDITY, true);
+    expect(
+        "thingspeak fixed-point floor",
+        &arr[..len],
+        THINGSPEAK_BULK_FIXED2,
+    );
+    let len = fmt_thingspeak(&mut out, TEMPERATURE, HUMIDITY, Some(2));
+    expect(
+        "core::fmt thingspeak fixed2",
+        &out.as_bytes()[..len],
+        THINGSPEAK_BULK_FIXED2,
+    );
+    hprintln!("outputs: 16 checks passed (sinks, publish_once, reference encoders)");
 }
 
 #[entry]
@@ -327,6 +341,18 @@ fn main() -> ! {
         }),
     );
     cal.report(
+        "floor: thingspeak, ryu",
+        ticks(|| {
+            thingspeak_floor(&mut arr, black_box(t), black_box(h), false);
+        }),
+    );
+    cal.report(
+        "floor: thingspeak, fixed point, 2 decimals",
+        ticks(|| {
+            thingspeak_floor(&mut arr, black_box(t), black_box(h), true);
+        }),
+    );
+    cal.report(
         "core::fmt write! json",
         ticks(|| {
             fmt_json(&mut out, black_box(t), black_box(h), None);
@@ -357,6 +383,12 @@ fn main() -> ! {
             let topic = black_box(topic);
             arr[..topic.len()].copy_from_slice(topic);
             consume(&arr);
+        }),
+    );
+    cal.report(
+        "core::fmt write! thingspeak, 2 decimals",
+        ticks(|| {
+            fmt_thingspeak(&mut out, black_box(t), black_box(h), Some(2));
         }),
     );
     cal.report(
