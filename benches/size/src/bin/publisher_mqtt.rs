@@ -25,7 +25,9 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 }
 
 /// What the stand-in broker "sends": opaque bytes, so every parsing path stays linked.
-static INCOMING: [u8; 16] = [0x20, 0x03, 0x00, 0x00, 0x00, 0x40, 0x02, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0];
+static INCOMING: [u8; 16] = [
+    0x20, 0x03, 0x00, 0x00, 0x00, 0x40, 0x02, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0,
+];
 
 struct Net;
 struct Connection;
