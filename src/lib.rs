@@ -16,7 +16,11 @@
 //! - [`Sensor`]: produces a [`Sample`] of [`Reading`]s (async; blocking drivers plug in through
 //!   [`Blocking`]). Shipped: [`RandomSensor`] (the lab's random numbers), [`MockSensor`].
 //! - [`Sink`]: the wire format. Shipped: [`JsonSink`], [`ThingSpeakSink`].
-//! - [`Transport`]: delivers a [`Message`]. Shipped: [`MemoryTransport`] for tests.
+//! - [`Transport`]: delivers a [`Message`]. Shipped: [`Mqtt5`] (minimq) and [`Mqtt311`]
+//!   (mqttrs codec), both over `embedded-nal-async` (embassy-net in firmware,
+//!   `std-embedded-nal-async` on a PC); [`ThingSpeak`] configures the 3.1.1 one for
+//!   ThingSpeak; [`MemoryTransport`] for tests. Timeouts and keep-alive use `embassy-time`
+//!   (a PC build needs its `std` feature).
 //! - [`Publisher`]: read → encode → publish, once or at an interval, honouring the sink's
 //!   rate limit. Time comes from a [`Clock`] plus `embedded-hal-async`'s `DelayNs`.
 //!
@@ -80,4 +84,5 @@ pub use publisher::{PublishError, Publisher, PublisherError, Stage};
 pub use reading::{Quantity, Reading, Sample, SampleFull};
 pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};
 pub use sink::{ConfigError, EncodeError, JsonSink, Sink, ThingSpeakSink};
+pub use transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttError, MqttOptions, ThingSpeak};
 pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};

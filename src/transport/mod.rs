@@ -2,10 +2,33 @@
 //!
 //! A transport knows nothing of sensors or wire formats: it takes a topic, a payload, a QoS and
 //! a retain flag, and delivers them.
+//!
+//! - [`Mqtt5`]: MQTT 5 on minimq.
+//! - [`Mqtt311`]: MQTT 3.1.1 on the mqttrs codec; [`ThingSpeak`] configures it for
+//!   ThingSpeak's MQTT API.
+//! - [`MemoryTransport`]: records messages, for tests.
+//!
+//! Both MQTT transports open their TCP connection through `embedded-nal-async`
+//! ([`open`]), so the same code runs on embassy-net in firmware and on
+//! `std-embedded-nal-async` on a PC, and share [`MqttOptions`] and [`MqttError`]. Time
+//! (timeouts, keep-alive) comes from `embassy-time`: firmware gets it from its executor's
+//! time driver, a PC build from embassy-time's `std` feature.
 
+mod connect;
+mod error;
 mod memory;
+mod mqtt311;
+mod mqtt5;
+mod options;
+mod thingspeak;
 
+pub use connect::{Broker, BrokerParseError, ConnectError, MQTT_PORT, open};
+pub use error::{MqttConfigError, MqttError, Refusal};
 pub use memory::{MemoryError, MemoryTransport, RecordedMessage};
+pub use mqtt5::{Mqtt5, Mqtt5Driver, Mqtt5Link};
+pub use mqtt311::{MIN_RX_BUFFER, Mqtt311};
+pub use options::{Credentials, DEFAULT_KEEP_ALIVE_S, DEFAULT_TIMEOUT_MS, MqttOptions};
+pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
 
 use crate::message::Message;
 

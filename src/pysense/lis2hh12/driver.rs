@@ -1,0 +1,194 @@
+//! The LIS2HH12 driver, written once and generated twice by `maybe-async-cfg`: the
+//! `asynchronous` module as written (embedded-hal-async) and the `blocking` module with
+//! `async`/`.await` removed and the traits swapped for embedded-hal's.
+
+#[maybe_async_cfg::maybe(
+    idents(
+        embedded_hal_async(sync = "embedded_hal", async),
+        Sensor(sync = "BlockingSensor", async),
+        Lis2hh12(sync, async = "Lis2hh12Async")
+    ),
+    sync(self = "blocking"),
+    async(self = "asynchronous")
+)]
+/// The LIS2HH12 driver: `Lis2hh12` in `blocking` on embedded-hal 1.0, `Lis2hh12Async` in `asynchronous` on
+/// embedded-hal-async 1.0. Both have the same methods.
+pub mod asynchronous {
+    use embedded_hal_async::{delay::DelayNs, i2c::I2c};
+
+    use super::super::conversion::{acceleration, pitch, roll, temperature_celsius};
+    use super::super::register::{ADDRESS, BitFlags, DATA_READY_POLL_US, Register, WHO_AM_I_VALUE};
+    use super::super::types::{Acceleration, Config, Error, RawAcceleration};
+    use crate::{Quantity, Reading, Sample, Sensor};
+
+    /// LIS2HH12 accelerometer at 0x1E.
+    ///
+    /// The driver owns CTRL1 and CTRL4 whole and keeps their value in its [`Config`] (a shadow
+    /// copy): every change writes the full register, never a read-modify-write. That keeps the
+    /// bus traffic fixed (one write a change), and the bits it does not expose (HR, bandwidth,
+    /// I2C_DISABLE, SIM) stay at their reset value 0.
+    #[derive(Debug)]
+    pub struct Lis2hh12<I2C, D> {
+        i2c: I2C,
+        delay: D,
+        config: Config,
+        running: bool,
+    }
+
+    impl<I2C: I2c, D: DelayNs> Lis2hh12<I2C, D> {
+        /// A driver on `i2c`, waiting with `delay`. Does no I/O; call [`Self::init`] next.
+        pub fn new(i2c: I2C, delay: D) -> Self {
+            Self {
+                i2c,
+                delay,
+                config: Config::default(),
+                running: false,
+            }
+        }
+
+        /// Gives the bus and the delay back.
+        pub fn destroy(self) -> (I2C, D) {
+            (self.i2c, self.delay)
+        }
+
+        /// The configuration last written (the default before [`Self::init`]).
+        pub fn config(&self) -> Config {
+            self.config
+        }
+
+        /// Checks WHO_AM_I, then writes CTRL4 (full scale, address auto-increment) and CTRL1
+        /// (data rate, block data update, X/Y/Z enabled), which starts sampling.
+        ///
+        /// [`Error::InvalidDevice`] if WHO_AM_I is not 0x41.
+        pub async fn init(&mut self, config: Config) -> Result<(), Error<I2C::Error>> {
+            let found = self.who_am_i().await?;
+            if found != WHO_AM_I_VALUE {
+                return Err(Error::InvalidDevice { found });
+            }
+            self.config = config;
+            self.write_ctrl4().await?;
+            self.write_ctrl1(true).await
+        }
+
+        /// Reads WHO_AM_I (0x0F): 0x41 on a LIS2HH12.
+        pub async fn who_am_i(&mut self) -> Result<u8, Error<I2C::Error>> {
+            let mut value = [0u8];
+            self.i2c
+                .write_read(ADDRESS, &[Register::WHO_AM_I], &mut value)
+                .await?;
+            Ok(value[0])
+        }
+
+        /// Changes the output data rate (one CTRL1 write); starts sampling if powered down.
+        pub async fn set_data_rate(
+            &mut self,
+            data_rate: super::super::DataRate,
+        ) -> Result<(), Error<I2C::Error>> {
+            self.config.data_rate = data_rate;
+            self.write_ctrl1(true).await
+        }
+
+        /// Changes the full scale (one CTRL4 write).
+        pub async fn set_full_scale(
+            &mut self,
+            full_scale: super::super::FullScale,
+        ) -> Result<(), Error<I2C::Error>> {
+            self.config.full_scale = full_scale;
+            self.write_ctrl4().await
+        }
+
+        /// Stops sampling (ODR 0, a few µA); [`Self::set_data_rate`] or [`Self::init`] start
+        /// it again. Reads in between fail with [`Error::PoweredDown`] without bus traffic.
+        pub async fn power_down(&mut self) -> Result<(), Error<I2C::Error>> {
+            self.write_ctrl1(false).await
+        }
+
+        /// Waits for a new sample (STATUS ZYXDA) and reads X, Y and Z in one 6-byte burst from
+        /// OUT_X_L.
+        ///
+        /// Polls STATUS every 1 ms for at most two output periods, then [`Error::Timeout`].
+        pub async fn read_raw(&mut self) -> Result<RawAcceleration, Error<I2C::Error>> {
+            if !self.running {
+                return Err(Error::PoweredDown);
+            }
+            let polls = (2 * self.config.data_rate.period_us()).div_ceil(DATA_READY_POLL_US);
+            let mut attempt = 0;
+            loop {
+                let mut status = [0u8];
+                self.i2c
+                    .write_read(ADDRESS, &[Register::STATUS], &mut status)
+                    .await?;
+                if status[0] & BitFlags::ZYXDA != 0 {
+                    break;
+                }
+                if attempt == polls {
+                    return Err(Error::Timeout);
+                }
+                attempt += 1;
+                self.delay.delay_us(DATA_READY_POLL_US).await;
+            }
+            let mut out = [0u8; 6];
+            self.i2c
+                .write_read(ADDRESS, &[Register::OUT_X_L], &mut out)
+                .await?;
+            Ok(RawAcceleration {
+                x: i16::from_le_bytes([out[0], out[1]]),
+                y: i16::from_le_bytes([out[2], out[3]]),
+                z: i16::from_le_bytes([out[4], out[5]]),
+            })
+        }
+
+        /// A new sample in g, with the sensitivity of the configured full scale.
+        pub async fn acceleration(&mut self) -> Result<Acceleration, Error<I2C::Error>> {
+            let raw = self.read_raw().await?;
+            Ok(acceleration(raw, self.config.full_scale))
+        }
+
+        /// The die temperature in °C (TEMP_L/TEMP_H in one 2-byte read), reported as
+        /// [`TEMPERATURE_QUANTITY`](super::super::TEMPERATURE_QUANTITY) when published.
+        pub async fn temperature(&mut self) -> Result<f32, Error<I2C::Error>> {
+            let mut raw = [0u8; 2];
+            self.i2c
+                .write_read(ADDRESS, &[Register::TEMP_L], &mut raw)
+                .await?;
+            Ok(temperature_celsius(i16::from_le_bytes(raw)))
+        }
+
+        async fn write_ctrl1(&mut self, running: bool) -> Result<(), Error<I2C::Error>> {
+            let odr = if running {
+                self.config.data_rate.code()
+            } else {
+                0
+            };
+            let ctrl1 = (odr << BitFlags::ODR_SHIFT) | BitFlags::BDU | BitFlags::XYZ_ENABLE;
+            self.i2c.write(ADDRESS, &[Register::CTRL1, ctrl1]).await?;
+            self.running = running;
+            Ok(())
+        }
+
+        async fn write_ctrl4(&mut self) -> Result<(), Error<I2C::Error>> {
+            let ctrl4 =
+                (self.config.full_scale.code() << BitFlags::FS_SHIFT) | BitFlags::IF_ADD_INC;
+            self.i2c.write(ADDRESS, &[Register::CTRL4, ctrl4]).await?;
+            Ok(())
+        }
+    }
+
+    /// Five readings: [`Quantity::AccelerationX`], `Y`, `Z` in g, then [`Quantity::Pitch`]
+    /// and [`Quantity::Roll`] in degrees, all from one sample.
+    impl<I2C: I2c, D: DelayNs, const N: usize> Sensor<N> for Lis2hh12<I2C, D> {
+        type Error = Error<I2C::Error>;
+
+        async fn read(&mut self) -> Result<Sample<N>, Self::Error> {
+            let a = self.acceleration().await?;
+            Sample::from_readings(&[
+                Reading::new(Quantity::AccelerationX, a.x),
+                Reading::new(Quantity::AccelerationY, a.y),
+                Reading::new(Quantity::AccelerationZ, a.z),
+                Reading::new(Quantity::Pitch, pitch(a.x, a.y, a.z)),
+                Reading::new(Quantity::Roll, roll(a.x, a.y, a.z)),
+            ])
+            .map_err(|_| Error::SampleFull)
+        }
+    }
+}

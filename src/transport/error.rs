@@ -1,0 +1,152 @@
+//! Errors of the MQTT transports: [`MqttConfigError`] when a transport is set up, before any
+//! I/O; [`MqttError`] when connecting or publishing; [`Refusal`] for a CONNACK that says no.
+
+use super::connect::ConnectError;
+use core::fmt;
+use embedded_io_async::ErrorKind;
+
+/// The broker refused the connection in its CONNACK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Refusal {
+    /// MQTT 3.1.1 return code 1: the broker does not speak protocol level 4; try MQTT 5.
+    ProtocolVersion,
+    /// MQTT 3.1.1 return code 2: the client id is not allowed (too long, wrong characters,
+    /// or, on ThingSpeak, not an MQTT device's id).
+    IdentifierRejected,
+    /// MQTT 3.1.1 return code 3: the MQTT service is down; try again later.
+    ServerUnavailable,
+    /// MQTT 3.1.1 return code 4: the user name or password is malformed.
+    BadUsernameOrPassword,
+    /// MQTT 3.1.1 return code 5: not authorized.
+    ///
+    /// **On ThingSpeak** this means one of: the MQTT device's client id, user name or
+    /// password is wrong (copy all three from the device's page again); the device is not
+    /// allowed to publish to this channel; or the CONNECT carried a Will or
+    /// CleanSession = 0, both of which ThingSpeak refuses (its profile in this crate sends
+    /// neither).
+    NotAuthorized,
+    /// An MQTT 5 CONNACK reason code (0x80 and above, MQTT 5 §3.2.2.2), e.g. 0x86 bad user
+    /// name or password, 0x87 not authorized, 0x84 unsupported protocol version.
+    Reason(u8),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::ProtocolVersion => f.write_str("unacceptable protocol version (code 1)"),
+            Refusal::IdentifierRejected => f.write_str("client identifier rejected (code 2)"),
+            Refusal::ServerUnavailable => f.write_str("server unavailable (code 3)"),
+            Refusal::BadUsernameOrPassword => f.write_str("bad user name or password (code 4)"),
+            Refusal::NotAuthorized => f.write_str(
+                "not authorized (code 5; on ThingSpeak: wrong MQTT-device credentials, or a Will or CleanSession=0 was sent)",
+            ),
+            Refusal::Reason(code) => write!(f, "MQTT 5 reason code {code:#04x}"),
+        }
+    }
+}
+
+/// Connecting to the broker or delivering a message failed.
+///
+/// After every variant but [`QosNotAllowed`](MqttError::QosNotAllowed) and
+/// [`TooLarge`](MqttError::TooLarge) the connection is closed (`is_connected()` is `false`):
+/// call `connect` again, then send the message again (at-least-once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum MqttError {
+    /// The TCP connection could not be opened.
+    Connect(ConnectError),
+    /// The broker answered CONNECT with a refusal.
+    Refused(Refusal),
+    /// `publish` or `poll` before a successful `connect`.
+    NotConnected,
+    /// Reading or writing the connection failed.
+    Io(ErrorKind),
+    /// The broker closed the connection.
+    Closed,
+    /// The broker did not answer in time (CONNACK, PUBACK or PINGRESP): the link is taken
+    /// as dead.
+    Timeout,
+    /// The broker sent a packet that is malformed or makes no sense now.
+    Protocol,
+    /// The broker refused a QoS 1 publish in its PUBACK (MQTT 5 reason code, e.g. 0x87 not
+    /// authorized, 0x90 topic name invalid).
+    PublishRejected(u8),
+    /// The message's QoS is above the connection's maximum (ThingSpeak: QoS 0 only).
+    /// Nothing was sent.
+    QosNotAllowed,
+    /// The topic plus payload do not fit the transport's buffers. Nothing was sent: give the
+    /// transport bigger buffers.
+    TooLarge,
+}
+
+impl fmt::Display for MqttError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MqttError::Connect(e) => write!(f, "cannot reach the broker: {e}"),
+            MqttError::Refused(r) => write!(f, "the broker refused the connection: {r}"),
+            MqttError::NotConnected => f.write_str("not connected: call connect first"),
+            MqttError::Io(kind) => write!(f, "connection to the broker failed: {kind}"),
+            MqttError::Closed => f.write_str("the broker closed the connection"),
+            MqttError::Timeout => f.write_str("the broker did not answer in time"),
+            MqttError::Protocol => f.write_str("the broker sent an invalid or unexpected packet"),
+            MqttError::PublishRejected(code) => {
+                write!(
+                    f,
+                    "the broker refused the message (reason code {code:#04x})"
+                )
+            }
+            MqttError::QosNotAllowed => {
+                f.write_str("QoS above what this connection allows (ThingSpeak: QoS 0 only)")
+            }
+            MqttError::TooLarge => {
+                f.write_str("topic and payload do not fit the transport's buffers")
+            }
+        }
+    }
+}
+
+impl core::error::Error for MqttError {}
+
+impl From<ConnectError> for MqttError {
+    fn from(e: ConnectError) -> Self {
+        MqttError::Connect(e)
+    }
+}
+
+/// A transport's configuration is invalid; returned when it is built, before any I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum MqttConfigError {
+    /// The buffer is smaller than the receive part asked for, or too small for CONNECT.
+    BufferTooSmall,
+    /// The client id is longer than the transport stores (minimq: 64 bytes).
+    ClientIdTooLong,
+    /// The will's topic is longer than the transport stores (minimq: 128 bytes).
+    TopicTooLong,
+    /// A will on a connection that must not have one: ThingSpeak answers CONNECT with a will
+    /// by refusing it (CONNACK 5).
+    WillNotAllowed,
+    /// QoS above what the service accepts: ThingSpeak accepts QoS 0 only.
+    QosNotAllowed,
+    /// The options are not valid MQTT (e.g. a will at QoS 2).
+    Invalid,
+}
+
+impl fmt::Display for MqttConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MqttConfigError::BufferTooSmall => "MQTT buffer too small: give the transport more",
+            MqttConfigError::ClientIdTooLong => "MQTT client id too long (at most 64 bytes)",
+            MqttConfigError::TopicTooLong => "will topic too long (at most 128 bytes)",
+            MqttConfigError::WillNotAllowed => "ThingSpeak refuses a Will (CONNACK 5): remove it",
+            MqttConfigError::QosNotAllowed => "ThingSpeak accepts QoS 0 only",
+            MqttConfigError::Invalid => "invalid MQTT options",
+        })
+    }
+}
+
+impl core::error::Error for MqttConfigError {}

@@ -1,0 +1,401 @@
+//! [`Mqtt311`]: an MQTT 3.1.1 client session for brokers and services that speak only 3.1.1
+//! (ThingSpeak's MQTT API, Azure IoT Hub, older brokers).
+//!
+//! Packets are encoded and decoded by the `mqttrs` codec; this file only keeps the session:
+//! the TCP connection, packet ids, the PUBACK wait, keep-alive pings, and framing of the
+//! bytes that arrive (mqttrs decodes one packet from a slice but does not say how long it
+//! was, and indexes without bounds checks on some malformed packets, so frames are cut and
+//! checked here first).
+
+use super::connect::{Broker, open};
+use super::error::{MqttError, Refusal};
+use super::options::MqttOptions;
+use crate::message::{Message, QoS};
+use crate::transport::Transport;
+use embassy_futures::select::{Either, select};
+use embassy_time::{Duration, Instant, with_deadline, with_timeout};
+use embedded_io_async::{Error as _, Read, Write};
+use embedded_nal_async::{Dns, TcpConnect};
+use mqttrs::{Connack, ConnectReturnCode, Packet, Pid, Protocol, QosPid};
+
+/// Fixed-header packet types (MQTT 3.1.1 §2.2.1, table 2.1) of the packets a publishing
+/// client receives.
+mod packet_type {
+    pub const CONNACK: u8 = 2;
+    pub const PUBACK: u8 = 4;
+    pub const PINGRESP: u8 = 13;
+}
+
+/// A remaining length takes at most 4 bytes (MQTT 3.1.1 §2.2.3).
+const MAX_LENGTH_BYTES: usize = 4;
+
+/// Smallest receive buffer that holds the packets a publisher gets (CONNACK and PUBACK are
+/// 4 bytes, §3.2 and §3.4).
+pub const MIN_RX_BUFFER: usize = 4;
+
+/// An MQTT 3.1.1 connection over any `embedded-nal-async` stack: QoS 0 and 1, retain,
+/// keep-alive, will and birth message, CleanSession 1.
+///
+/// `tx` must hold the CONNECT packet and the largest PUBLISH (topic + payload + 7 bytes);
+/// `rx` the packets the broker sends a publisher (4 bytes suffice; [`MIN_RX_BUFFER`]).
+/// `new` does no I/O; [`connect`](Transport::connect) opens the connection.
+///
+/// ```no_run
+/// use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
+/// use sensorpub::{Message, QoS, Transport};
+///
+/// # async fn demo() -> Result<(), sensorpub::transport::MqttError> {
+/// let stack = std_embedded_nal_async::Stack::default();
+/// let (mut tx, mut rx) = ([0u8; 512], [0u8; 64]);
+/// let mut mqtt = Mqtt311::new(
+///     &stack,
+///     Broker::new("127.0.0.1", 1883),
+///     MqttOptions::new("apricot"),
+///     &mut tx,
+///     &mut rx,
+/// );
+/// mqtt.connect().await?;
+/// // Returns once the broker acknowledged the message (PUBACK).
+/// mqtt.publish(&Message::new("apricot/value", b"742").with_qos(QoS::AtLeastOnce)).await?;
+/// mqtt.disconnect().await;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Mqtt311<'a, N: TcpConnect + Dns + 'a> {
+    net: &'a N,
+    broker: Broker<'a>,
+    options: MqttOptions<'a>,
+    connection: Option<N::Connection<'a>>,
+    tx: &'a mut [u8],
+    rx: &'a mut [u8],
+    /// Bytes in `rx` received but not yet processed.
+    rx_len: usize,
+    last_pid: u16,
+    last_sent: Instant,
+}
+
+impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
+    /// A transport that will connect to `broker` through `net` with `options`, encoding into
+    /// `tx` and receiving into `rx`. Does no I/O.
+    pub fn new(
+        net: &'a N,
+        broker: Broker<'a>,
+        options: MqttOptions<'a>,
+        tx: &'a mut [u8],
+        rx: &'a mut [u8],
+    ) -> Self {
+        Self {
+            net,
+            broker,
+            options,
+            connection: None,
+            tx,
+            rx,
+            rx_len: 0,
+            last_pid: 0,
+            last_sent: Instant::MIN,
+        }
+    }
+
+    /// The broker this transport connects to.
+    pub fn broker(&self) -> Broker<'a> {
+        self.broker
+    }
+
+    /// The connection options.
+    pub fn options(&self) -> &MqttOptions<'a> {
+        &self.options
+    }
+
+    /// Sends DISCONNECT (so the broker drops the will) and closes the connection. Errors
+    /// are ignored: the connection is closed either way.
+    pub async fn disconnect(&mut self) {
+        if self.connection.is_some() {
+            let _ = self.send(&Packet::Disconnect).await;
+        }
+        self.close();
+    }
+
+    fn close(&mut self) {
+        self.connection = None;
+        self.rx_len = 0;
+    }
+
+    /// Closes the connection and returns `error`: every failure on a live connection ends it.
+    fn fail<T>(&mut self, error: MqttError) -> Result<T, MqttError> {
+        self.close();
+        Err(error)
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(u64::from(self.options.timeout_ms()))
+    }
+
+    fn next_pid(&mut self) -> Pid {
+        // Packet ids are 1..=65535 (MQTT 3.1.1 §2.3.1); 0 is skipped on wrap.
+        self.last_pid = self.last_pid.checked_add(1).unwrap_or(1);
+        Pid::try_from(self.last_pid).unwrap_or_default()
+    }
+
+    async fn handshake(&mut self) -> Result<(), MqttError> {
+        let connection = open(self.net, &self.broker).await?;
+        self.connection = Some(connection);
+        self.rx_len = 0;
+        let will = self.options.will().map(|will| mqttrs::LastWill {
+            topic: will.topic,
+            message: will.payload,
+            qos: codec_qos(will.qos),
+            retain: will.retain,
+        });
+        let credentials = self.options.credentials();
+        let connect = mqttrs::Connect {
+            protocol: Protocol::MQTT311,
+            keep_alive: self.options.keep_alive_s(),
+            client_id: self.options.client_id(),
+            clean_session: true,
+            last_will: will,
+            username: credentials.map(|c| c.username()),
+            password: credentials.map(|c| c.password()),
+        };
+        self.send(&Packet::Connect(connect)).await?;
+        let len = self.read_frame().await?;
+        if self.rx[0] >> 4 != packet_type::CONNACK || len != 4 {
+            return Err(MqttError::Protocol);
+        }
+        let ack = match mqttrs::decode_slice(&self.rx[..len]) {
+            Ok(Some(Packet::Connack(ack))) => ack,
+            _ => return Err(MqttError::Protocol),
+        };
+        self.consume(len);
+        refusal(ack).map_or(Ok(()), |r| Err(MqttError::Refused(r)))
+    }
+
+    /// Encodes `packet` into `tx` and writes it.
+    async fn send(&mut self, packet: &Packet<'_>) -> Result<(), MqttError> {
+        let len = mqttrs::encode_slice(packet, self.tx).map_err(|_| MqttError::TooLarge)?;
+        let connection = self.connection.as_mut().ok_or(MqttError::NotConnected)?;
+        let bytes = self.tx.get(..len).ok_or(MqttError::TooLarge)?;
+        let written = match connection.write_all(bytes).await {
+            Ok(()) => connection.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            return self.fail(MqttError::Io(e.kind()));
+        }
+        self.last_sent = Instant::now();
+        Ok(())
+    }
+
+    /// Reads until `rx` starts with a whole packet; returns its length.
+    async fn read_frame(&mut self) -> Result<usize, MqttError> {
+        loop {
+            if let Some(len) = frame_len(&self.rx[..self.rx_len])? {
+                return Ok(len);
+            }
+            if self.rx_len == self.rx.len() {
+                // A packet larger than rx: not one a publisher expects.
+                return self.fail(MqttError::Protocol);
+            }
+            let connection = self.connection.as_mut().ok_or(MqttError::NotConnected)?;
+            match connection.read(&mut self.rx[self.rx_len..]).await {
+                Ok(0) => return self.fail(MqttError::Closed),
+                Ok(n) => self.rx_len += n,
+                Err(e) => return self.fail(MqttError::Io(e.kind())),
+            }
+        }
+    }
+
+    /// Reads what has already arrived, without waiting; `Ok(true)` if something did.
+    async fn read_available(&mut self) -> Result<bool, MqttError> {
+        if self.rx_len == self.rx.len() {
+            return Ok(false);
+        }
+        let connection = self.connection.as_mut().ok_or(MqttError::NotConnected)?;
+        let read = connection.read(&mut self.rx[self.rx_len..]);
+        match select(read, core::future::ready(())).await {
+            Either::First(Ok(0)) => self.fail(MqttError::Closed),
+            Either::First(Ok(n)) => {
+                self.rx_len += n;
+                Ok(true)
+            }
+            Either::First(Err(e)) => self.fail(MqttError::Io(e.kind())),
+            Either::Second(()) => Ok(false),
+        }
+    }
+
+    fn consume(&mut self, len: usize) {
+        self.rx.copy_within(len..self.rx_len, 0);
+        self.rx_len -= len;
+    }
+
+    /// Takes the packet of length `len` at the start of `rx`; returns what it was.
+    fn take_packet(&mut self, len: usize) -> Result<Inbound, MqttError> {
+        let kind = self.rx[0] >> 4;
+        let inbound = match kind {
+            packet_type::PUBACK if len == 4 => match mqttrs::decode_slice(&self.rx[..len]) {
+                Ok(Some(Packet::Puback(pid))) => Inbound::PubAck(pid),
+                _ => return self.fail(MqttError::Protocol),
+            },
+            packet_type::PINGRESP if len == 2 => Inbound::PingResp,
+            packet_type::CONNACK | packet_type::PUBACK | packet_type::PINGRESP => {
+                return self.fail(MqttError::Protocol);
+            }
+            // A publisher never subscribes, so nothing else is expected; skip it.
+            _ => Inbound::Other,
+        };
+        self.consume(len);
+        Ok(inbound)
+    }
+
+    /// Waits until `wanted` arrives, handling other packets, until `deadline`.
+    async fn wait_for(&mut self, wanted: Inbound, deadline: Instant) -> Result<(), MqttError> {
+        loop {
+            let len = match with_deadline(deadline, self.read_frame()).await {
+                Ok(len) => len?,
+                Err(_) => return self.fail(MqttError::Timeout),
+            };
+            if self.take_packet(len)? == wanted {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn publish_connected(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
+        if message.qos > self.options.max_qos() {
+            return Err(MqttError::QosNotAllowed);
+        }
+        let pid = match message.qos {
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce => Some(self.next_pid()),
+        };
+        let publish = mqttrs::Publish {
+            dup: false,
+            qospid: pid.map_or(QosPid::AtMostOnce, QosPid::AtLeastOnce),
+            retain: message.retain,
+            topic_name: message.topic,
+            payload: message.payload,
+        };
+        self.send(&Packet::Publish(publish)).await?;
+        match pid {
+            Some(pid) => {
+                let deadline = Instant::now() + self.timeout();
+                self.wait_for(Inbound::PubAck(pid), deadline).await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// What the broker sent, as far as a publisher cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inbound {
+    PubAck(Pid),
+    PingResp,
+    Other,
+}
+
+/// The total length of the packet at the start of `bytes`, once all of it is there.
+fn frame_len(bytes: &[u8]) -> Result<Option<usize>, MqttError> {
+    let mut remaining = 0usize;
+    for i in 0..MAX_LENGTH_BYTES {
+        let Some(&byte) = bytes.get(1 + i) else {
+            return Ok(None);
+        };
+        remaining |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            let total = 2 + i + remaining;
+            return Ok((bytes.len() >= total).then_some(total));
+        }
+    }
+    Err(MqttError::Protocol)
+}
+
+fn codec_qos(qos: QoS) -> mqttrs::QoS {
+    match qos {
+        QoS::AtMostOnce => mqttrs::QoS::AtMostOnce,
+        QoS::AtLeastOnce => mqttrs::QoS::AtLeastOnce,
+    }
+}
+
+/// The refusal in a CONNACK, or `None` if it accepted.
+fn refusal(ack: Connack) -> Option<Refusal> {
+    match ack.code {
+        ConnectReturnCode::Accepted => None,
+        ConnectReturnCode::RefusedProtocolVersion => Some(Refusal::ProtocolVersion),
+        ConnectReturnCode::RefusedIdentifierRejected => Some(Refusal::IdentifierRejected),
+        ConnectReturnCode::ServerUnavailable => Some(Refusal::ServerUnavailable),
+        ConnectReturnCode::BadUsernamePassword => Some(Refusal::BadUsernameOrPassword),
+        ConnectReturnCode::NotAuthorized => Some(Refusal::NotAuthorized),
+    }
+}
+
+impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
+    type Error = MqttError;
+
+    /// Publishes; at QoS 1 returns once the PUBACK with the message's packet id arrived, or
+    /// [`MqttError::Timeout`] (connection closed) after the configured timeout.
+    async fn publish(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
+        if self.connection.is_none() {
+            return Err(MqttError::NotConnected);
+        }
+        self.publish_connected(message).await
+    }
+
+    /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
+    /// then publishes the birth message. Does nothing when already connected.
+    async fn connect(&mut self) -> Result<(), MqttError> {
+        if self.connection.is_some() {
+            return Ok(());
+        }
+        let result = match with_timeout(self.timeout(), self.handshake()).await {
+            Ok(result) => result,
+            Err(_) => Err(MqttError::Connect(super::ConnectError::Timeout)),
+        };
+        if let Err(e) = result {
+            return self.fail(e);
+        }
+        if let Some(birth) = self.options.birth() {
+            self.publish_connected(&birth).await?;
+        }
+        Ok(())
+    }
+
+    fn is_connected(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    /// Handles what the broker sent meanwhile, without waiting for more; sends PINGREQ when
+    /// half the keep-alive passed without a packet, and then waits (at most the timeout) for
+    /// the PINGRESP, so a dead link shows here as [`MqttError::Timeout`].
+    async fn poll(&mut self) -> Result<(), MqttError> {
+        if self.connection.is_none() {
+            return Err(MqttError::NotConnected);
+        }
+        while self.read_available().await? {
+            while let Some(len) = frame_len(&self.rx[..self.rx_len])? {
+                self.take_packet(len)?;
+            }
+            if self.rx_len == self.rx.len() {
+                // A packet larger than rx: not one a publisher expects.
+                return self.fail(MqttError::Protocol);
+            }
+        }
+        let keep_alive = Duration::from_secs(u64::from(self.options.keep_alive_s()));
+        if keep_alive.as_ticks() > 0 && Instant::now() >= self.last_sent + keep_alive / 2 {
+            self.send(&Packet::Pingreq).await?;
+            let deadline = Instant::now() + self.timeout();
+            self.wait_for(Inbound::PingResp, deadline).await?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a, N: TcpConnect + Dns + 'a> core::fmt::Debug for Mqtt311<'a, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mqtt311")
+            .field("broker", &self.broker)
+            .field("options", &self.options)
+            .field("connected", &self.connection.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,235 @@
+//! [`MqttOptions`]: what both MQTT transports send in CONNECT (client id, credentials,
+//! keep-alive, will) plus the birth message and the timeout, and [`Credentials`], which never
+//! print.
+
+use crate::message::{Message, QoS};
+use core::fmt;
+
+/// How long a transport waits for the broker (TCP connect plus CONNACK, a PUBACK, a
+/// PINGRESP) before it gives up and closes the connection: 10 s.
+pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+
+/// Keep-alive advertised in CONNECT: 60 s, what most clients and the lab's MicroPython
+/// `umqtt` use. The broker closes the connection after 1.5 × this without a packet
+/// (MQTT 3.1.1 §3.1.2.10, MQTT 5 §3.1.2.10).
+pub const DEFAULT_KEEP_ALIVE_S: u16 = 60;
+
+/// A user name and password for CONNECT. `Debug` (and `defmt`) print neither.
+///
+/// ```
+/// use sensorpub::transport::Credentials;
+///
+/// let creds = Credentials::new("apricot", b"s3cret");
+/// assert!(!format!("{creds:?}").contains("s3cret"));
+/// assert!(!format!("{creds:?}").contains("apricot"));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Credentials<'a> {
+    username: &'a str,
+    password: &'a [u8],
+}
+
+impl<'a> Credentials<'a> {
+    /// `username` and `password` as the broker expects them.
+    pub const fn new(username: &'a str, password: &'a [u8]) -> Self {
+        Self { username, password }
+    }
+
+    /// The user name.
+    pub const fn username(&self) -> &'a str {
+        self.username
+    }
+
+    /// The password.
+    pub const fn password(&self) -> &'a [u8] {
+        self.password
+    }
+}
+
+/// Printed in place of a secret.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+impl fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &format_args!("{REDACTED}"))
+            .field("password", &format_args!("{REDACTED}"))
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Credentials<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Credentials {{ username: {=str}, password: {=str} }}",
+            REDACTED,
+            REDACTED
+        );
+    }
+}
+
+/// Connection options shared by [`Mqtt5`](crate::transport::Mqtt5) and
+/// [`Mqtt311`](crate::transport::Mqtt311).
+///
+/// Every connection is a clean session (MQTT 5: session expiry 0; 3.1.1: CleanSession 1): a
+/// device that publishes keeps nothing at the broker, and ThingSpeak refuses anything else.
+///
+/// ```
+/// use sensorpub::transport::MqttOptions;
+/// use sensorpub::{Message, QoS};
+///
+/// let options = MqttOptions::new("apricot")
+///     .with_keep_alive_s(30)
+///     .with_will(Message::new("apricot/status", b"offline").with_retain(true))
+///     .with_birth(Message::new("apricot/status", b"online").with_retain(true))
+///     .with_timeout_ms(5_000);
+/// assert_eq!(options.client_id(), "apricot");
+/// assert_eq!(options.max_qos(), QoS::AtLeastOnce);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct MqttOptions<'a> {
+    client_id: &'a str,
+    credentials: Option<Credentials<'a>>,
+    keep_alive_s: u16,
+    will: Option<Message<'a>>,
+    birth: Option<Message<'a>>,
+    timeout_ms: u32,
+    max_qos: QoS,
+}
+
+impl<'a> MqttOptions<'a> {
+    /// Options for client `client_id`: no credentials, keep-alive [`DEFAULT_KEEP_ALIVE_S`], no
+    /// will, no birth message, timeout [`DEFAULT_TIMEOUT_MS`], QoS up to 1.
+    ///
+    /// Public brokers mix up clients with the same id (the newer one kicks the older one
+    /// out): make it unique, e.g. from the device name.
+    pub const fn new(client_id: &'a str) -> Self {
+        Self {
+            client_id,
+            credentials: None,
+            keep_alive_s: DEFAULT_KEEP_ALIVE_S,
+            will: None,
+            birth: None,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            max_qos: QoS::AtLeastOnce,
+        }
+    }
+
+    /// Sends `credentials` in CONNECT.
+    pub const fn with_credentials(mut self, credentials: Credentials<'a>) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Advertises `seconds` of keep-alive (0 turns keep-alive off). Call the transport's
+    /// `poll` at least this often when idle.
+    pub const fn with_keep_alive_s(mut self, seconds: u16) -> Self {
+        self.keep_alive_s = seconds;
+        self
+    }
+
+    /// Asks the broker to publish `will` when the connection ends without DISCONNECT.
+    pub const fn with_will(mut self, will: Message<'a>) -> Self {
+        self.will = Some(will);
+        self
+    }
+
+    /// Publishes `birth` after every successful connect (e.g. a retained `online` on the topic
+    /// the will sets to `offline`).
+    pub const fn with_birth(mut self, birth: Message<'a>) -> Self {
+        self.birth = Some(birth);
+        self
+    }
+
+    /// Waits at most `ms` for the broker (connect, CONNACK, PUBACK, PINGRESP).
+    pub const fn with_timeout_ms(mut self, ms: u32) -> Self {
+        self.timeout_ms = ms;
+        self
+    }
+
+    /// Refuses publishes above `qos` with
+    /// [`MqttError::QosNotAllowed`](crate::transport::MqttError::QosNotAllowed) before anything
+    /// reaches the broker (ThingSpeak accepts QoS 0 only).
+    pub const fn with_max_qos(mut self, qos: QoS) -> Self {
+        self.max_qos = qos;
+        self
+    }
+
+    /// The client id.
+    pub const fn client_id(&self) -> &'a str {
+        self.client_id
+    }
+
+    /// The credentials, if any.
+    pub const fn credentials(&self) -> Option<Credentials<'a>> {
+        self.credentials
+    }
+
+    /// The keep-alive in seconds (0: off).
+    pub const fn keep_alive_s(&self) -> u16 {
+        self.keep_alive_s
+    }
+
+    /// The will, if any.
+    pub const fn will(&self) -> Option<Message<'a>> {
+        self.will
+    }
+
+    /// The birth message, if any.
+    pub const fn birth(&self) -> Option<Message<'a>> {
+        self.birth
+    }
+
+    /// The timeout in milliseconds.
+    pub const fn timeout_ms(&self) -> u32 {
+        self.timeout_ms
+    }
+
+    /// The highest QoS a publish may ask for.
+    pub const fn max_qos(&self) -> QoS {
+        self.max_qos
+    }
+
+    /// The client id as `Debug` shows it: hidden when credentials are set, because services
+    /// such as ThingSpeak issue the client id together with them (and equal to the user name).
+    fn shown_client_id(&self) -> &'a str {
+        if self.credentials.is_some() {
+            REDACTED
+        } else {
+            self.client_id
+        }
+    }
+}
+
+impl fmt::Debug for MqttOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MqttOptions")
+            .field("client_id", &self.shown_client_id())
+            .field("credentials", &self.credentials)
+            .field("keep_alive_s", &self.keep_alive_s)
+            .field("will", &self.will)
+            .field("birth", &self.birth)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_qos", &self.max_qos)
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for MqttOptions<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "MqttOptions {{ client_id: {=str}, credentials: {}, keep_alive_s: {=u16}, will: {}, birth: {}, timeout_ms: {=u32}, max_qos: {} }}",
+            self.shown_client_id(),
+            self.credentials,
+            self.keep_alive_s,
+            self.will,
+            self.birth,
+            self.timeout_ms,
+            self.max_qos
+        );
+    }
+}

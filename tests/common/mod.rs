@@ -1,0 +1,360 @@
+//! Shared test helpers: an in-process MQTT broker (rumqttd) on free 127.0.0.1 ports, which
+//! can be stopped and started again on the same ports, and a subscriber that sees what the
+//! broker routes.
+//!
+//! ```ignore
+//! mod common;
+//! let mut broker = common::TestBroker::start();
+//! let subscriber = broker.subscribe("sensorpub/#");
+//! // connect a transport to 127.0.0.1:broker.port(common::Version::V5) ...
+//! broker.stop();    // listeners and every client connection close; the router and
+//!                   // subscribers stay, as if the broker's network went away
+//! broker.restart(); // listening again on the same ports
+//! let payloads = subscriber.payloads(5);
+//! ```
+//!
+//! The broker's router runs for the whole test process (rumqttd cannot stop it); each
+//! `TestBroker` has its own.
+
+#![allow(dead_code)] // every test file uses a different part of this module
+
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::protocol::v4::V4;
+use rumqttd::protocol::v5::V5;
+use rumqttd::{
+    ConnectionSettings, LinkType, Notification, Router, RouterConfig, Server, ServerSettings,
+};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How long helpers wait for the broker before giving up (a bound against hanging, not a
+/// timed assertion).
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The MQTT protocol version of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// MQTT 3.1.1 (protocol level 4).
+    V311,
+    /// MQTT 5.
+    V5,
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+type StartListener = Box<dyn Fn(Version, SocketAddr) -> Listener + Send>;
+type MakeLink = Box<dyn Fn(&str) -> (LinkTx, LinkRx) + Send>;
+
+/// One running listener: its thread owns a tokio runtime; dropping the runtime closes the
+/// listening socket and every connection accepted on it.
+struct Listener {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Listener {
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("listener thread");
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// rumqttd in this process, with an MQTT 3.1.1 and an MQTT 5 listener on 127.0.0.1.
+pub struct TestBroker {
+    v311_port: u16,
+    v5_port: u16,
+    start_listener: StartListener,
+    make_link: MakeLink,
+    listeners: Vec<Listener>,
+}
+
+impl TestBroker {
+    /// A broker listening on two free ports.
+    pub fn start() -> Self {
+        Self::start_on(free_port(), free_port())
+    }
+
+    /// A broker listening on `v311_port` (MQTT 3.1.1) and `v5_port` (MQTT 5).
+    pub fn start_on(v311_port: u16, v5_port: u16) -> Self {
+        let router_config = RouterConfig {
+            max_connections: 64,
+            max_outgoing_packet_count: 1_000,
+            max_segment_size: 1 << 20,
+            max_segment_count: 10,
+            ..RouterConfig::default()
+        };
+        let router_tx = Router::new(0, router_config).spawn();
+        let link_tx = router_tx.clone();
+        let make_link: MakeLink = Box::new(move |client_id| {
+            let (tx, rx, _connack) = rumqttd::local::LinkBuilder::new(client_id, link_tx.clone())
+                .build()
+                .expect("local link to the router");
+            (tx, rx)
+        });
+        let start_listener: StartListener = Box::new(move |version, addr| {
+            let settings = ServerSettings {
+                name: format!("{version:?}-{}", addr.port()),
+                listen: addr,
+                tls: None,
+                next_connection_delay_ms: 0,
+                connections: ConnectionSettings {
+                    connection_timeout_ms: 10_000,
+                    max_payload_size: 1 << 16,
+                    max_inflight_count: 100,
+                    auth: None,
+                    external_auth: None,
+                    dynamic_filters: true,
+                },
+            };
+            let router_tx = router_tx.clone();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let thread = thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                runtime.block_on(async move {
+                    match version {
+                        Version::V311 => {
+                            let mut server = Server::new(settings, router_tx, V4);
+                            tokio::select! {
+                                _ = server.start(LinkType::Remote) => {}
+                                _ = stopped => {}
+                            }
+                        }
+                        Version::V5 => {
+                            let mut server = Server::new(settings, router_tx, V5);
+                            tokio::select! {
+                                _ = server.start(LinkType::Remote) => {}
+                                _ = stopped => {}
+                            }
+                        }
+                    }
+                });
+                // Dropping the runtime drops every connection task: their sockets close.
+                drop(runtime);
+            });
+            Listener {
+                stop: Some(stop),
+                thread: Some(thread),
+            }
+        });
+        let mut broker = Self {
+            v311_port,
+            v5_port,
+            start_listener,
+            make_link,
+            listeners: Vec::new(),
+        };
+        broker.restart();
+        broker
+    }
+
+    /// The port of the listener for `version`.
+    pub fn port(&self, version: Version) -> u16 {
+        match version {
+            Version::V311 => self.v311_port,
+            Version::V5 => self.v5_port,
+        }
+    }
+
+    /// Stops listening and closes every client connection. The router (and with it every
+    /// [`Subscriber`]) keeps running, as when a broker's network goes away.
+    pub fn stop(&mut self) {
+        for mut listener in self.listeners.drain(..) {
+            listener.stop();
+        }
+    }
+
+    /// Listens again on the same ports (after [`stop`](Self::stop)); returns once both
+    /// accept connections.
+    pub fn restart(&mut self) {
+        self.stop();
+        for version in [Version::V311, Version::V5] {
+            let addr = SocketAddr::from(([127, 0, 0, 1], self.port(version)));
+            self.listeners.push((self.start_listener)(version, addr));
+            wait_until_listening(addr);
+        }
+    }
+
+    /// A subscriber to `filter` inside the broker, subscribed once this returns.
+    pub fn subscribe(&self, filter: &str) -> Subscriber {
+        let client_id = format!("test-subscriber-{}", free_port());
+        let (mut tx, rx) = (self.make_link)(&client_id);
+        tx.subscribe(filter).expect("subscribe");
+        let mut subscriber = Subscriber { _tx: tx, rx };
+        subscriber.wait_for_suback();
+        subscriber
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_until_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + PATIENCE;
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "broker never listened on {addr}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A message as a subscriber received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The topic.
+    pub topic: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+/// Receives what the broker routes to one subscription (in-process, so it survives
+/// [`TestBroker::stop`]).
+pub struct Subscriber {
+    _tx: LinkTx,
+    rx: LinkRx,
+}
+
+impl Subscriber {
+    fn wait_for_suback(&mut self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.rx.recv_deadline(deadline) {
+                Ok(Some(Notification::DeviceAck(_))) => return,
+                Ok(_) => {}
+                Err(e) => panic!("no SUBACK from the broker: {e:?}"),
+            }
+        }
+    }
+
+    /// The next message, or `None` if none comes within `wait`.
+    pub fn next_within(&mut self, wait: Duration) -> Option<Received> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.rx.recv_deadline(deadline) {
+                Ok(Some(Notification::Forward(forward))) => {
+                    return Some(Received {
+                        topic: String::from_utf8_lossy(&forward.publish.topic).into_owned(),
+                        payload: forward.publish.payload.to_vec(),
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next `count` messages; panics if they do not all come within [`PATIENCE`].
+    pub fn take(&mut self, count: usize) -> Vec<Received> {
+        (0..count)
+            .map(|i| {
+                self.next_within(PATIENCE)
+                    .unwrap_or_else(|| panic!("message {i} of {count} never arrived"))
+            })
+            .collect()
+    }
+
+    /// The payloads of the next `count` messages (see [`take`](Self::take)).
+    pub fn payloads(&mut self, count: usize) -> Vec<Vec<u8>> {
+        self.take(count).into_iter().map(|m| m.payload).collect()
+    }
+}
+
+/// Accepts one TCP connection on a loopback listener and records every byte the client
+/// sends, answering with `reply` once the first bytes arrived (e.g. a CONNACK). For tests
+/// that read a client's packets off the wire.
+pub struct RawListener {
+    port: u16,
+    bytes: mpsc::Receiver<Vec<u8>>,
+}
+
+impl RawListener {
+    /// Listens on a free port; the first connection gets `reply` after its first read.
+    pub fn start(reply: &'static [u8]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let (tx, bytes) = mpsc::channel();
+        thread::spawn(move || {
+            use std::io::{Read, Write};
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut replied = false;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+                if !replied {
+                    replied = true;
+                    if stream.write_all(reply).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Self { port, bytes }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Everything received until the client closed the connection (or [`PATIENCE`] passed).
+    pub fn received(&self) -> Vec<u8> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut all = Vec::new();
+        while let Ok(chunk) = self
+            .bytes
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            all.extend(chunk);
+        }
+        all
+    }
+}
+
+/// Splits a byte stream of MQTT packets into packets (fixed header included), using the
+/// remaining-length encoding of MQTT 3.1.1 §2.2.3, written here independently of the crate.
+pub fn split_packets(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut packets = Vec::new();
+    while !bytes.is_empty() {
+        let mut remaining = 0usize;
+        let mut i = 1;
+        loop {
+            let byte = bytes[i];
+            remaining |= usize::from(byte & 0x7f) << (7 * (i - 1));
+            i += 1;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let total = i + remaining;
+        packets.push(bytes[..total].to_vec());
+        bytes = &bytes[total..];
+    }
+    packets
+}
