@@ -119,7 +119,8 @@ impl fmt::Display for EncodeError {
 
 impl core::error::Error for EncodeError {}
 
-/// Checks a JSON key: serde-json-core writes map keys without escaping.
+/// Checks a JSON key given by the user: refuses what would need escaping, so a key is written
+/// as given (and `JsonSink` can copy it verbatim).
 pub(crate) fn check_key(key: &str) -> Result<(), ConfigError> {
     if key.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
         return Err(ConfigError::InvalidKey);

@@ -10,6 +10,10 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 /// Key of the device id inside a JSON object.
 const DEVICE_KEY: &str = "device";
 
+/// Longest key written by [`JsonKey`]'s verbatim path (quantity names are at most 14 bytes);
+/// longer keys take serde-json-core's escaping path, which writes the same text, slower.
+const MAX_VERBATIM_KEY: usize = 30;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
     /// One bare number: the reading of this quantity, or the first reading.
@@ -124,6 +128,24 @@ impl<'a> JsonSink<'a> {
             .map_or(quantity.name(), |(_, key)| key)
     }
 
+    /// The key of `quantity`, marked plain when it is known to need no escaping: keys given
+    /// to `with_keys` were checked and built-in names are plain ASCII; a `Quantity::Custom`
+    /// name was never checked, so it is scanned when written.
+    fn json_key(&self, quantity: Quantity) -> JsonKey<'a> {
+        match self.keys.iter().find(|(q, _)| *q == quantity) {
+            Some((_, key)) => JsonKey {
+                key,
+                plain: true,
+                quoted: None,
+            },
+            None => JsonKey {
+                key: quantity.name(),
+                plain: !matches!(quantity, Quantity::Custom { .. }),
+                quoted: quoted_name(quantity),
+            },
+        }
+    }
+
     fn style(&self) -> Style {
         self.decimals.map_or(Style::Shortest, Style::Fixed)
     }
@@ -138,8 +160,9 @@ impl<'a> JsonSink<'a> {
 
     /// Refuses what would not be valid, unambiguous JSON before a byte is written.
     fn check_object<const N: usize>(&self, sample: &Sample<N>) -> Result<(), EncodeError> {
-        let readings = sample.readings();
-        for (i, reading) in readings.iter().enumerate() {
+        // Each key looked up once, not once per pair compared.
+        let mut earlier: heapless::Vec<&str, N> = heapless::Vec::new();
+        for reading in sample.readings() {
             if !reading.value.is_finite() {
                 return Err(EncodeError::NonFinite {
                     quantity: reading.quantity,
@@ -147,7 +170,9 @@ impl<'a> JsonSink<'a> {
             }
             let key = self.key(reading.quantity);
             let clashes_device = self.device.is_some() && key == DEVICE_KEY;
-            let clashes_earlier = readings[..i].iter().any(|r| self.key(r.quantity) == key);
+            let clashes_earlier = earlier.contains(&key);
+            // A sample holds at most N readings, so this push always has room.
+            let _ = earlier.push(key);
             if clashes_device || clashes_earlier {
                 return Err(EncodeError::DuplicateKey {
                     quantity: reading.quantity,
@@ -159,7 +184,7 @@ impl<'a> JsonSink<'a> {
 }
 
 /// A number serialized as raw JSON text through serde-json-core's `serialize_bytes`, which
-/// writes bytes verbatim: the text comes from [`number::format`] and is always a valid JSON
+/// writes bytes verbatim: the text comes from [`number::with_text`] and is always a valid JSON
 /// number.
 struct JsonNumber<'s> {
     value: f32,
@@ -168,13 +193,95 @@ struct JsonNumber<'s> {
 
 impl Serialize for JsonNumber<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match number::format(self.value, self.style) {
-            Some(text) => serializer.serialize_bytes(text.as_bytes()),
+        number::with_text(self.value, self.style, |text| match text {
+            Some(text) => serializer.serialize_bytes(text),
             // Unreachable after the finiteness check; `null` keeps the output valid regardless.
             None => serializer.serialize_none(),
+        })
+    }
+}
+
+/// An object key, written verbatim when JSON needs no escape in it.
+///
+/// serde-json-core's `serialize_str` escapes character by character, which took about 44 %
+/// of an object encode (callgrind, see BENCHMARKS.md). A key without `"`, `\` or a control
+/// character U+0000–U+001F (every quantity name, every key `with_keys` accepts) is its own
+/// escaped form, so it goes out quoted through `serialize_bytes`, which copies. Any other key
+/// (a `Quantity::Custom` name is not checked) keeps the escaping path: same output either way.
+struct JsonKey<'k> {
+    key: &'k str,
+    /// Known to hold nothing JSON escapes; otherwise the key is scanned before it is written.
+    plain: bool,
+    /// The key with its quotes, made at compile time for built-in names: written as it is.
+    quoted: Option<&'static [u8]>,
+}
+
+impl Serialize for JsonKey<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let Some(quoted) = self.quoted {
+            return serializer.serialize_bytes(quoted);
+        }
+        let key = self.key.as_bytes();
+        let plain = self.plain || !key.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        match key.len() {
+            len if plain && len <= MAX_VERBATIM_KEY => {
+                // Pre-filled with quotes: after the copy, the byte past the key closes it.
+                let mut quoted = [b'"'; MAX_VERBATIM_KEY + 2];
+                quoted[1..=len].copy_from_slice(key);
+                serializer.serialize_bytes(&quoted[..len + 2])
+            }
+            _ => serializer.serialize_str(self.key),
         }
     }
 }
+
+/// `name` between double quotes, at compile time (`L` is `name.len() + 2`).
+const fn quote<const L: usize>(name: &str) -> [u8; L] {
+    let name = name.as_bytes();
+    let mut out = [b'"'; L];
+    let mut i = 0;
+    while i < name.len() {
+        out[i + 1] = name[i];
+        i += 1;
+    }
+    out
+}
+
+const QUOTED_DEVICE_KEY: [u8; DEVICE_KEY.len() + 2] = quote(DEVICE_KEY);
+
+/// Defines `quoted_name`: the quoted key of each listed quantity, built at compile time from
+/// [`Quantity::name`], so a key is one copy. A quantity not listed (`Custom`, or one added
+/// later) gets `None` and takes the general path, with the same output.
+macro_rules! quoted_names {
+    ($($quantity:ident),* $(,)?) => {
+        fn quoted_name(quantity: Quantity) -> Option<&'static [u8]> {
+            match quantity {
+                $(Quantity::$quantity => {
+                    const QUOTED: [u8; Quantity::$quantity.name().len() + 2] =
+                        quote(Quantity::$quantity.name());
+                    Some(&QUOTED)
+                })*
+                _ => None,
+            }
+        }
+    };
+}
+
+quoted_names!(
+    Temperature,
+    Humidity,
+    Pressure,
+    Altitude,
+    Illuminance,
+    AccelerationX,
+    AccelerationY,
+    AccelerationZ,
+    Pitch,
+    Roll,
+    DewPoint,
+    Voltage,
+    Value,
+);
 
 struct JsonObject<'s, 'a, const N: usize> {
     sink: &'s JsonSink<'a>,
@@ -187,14 +294,19 @@ impl<const N: usize> Serialize for JsonObject<'_, '_, N> {
         let readings = self.sample.readings();
         let mut map = serializer.serialize_map(Some(readings.len()))?;
         if let Some(device) = self.sink.device {
-            map.serialize_entry(DEVICE_KEY, device)?;
+            let key = JsonKey {
+                key: DEVICE_KEY,
+                plain: true,
+                quoted: Some(&QUOTED_DEVICE_KEY),
+            };
+            map.serialize_entry(&key, device)?;
         }
         for reading in readings {
             let number = JsonNumber {
                 value: reading.value,
                 style: &self.style,
             };
-            map.serialize_entry(self.sink.key(reading.quantity), &number)?;
+            map.serialize_entry(&self.sink.json_key(reading.quantity), &number)?;
         }
         map.end()
     }
@@ -223,11 +335,12 @@ impl Sink for JsonSink<'_> {
                 let reading = self
                     .chosen_reading(sample)
                     .ok_or(EncodeError::NothingToSend)?;
-                let text =
-                    number::format(reading.value, &self.style()).ok_or(EncodeError::NonFinite {
+                if !reading.value.is_finite() {
+                    return Err(EncodeError::NonFinite {
                         quantity: reading.quantity,
-                    })?;
-                Some(text)
+                    });
+                }
+                Some(reading)
             }
             Shape::Object if sample.is_empty() => return Err(EncodeError::NothingToSend),
             Shape::Object => {
@@ -235,16 +348,18 @@ impl Sink for JsonSink<'_> {
                 None
             }
         };
-        let (topic, rest) = split_topic(buf, &[self.topic])?;
+        let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
         let written = match value {
-            Some(text) => {
-                let text = text.as_bytes();
+            Some(reading) => number::with_text(reading.value, &self.style(), |text| {
+                let text = text.ok_or(EncodeError::NonFinite {
+                    quantity: reading.quantity,
+                })?;
                 let out = rest
                     .get_mut(..text.len())
                     .ok_or(EncodeError::BufferTooSmall)?;
                 out.copy_from_slice(text);
-                text.len()
-            }
+                Ok(text.len())
+            })?,
             None => {
                 let object = JsonObject {
                     sink: self,
@@ -255,5 +370,81 @@ impl Sink for JsonSink<'_> {
             }
         };
         Ok(Message::new(topic, &rest[..written]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode_object(sink: JsonSink<'_>, readings: &[Reading]) -> std::vec::Vec<u8> {
+        let sample = Sample::<4>::from_readings(readings).unwrap();
+        let mut buf = [0u8; 256];
+        let mut sink = sink;
+        let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
+        msg.payload.to_vec()
+    }
+
+    #[test]
+    fn quoted_names_are_the_names_in_quotes() {
+        let all = [
+            Quantity::Temperature,
+            Quantity::Humidity,
+            Quantity::Pressure,
+            Quantity::Altitude,
+            Quantity::Illuminance,
+            Quantity::AccelerationX,
+            Quantity::AccelerationY,
+            Quantity::AccelerationZ,
+            Quantity::Pitch,
+            Quantity::Roll,
+            Quantity::DewPoint,
+            Quantity::Voltage,
+            Quantity::Value,
+        ];
+        for quantity in all {
+            let want = std::format!("\"{}\"", quantity.name());
+            assert_eq!(quoted_name(quantity), Some(want.as_bytes()), "{quantity:?}");
+        }
+        let custom = Quantity::Custom {
+            name: "x",
+            unit: "",
+        };
+        assert_eq!(quoted_name(custom), None);
+        assert_eq!(&QUOTED_DEVICE_KEY, b"\"device\"");
+    }
+
+    #[test]
+    fn custom_names_that_need_escaping_are_escaped() {
+        let odd = Quantity::Custom {
+            name: "a\"b\\c\n",
+            unit: "",
+        };
+        let out = encode_object(JsonSink::object("t"), &[Reading::new(odd, 1.5)]);
+        assert_eq!(out, br#"{"a\"b\\c\n":1.5}"#);
+    }
+
+    #[test]
+    fn keys_longer_than_the_verbatim_limit_are_written_whole() {
+        let long = "k".repeat(MAX_VERBATIM_KEY + 5);
+        let name: &'static str = std::boxed::Box::leak(long.clone().into_boxed_str());
+        let q = Quantity::Custom { name, unit: "" };
+        let out = encode_object(JsonSink::object("t"), &[Reading::new(q, 2.0)]);
+        assert_eq!(out, std::format!("{{\"{long}\":2}}").into_bytes());
+    }
+
+    #[test]
+    fn keys_at_the_verbatim_limit_and_the_device_key_are_quoted() {
+        let key = "k".repeat(MAX_VERBATIM_KEY);
+        let keys = [(Quantity::Humidity, key.as_str())];
+        let sink = JsonSink::object("t")
+            .with_keys(&keys)
+            .unwrap()
+            .with_device("d\"1");
+        let out = encode_object(sink, &[Reading::new(Quantity::Humidity, 45.2)]);
+        assert_eq!(
+            out,
+            std::format!("{{\"device\":\"d\\\"1\",\"{key}\":45.2}}").into_bytes()
+        );
     }
 }

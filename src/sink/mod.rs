@@ -67,7 +67,7 @@ pub trait Sink {
 /// Writes `topic` at the start of `buf` and returns the topic and the space after it.
 fn split_topic<'b>(
     buf: &'b mut [u8],
-    topic: &[&str],
+    topic: &[&[u8]],
 ) -> Result<(&'b str, &'b mut [u8]), EncodeError> {
     let len: usize = topic.iter().map(|part| part.len()).sum();
     if len > buf.len() {
@@ -76,10 +76,10 @@ fn split_topic<'b>(
     let (head, rest) = buf.split_at_mut(len);
     let mut at = 0;
     for part in topic {
-        head[at..at + part.len()].copy_from_slice(part.as_bytes());
+        head[at..at + part.len()].copy_from_slice(part);
         at += part.len();
     }
-    // The parts are &str, so their concatenation is valid UTF-8.
+    // The parts are ASCII or come from &str, so their concatenation is valid UTF-8.
     let topic = core::str::from_utf8(head).map_err(|_| EncodeError::BufferTooSmall)?;
     Ok((topic, rest))
 }

@@ -1,5 +1,6 @@
 //! Number formatting shared by the sinks: shortest round-trip (ryu), whole numbers (itoa) and
-//! fixed decimals, into a small stack buffer. No `core::fmt`, which is larger and slower.
+//! fixed decimals, on the stack, handed to the caller without a copy. No `core::fmt`, which is
+//! larger and slower.
 
 /// Longest text this module writes: sign, 10 integer digits of an i64 we allow, point, 6
 /// decimals, or ryu's worst case for f32 (16 bytes). 24 leaves margin.
@@ -12,24 +13,11 @@ pub const MAX_DECIMALS: u8 = 6;
 /// exact (2^24), so `742.0` prints `742`, as MicroPython's `ujson.dumps(742)` does.
 const WHOLE_LIMIT: f32 = 16_777_216.0;
 
-/// A formatted number, held on the stack.
-pub(crate) struct NumberText {
-    bytes: [u8; MAX_NUMBER_LEN],
-    len: usize,
-}
+/// `10^decimals` for 0..=MAX_DECIMALS; each is exact in an f32.
+const SCALES: [f32; MAX_DECIMALS as usize + 1] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
 
-impl NumberText {
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-
-    fn from_slice(text: &[u8]) -> Self {
-        let mut bytes = [0; MAX_NUMBER_LEN];
-        let len = text.len().min(MAX_NUMBER_LEN);
-        bytes[..len].copy_from_slice(&text[..len]);
-        Self { bytes, len }
-    }
-}
+/// Scaled values below this magnitude round within i32 (2^31 ≈ 2.147e9), with margin.
+const I32_SAFE: f32 = 2.0e9;
 
 /// How a number is written.
 pub(crate) enum Style {
@@ -39,63 +27,100 @@ pub(crate) enum Style {
     Fixed(u8),
 }
 
-/// Formats a finite `value`; `None` for NaN or ±infinity, which no wire format here can carry.
-pub(crate) fn format(value: f32, style: &Style) -> Option<NumberText> {
+/// Formats `value` and hands its text to `write`, straight from the formatter's stack buffer:
+/// no copy, which on a Cortex-M4 costs more than the digits. `write` gets `None` for NaN or
+/// ±infinity, which no wire format here can carry.
+pub(crate) fn with_text<R>(value: f32, style: &Style, write: impl FnOnce(Option<&[u8]>) -> R) -> R {
     if !value.is_finite() {
-        return None;
+        return write(None);
     }
     match *style {
-        Style::Shortest => Some(shortest(value)),
-        Style::Fixed(decimals) => Some(fixed(value, decimals)),
+        Style::Shortest => shortest(value, write),
+        Style::Fixed(decimals) => fixed(value, decimals, write),
     }
 }
 
-fn shortest(value: f32) -> NumberText {
+fn shortest<R>(value: f32, write: impl FnOnce(Option<&[u8]>) -> R) -> R {
     if value.abs() < WHOLE_LIMIT && value == (value as i32) as f32 {
         // Whole number: also turns -0.0 into "0".
-        let mut buf = itoa::Buffer::new();
-        return NumberText::from_slice(buf.format(value as i32).as_bytes());
+        return write(Some(itoa::Buffer::new().format(value as i32).as_bytes()));
     }
     let mut buf = ryu::Buffer::new();
-    NumberText::from_slice(buf.format_finite(value).as_bytes())
+    write(Some(ryu_text(value, &mut buf)))
 }
 
-fn fixed(value: f32, decimals: u8) -> NumberText {
+/// ryu, kept out of line: `with_text` is instantiated once per caller, ryu's code only once.
+#[inline(never)]
+fn ryu_text(value: f32, buf: &mut ryu::Buffer) -> &[u8] {
+    buf.format_finite(value).as_bytes()
+}
+
+fn fixed<R>(value: f32, decimals: u8, write: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    let mut out = [0u8; MAX_NUMBER_LEN];
+    match fixed_text(value, decimals, &mut out) {
+        Some(len) => write(Some(&out[..len])),
+        None => shortest(value, write),
+    }
+}
+
+/// Writes `value` with `decimals` decimals into `out` and returns its length, or `None` when
+/// the value is too large for exact fixed-point output. Out of line, like [`ryu_text`].
+#[inline(never)]
+fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Option<usize> {
     let decimals = decimals.min(MAX_DECIMALS);
-    let scale = 10i64.pow(u32::from(decimals)) as f32;
-    let scaled = value * scale;
+    let scaled = value * SCALES[usize::from(decimals)];
     // Beyond 2^53 nothing is exact anyway; beyond i64 the cast saturates. Fall back to the
     // shortest form, which is exact, rather than print a wrong fixed-point number.
     if scaled.abs() >= 9.0e15 {
-        return shortest(value);
+        return None;
     }
     // Round half away from zero without adding 0.5 in f32: above 2^23 an f32 cannot hold the
     // .5 and `x + 0.5` rounds to even, so 10132575.0 would become 10132576. Splitting off the
-    // integer part is exact (the difference of two nearby f32 is representable).
-    let truncated = scaled as i64;
-    let fraction = (scaled - truncated as f32).abs();
-    let rounded = match (fraction >= 0.5, scaled < 0.0) {
-        (true, false) => truncated + 1,
-        (true, true) => truncated - 1,
-        (false, _) => truncated,
+    // integer part is exact (the difference of two nearby f32 is representable). On a 32-bit
+    // MCU 64-bit conversions and divisions are library calls that cost more than the digits,
+    // so readings that fit 32 bits (nearly all) stay in 32 bits; the result is the same.
+    let (negative, magnitude) = if scaled.abs() < I32_SAFE {
+        let truncated = scaled as i32;
+        let fraction = (scaled - truncated as f32).abs();
+        let rounded = match (fraction >= 0.5, scaled < 0.0) {
+            (true, false) => truncated + 1,
+            (true, true) => truncated - 1,
+            (false, _) => truncated,
+        };
+        (rounded < 0, u64::from(rounded.unsigned_abs()))
+    } else {
+        let truncated = scaled as i64;
+        let fraction = (scaled - truncated as f32).abs();
+        let rounded = match (fraction >= 0.5, scaled < 0.0) {
+            (true, false) => truncated + 1,
+            (true, true) => truncated - 1,
+            (false, _) => truncated,
+        };
+        (rounded < 0, rounded.unsigned_abs())
     };
-    let mut out = [0u8; MAX_NUMBER_LEN];
+    let divisor = 10u32.pow(u32::from(decimals));
     let mut len = 0;
     // The sign comes from the rounded number, so -0.001 at 2 decimals prints "0.00".
-    if rounded < 0 {
+    if negative {
         out[0] = b'-';
         len = 1;
     }
-    let magnitude = rounded.unsigned_abs();
-    let divisor = 10u64.pow(u32::from(decimals));
     let mut int_buf = itoa::Buffer::new();
-    let int_text = int_buf.format(magnitude / divisor).as_bytes();
+    let (int_text, mut frac) = match u32::try_from(magnitude) {
+        Ok(small) => (int_buf.format(small / divisor), small % divisor),
+        Err(_) => {
+            let divisor = u64::from(divisor);
+            // The remainder is below 10^6, so it fits.
+            let frac = (magnitude % divisor) as u32;
+            (int_buf.format(magnitude / divisor), frac)
+        }
+    };
+    let int_text = int_text.as_bytes();
     out[len..len + int_text.len()].copy_from_slice(int_text);
     len += int_text.len();
     if decimals > 0 {
         out[len] = b'.';
         len += 1;
-        let mut frac = magnitude % divisor;
         let end = len + usize::from(decimals);
         for slot in out[len..end].iter_mut().rev() {
             *slot = b'0' + (frac % 10) as u8;
@@ -103,17 +128,22 @@ fn fixed(value: f32, decimals: u8) -> NumberText {
         }
         len = end;
     }
-    NumberText { bytes: out, len }
+    Some(len)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn format(value: f32, style: &Style) -> Option<std::string::String> {
+        with_text(value, style, |text| {
+            text.map(|t| std::string::String::from_utf8(t.to_vec()).unwrap())
+        })
+    }
+
     #[track_caller]
     fn check(value: f32, style: Style, expected: &str) {
-        let text = format(value, &style).unwrap();
-        assert_eq!(core::str::from_utf8(text.as_bytes()).unwrap(), expected);
+        assert_eq!(format(value, &style).unwrap(), expected);
     }
 
     #[test]
@@ -148,6 +178,51 @@ mod tests {
         assert!(format(f32::NAN, &Style::Shortest).is_none());
         assert!(format(f32::INFINITY, &Style::Fixed(2)).is_none());
         assert!(format(f32::NEG_INFINITY, &Style::Shortest).is_none());
+    }
+
+    /// Fixed decimals computed in 64 bits throughout, as the 32-bit fast path must match.
+    fn fixed_in_64_bits(value: f32, decimals: u8) -> std::string::String {
+        let scaled = value * 10i64.pow(u32::from(decimals)) as f32;
+        let truncated = scaled as i64;
+        let rounded = match ((scaled - truncated as f32).abs() >= 0.5, scaled < 0.0) {
+            (true, false) => truncated + 1,
+            (true, true) => truncated - 1,
+            (false, _) => truncated,
+        };
+        let divisor = 10u64.pow(u32::from(decimals));
+        let (int, frac) = (
+            rounded.unsigned_abs() / divisor,
+            rounded.unsigned_abs() % divisor,
+        );
+        let sign = if rounded < 0 { "-" } else { "" };
+        match decimals {
+            0 => std::format!("{sign}{int}"),
+            d => std::format!("{sign}{int}.{frac:0width$}", width = usize::from(d)),
+        }
+    }
+
+    #[test]
+    fn fixed_is_the_same_on_both_sides_of_the_32_bit_range() {
+        // Around 2^31 scaled (the end of the 32-bit path), 2^32, and ordinary readings.
+        let mut values = std::vec![21.53f32, 45.2, -1.75, 0.005, 101_325.0, 1.0e9, 4.0e9];
+        for decimals in 0..=MAX_DECIMALS {
+            let scale = 10f32.powi(i32::from(decimals));
+            for edge in [2.0e9f32, 2.147_483_6e9, 4.294_967_3e9] {
+                for step in [0.999f32, 1.0, 1.001] {
+                    values.push(edge * step / scale);
+                    values.push(-edge * step / scale);
+                }
+            }
+        }
+        for &value in &values {
+            for decimals in 0..=MAX_DECIMALS {
+                assert_eq!(
+                    format(value, &Style::Fixed(decimals)).unwrap(),
+                    fixed_in_64_bits(value, decimals),
+                    "{value} at {decimals} decimals"
+                );
+            }
+        }
     }
 
     #[test]

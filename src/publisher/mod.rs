@@ -1,5 +1,20 @@
 //! [`Publisher`]: the loop that reads a sensor, encodes with a sink and publishes through a
 //! transport. It is the only part of the crate that knows all three.
+//!
+//! [`ResilientPublisher`] wraps a `Publisher` to live through broker outages: it keeps
+//! messages in a [`MessageQueue`] and reconnects on a [`Backoff`] schedule. The
+//! plain `Publisher` stays for callers who handle failures themselves.
+
+mod backoff;
+mod queue;
+mod resilient;
+
+pub use backoff::{
+    Backoff, BackoffConfig, BackoffError, DEFAULT_BASE_MS, DEFAULT_CAP_MS, DEFAULT_FACTOR,
+    DEFAULT_JITTER_PERCENT,
+};
+pub use queue::{MessageQueue, QueueError};
+pub use resilient::{ResilientPublisher, Stats};
 
 use crate::clock::Clock;
 use crate::message::QoS;
@@ -13,18 +28,22 @@ use embedded_hal_async::delay::DelayNs;
 /// The stage of a publish that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Stage {
     /// Reading the sensor.
     Sensor,
     /// Encoding the sample.
     Encode,
-    /// Delivering a message.
+    /// Keeping a message for later ([`ResilientPublisher`]'s queue).
+    Queue,
+    /// Delivering a message, reconnecting included.
     Transport,
 }
 
 /// A publish failed; says at which stage and keeps the underlying error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum PublishError<SE, KE, TE> {
     /// The sensor failed; nothing was published.
     Sensor(SE),
@@ -32,8 +51,21 @@ pub enum PublishError<SE, KE, TE> {
     /// messages of the sample before this one were published.
     Encode(KE),
     /// The transport could not deliver a message; messages of the sample before this one
-    /// were published.
+    /// were published. ([`ResilientPublisher`] reconnects instead and never returns this.)
     Transport(TE),
+    /// [`ResilientPublisher`] only: the broker stayed away through the
+    /// [`BackoffConfig::max_attempts`] reconnection attempts. Every message not delivered is
+    /// still in [`ResilientPublisher::queue`]; calling the publisher again starts a new round
+    /// of attempts.
+    GaveUp {
+        /// Reconnection attempts made, each after a backoff wait.
+        attempts: u32,
+        /// The error of the last failed attempt.
+        last: TE,
+    },
+    /// [`ResilientPublisher`] only: a message could not be queued (larger than the whole
+    /// queue); messages of the sample before this one were queued.
+    Queue(QueueError),
 }
 
 impl<SE, KE, TE> PublishError<SE, KE, TE> {
@@ -42,7 +74,8 @@ impl<SE, KE, TE> PublishError<SE, KE, TE> {
         match self {
             PublishError::Sensor(_) => Stage::Sensor,
             PublishError::Encode(_) => Stage::Encode,
-            PublishError::Transport(_) => Stage::Transport,
+            PublishError::Queue(_) => Stage::Queue,
+            PublishError::Transport(_) | PublishError::GaveUp { .. } => Stage::Transport,
         }
     }
 }
@@ -55,6 +88,12 @@ impl<SE: fmt::Display, KE: fmt::Display, TE: fmt::Display> fmt::Display
             PublishError::Sensor(e) => write!(f, "sensor: {e}"),
             PublishError::Encode(e) => write!(f, "encode: {e}"),
             PublishError::Transport(e) => write!(f, "transport: {e}"),
+            PublishError::GaveUp { attempts, last } => write!(
+                f,
+                "transport: broker unreachable after {attempts} reconnection attempts \
+                 (last: {last}); undelivered messages are still queued"
+            ),
+            PublishError::Queue(e) => write!(f, "queue: {e}"),
         }
     }
 }
@@ -80,6 +119,9 @@ pub type PublisherError<S, K, T, const N: usize> =
 /// Rate limits: before each message the publisher asks the sink how long to wait
 /// ([`Sink::ready_in_ms`]) and waits that long, so a ThingSpeak message is held, never sent
 /// early and never refused.
+///
+/// A transport error is returned at once and the message is gone. To keep messages through a
+/// broker outage and reconnect by itself, wrap the publisher in a [`ResilientPublisher`].
 ///
 /// ```
 /// use sensorpub::{MemoryTransport, MockSensor, JsonSink, Publisher, Quantity, Reading, Sample, SimulatedClock};

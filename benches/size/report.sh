@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Flash-size report: builds one no_std binary per configuration for a Cortex-M4F
+# (thumbv7em-none-eabihf, opt-level "s", LTO, panic = "abort") and prints .text/.data/.bss of
+# each and its .text difference from the empty baseline, once with ryu's default tables and
+# once with its `small` feature. Usage: benches/size/report.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+rustup target add thumbv7em-none-eabihf >/dev/null
+rustup component add llvm-tools >/dev/null
+SIZE="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-size"
+
+# name|what it holds (the baseline first: every difference is taken from it)
+CONFIGS=(
+    "baseline|harness only: vector table, reset, sample, output"
+    "json|JsonSink (all modes)"
+    "thingspeak|ThingSpeakSink (all options)"
+    "sinks|JsonSink + ThingSpeakSink"
+    "publisher|Publisher + both sinks + MockSensor + MemoryTransport"
+    "fmt_json|core::fmt write!: JSON object"
+    "fmt_thingspeak|core::fmt write!: ThingSpeak bulk"
+    "fmt_both|core::fmt write!: both payloads"
+    "serde_json_core|serde-json-core to_slice, derived struct"
+    "ryu_floor|ryu into [u8; N], object by hand"
+)
+# The MQTT 5 configuration needs a sensorpub that has the transport (`--features mqtt`).
+mqtt=()
+if grep -q "Mqtt5" ../../src/transport/mod.rs; then
+    CONFIGS+=("publisher_mqtt|Publisher + both sinks + MQTT 5 transport (minimq)")
+    mqtt=(--features mqtt)
+else
+    echo "publisher_mqtt: pending (sensorpub has no MQTT 5 transport yet)"
+fi
+
+# Berkeley format: "text" is everything read-only in flash (.vector_table, .text, .rodata).
+sizes() { "$SIZE" "$1" | awk 'NR == 2 { print $1, $2, $3 }'; }
+
+for variant in default ryu-small; do
+    if [[ $variant == default ]]; then
+        features=("${mqtt[@]}") target_dir=target
+    else
+        features=(--features ryu-small "${mqtt[@]}") target_dir=target/ryu-small
+    fi
+    bins=()
+    for config in "${CONFIGS[@]}"; do bins+=(--bin "${config%%|*}"); done
+    cargo build --quiet --release --target-dir "$target_dir" "${features[@]}" "${bins[@]}"
+    elf_dir="$target_dir/thumbv7em-none-eabihf/release"
+
+    printf '\nryu tables: %s (text = .vector_table + .text + .rodata; flash = text + data)\n\n' "$variant"
+    printf '| %-16s | %-55s | %7s | %5s | %5s | %11s |\n' configuration contents text data bss "text - base"
+    printf '| %-16s | %-55s | %7s | %5s | %5s | %11s |\n' ---------------- \
+        ------------------------------------------------------- ------: ----: ----: ----------:
+    base=""
+    for config in "${CONFIGS[@]}"; do
+        name="${config%%|*}" what="${config#*|}"
+        read -r text data bss < <(sizes "$elf_dir/$name")
+        [[ -z $base ]] && base=$text
+        printf '| %-16s | %-55s | %7d | %5d | %5d | %+11d |\n' \
+            "$name" "$what" "$text" "$data" "$bss" "$((text - base))"
+    done
+done

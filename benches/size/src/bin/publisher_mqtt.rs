@@ -1,0 +1,141 @@
+//! Size: `Publisher` + both sinks + the MQTT 5 transport (minimq), as firmware links them.
+//!
+//! The network is a stand-in whose reads and writes the optimiser cannot see through
+//! (`black_box`), so minimq's CONNECT, CONNACK, PUBLISH and PUBACK paths are all linked; a
+//! real stack (embassy-net) adds its own size on top. The embassy-time driver is a stub for
+//! the same reason. Built only with `--features mqtt`, which `report.sh` turns on once the
+//! crate has the transport.
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::pin::pin;
+use cortex_m_rt::entry;
+use embassy_futures::block_on;
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, MqttOptions};
+use sensorpub::{MockSensor, Publisher, SimulatedClock, Transport};
+use sensorpub_size::*;
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+/// What the stand-in broker "sends": opaque bytes, so every parsing path stays linked.
+static INCOMING: [u8; 16] = [
+    0x20, 0x03, 0x00, 0x00, 0x00, 0x40, 0x02, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0,
+];
+
+struct Net;
+struct Connection;
+
+impl ErrorType for Connection {
+    type Error = ErrorKind;
+}
+
+impl Read for Connection {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        let incoming = black_box(&INCOMING);
+        let len = black_box(buf.len().min(incoming.len()));
+        buf[..len].copy_from_slice(&incoming[..len]);
+        Ok(len)
+    }
+}
+
+impl Write for Connection {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        consume(buf);
+        Ok(black_box(buf.len()))
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+impl TcpConnect for Net {
+    type Error = ErrorKind;
+    type Connection<'a> = Connection;
+
+    async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<Connection, ErrorKind> {
+        black_box(remote);
+        Ok(Connection)
+    }
+}
+
+impl Dns for Net {
+    type Error = ErrorKind;
+
+    async fn get_host_by_name(&self, host: &str, _: AddrType) -> Result<IpAddr, ErrorKind> {
+        black_box(host);
+        Ok(IpAddr::V4(Ipv4Addr::new(127, 0, 0, black_box(1))))
+    }
+
+    async fn get_host_by_address(&self, _: IpAddr, _: &mut [u8]) -> Result<usize, ErrorKind> {
+        Err(ErrorKind::Unsupported)
+    }
+}
+
+/// embassy-time needs a driver; minimq's keep-alive and our timeouts read it.
+struct Ticks;
+
+impl embassy_time_driver::Driver for Ticks {
+    fn now(&self) -> u64 {
+        black_box(0)
+    }
+
+    fn schedule_wake(&self, at: u64, waker: &core::task::Waker) {
+        black_box(at);
+        waker.wake_by_ref();
+    }
+}
+
+embassy_time_driver::time_driver_impl!(static DRIVER: Ticks = Ticks);
+
+#[entry]
+fn main() -> ! {
+    let net = Net;
+    let options = MqttOptions::new("apricot");
+    let (mut session, mut message) = ([0u8; 1024], [0u8; 256]);
+    let link = Mqtt5Link::new(&mut message);
+    let Ok(driver) = Mqtt5::driver(
+        &net,
+        Broker::new(black_box("broker.local"), 1883),
+        &options,
+        &mut session,
+        256,
+        &link,
+    ) else {
+        fail()
+    };
+    let driver = pin!(driver);
+    let mut mqtt = Mqtt5::new(&link, driver);
+    let script = [Ok(sample())];
+    let mut buf = [0u8; BUF];
+    if block_on(mqtt.connect()).is_err() {
+        fail();
+    }
+    loop {
+        let mut json = Publisher::new(
+            MockSensor::new(&script),
+            json_sink(black_box(None)),
+            &mut mqtt,
+            SimulatedClock::new(),
+            &mut buf,
+        );
+        let json_sent = block_on(json.publish_once()).is_ok();
+        let mut thingspeak = Publisher::new(
+            MockSensor::new(&script),
+            thingspeak_sink(black_box(None)),
+            &mut mqtt,
+            SimulatedClock::new(),
+            &mut buf,
+        );
+        let thingspeak_sent = block_on(thingspeak.publish_once()).is_ok();
+        black_box((json_sent, thingspeak_sent));
+        let _ = black_box(block_on(mqtt.poll()));
+    }
+}

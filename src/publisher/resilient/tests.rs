@@ -1,0 +1,561 @@
+//! The resilient publisher against a [`MemoryTransport`] that drops and refuses connections,
+//! on a simulated clock shared with the transport so the tests can see *when* things happen.
+
+use super::*;
+use crate::message::QoS;
+use crate::publisher::{BackoffConfig, QueueError, Stage};
+use crate::reading::{Quantity, Reading, Sample};
+use crate::sensor::{MockError, MockSensor};
+use crate::sink::{FREE_INTERVAL_MS, JsonSink, ThingSpeakSink};
+use crate::transport::{MemoryError, MemoryTransport};
+use crate::{Message, SimulatedClock};
+use embassy_futures::block_on;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::string::String;
+use std::vec::Vec;
+
+/// A [`SimulatedClock`] the publisher and the transport both read.
+#[derive(Clone, Default)]
+struct SharedClock(Rc<RefCell<SimulatedClock>>);
+
+impl SharedClock {
+    fn at_unix(unix_seconds: u64) -> Self {
+        Self(Rc::new(RefCell::new(
+            SimulatedClock::new().with_unix_time(unix_seconds),
+        )))
+    }
+
+    fn now(&self) -> u64 {
+        self.0.borrow_mut().now_ms()
+    }
+}
+
+impl Clock for SharedClock {
+    fn now_ms(&mut self) -> u64 {
+        self.0.borrow_mut().now_ms()
+    }
+
+    fn unix_time(&mut self) -> Option<u64> {
+        self.0.borrow_mut().unix_time()
+    }
+}
+
+impl DelayNs for SharedClock {
+    async fn delay_ns(&mut self, ns: u32) {
+        let mut clock = self.0.borrow().clone();
+        clock.delay_ns(ns).await;
+        *self.0.borrow_mut() = clock;
+    }
+}
+
+/// What the transport saw, with the time it saw it.
+#[derive(Debug, Clone, PartialEq)]
+enum Event {
+    Connect {
+        at_ms: u64,
+        ok: bool,
+    },
+    Publish {
+        at_ms: u64,
+        payload: String,
+        ok: bool,
+    },
+}
+
+/// More events than any test here causes: a publisher looping without end fails the test
+/// instead of hanging it.
+const RUNAWAY: usize = 10_000;
+
+/// A [`MemoryTransport`] that logs every connect and publish with the shared clock's time.
+struct Logged {
+    memory: MemoryTransport<64, 256>,
+    clock: SharedClock,
+    log: Vec<Event>,
+    /// Polls left to fail, each closing the connection (a broker that hung up while idle).
+    polls_to_fail: usize,
+    polls: usize,
+}
+
+impl Logged {
+    fn new(clock: &SharedClock) -> Self {
+        Self {
+            memory: MemoryTransport::new(),
+            clock: clock.clone(),
+            log: Vec::new(),
+            polls_to_fail: 0,
+            polls: 0,
+        }
+    }
+
+    fn connect_times(&self) -> Vec<u64> {
+        self.log
+            .iter()
+            .filter_map(|e| match e {
+                Event::Connect { at_ms, .. } => Some(*at_ms),
+                Event::Publish { .. } => None,
+            })
+            .collect()
+    }
+
+    /// `(time, payload)` of each publish the transport accepted.
+    fn accepted(&self) -> Vec<(u64, String)> {
+        self.log
+            .iter()
+            .filter_map(|e| match e {
+                Event::Publish {
+                    at_ms,
+                    payload,
+                    ok: true,
+                } => Some((*at_ms, payload.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Payloads that reached the broker, failed acknowledgements included, in arrival order.
+    fn received(&self) -> Vec<String> {
+        self.memory
+            .messages()
+            .iter()
+            .map(|m| String::from_utf8(m.payload.to_vec()).unwrap())
+            .collect()
+    }
+}
+
+impl Transport for Logged {
+    type Error = MemoryError;
+
+    async fn publish(&mut self, message: &Message<'_>) -> Result<(), MemoryError> {
+        assert!(self.log.len() < RUNAWAY, "the publisher loops without end");
+        let at_ms = self.clock.now();
+        let result = self.memory.publish(message).await;
+        self.log.push(Event::Publish {
+            at_ms,
+            payload: String::from_utf8(message.payload.to_vec()).unwrap(),
+            ok: result.is_ok(),
+        });
+        result
+    }
+
+    async fn connect(&mut self) -> Result<(), MemoryError> {
+        assert!(self.log.len() < RUNAWAY, "the publisher loops without end");
+        let at_ms = self.clock.now();
+        let result = self.memory.connect().await;
+        self.log.push(Event::Connect {
+            at_ms,
+            ok: result.is_ok(),
+        });
+        result
+    }
+
+    fn is_connected(&self) -> bool {
+        self.memory.is_connected()
+    }
+
+    async fn poll(&mut self) -> Result<(), MemoryError> {
+        self.polls += 1;
+        if self.polls_to_fail > 0 {
+            self.polls_to_fail -= 1;
+            self.memory.disconnect();
+            return Err(MemoryError::NotConnected);
+        }
+        Ok(())
+    }
+}
+
+/// Always the same bits: with jitter 0 the waits are exact anyway.
+struct Fixed;
+
+impl rand_core::TryRng for Fixed {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(0)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        dst.fill(0);
+        Ok(())
+    }
+}
+
+/// Samples `1.0, 2.0, …, count` (payloads "1", "2", … with [`JsonSink::value`]).
+fn numbered(count: usize) -> Vec<Result<Sample<1>, MockError>> {
+    (1..=count)
+        .map(|v| Ok(Sample::from_readings(&[Reading::new(Quantity::Value, v as f32)]).unwrap()))
+        .collect()
+}
+
+fn strings(values: impl IntoIterator<Item = usize>) -> Vec<String> {
+    values.into_iter().map(|v| std::format!("{v}")).collect()
+}
+
+/// Exact waits (no jitter): 100, 200, 400, 400, … ms, at most `attempts` of them.
+fn exact_backoff(attempts: Option<u32>) -> Backoff<Fixed> {
+    let config = BackoffConfig::new(100, 400)
+        .and_then(|c| c.with_jitter_percent(0))
+        .unwrap();
+    let config = match attempts {
+        Some(n) => config.with_max_attempts(n).unwrap(),
+        None => config,
+    };
+    Backoff::new(config, Fixed)
+}
+
+type JsonPublisher<'b, 's, const MSGS: usize, const BYTES: usize> = ResilientPublisher<
+    'b,
+    MockSensor<'s, 1>,
+    JsonSink<'static>,
+    Logged,
+    SharedClock,
+    Fixed,
+    1,
+    MSGS,
+    BYTES,
+>;
+
+fn json_publisher<'b, 's, const MSGS: usize, const BYTES: usize>(
+    script: &'s [Result<Sample<1>, MockError>],
+    buf: &'b mut [u8],
+    clock: &SharedClock,
+    attempts: Option<u32>,
+) -> JsonPublisher<'b, 's, MSGS, BYTES> {
+    let publisher = Publisher::new(
+        MockSensor::new(script),
+        JsonSink::value("apricot/value"),
+        Logged::new(clock),
+        clock.clone(),
+        buf,
+    )
+    .with_qos(QoS::AtLeastOnce);
+    ResilientPublisher::new(publisher, exact_backoff(attempts), MessageQueue::new())
+}
+
+#[test]
+fn while_connected_each_message_goes_out_at_once() {
+    let clock = SharedClock::default();
+    let script = numbered(2);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<4, 128>(&script, &mut buf, &clock, None);
+    assert_eq!(block_on(p.publish_once()), Ok(1));
+    assert_eq!(p.transport().received(), strings([1]));
+    assert_eq!(p.transport().memory.messages()[0].qos, QoS::AtLeastOnce);
+    assert_eq!(
+        p.stats(),
+        Stats {
+            published: 1,
+            queued: 0,
+            dropped: 0,
+            reconnects: 0
+        }
+    );
+}
+
+#[test]
+fn messages_made_during_an_outage_wait_in_the_queue_in_order() {
+    let clock = SharedClock::default();
+    let script = numbered(3);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<8, 256>(&script, &mut buf, &clock, None);
+    p.transport_mut().memory.disconnect();
+    p.transport_mut().memory.fail_connects(usize::MAX);
+    for _ in 0..3 {
+        assert_eq!(block_on(p.publish_once()), Ok(1));
+    }
+    let queued: Vec<&[u8]> = p.queue().iter().map(|m| m.payload).collect();
+    assert_eq!(queued, [b"1", b"2", b"3"]);
+    assert!(p.queue().iter().all(|m| m.qos == QoS::AtLeastOnce));
+    assert_eq!(p.stats().queued, 3);
+    assert_eq!(p.stats().published, 0);
+    assert!(p.transport().received().is_empty());
+}
+
+#[test]
+fn after_reconnect_the_backlog_goes_first_then_new_messages() {
+    let clock = SharedClock::default();
+    let script = numbered(6);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<8, 256>(&script, &mut buf, &clock, None);
+    // "1" goes out, then the broker goes away for 5 connects (≈1.5 s of backoff) while a
+    // sample is taken every 500 ms.
+    p.transport_mut().memory.disconnect_after(1);
+    p.transport_mut().memory.fail_connects(5);
+    block_on(p.run_for(500, 6)).unwrap();
+    let t = p.transport();
+    assert_eq!(t.received(), strings(1..=6));
+    // Some samples really waited: they went out after the sample that followed was taken.
+    let accepted = t.accepted();
+    assert!(accepted[1].0 >= 1_000, "{accepted:?}");
+    assert_eq!(p.stats().reconnects, 1);
+    assert_eq!(p.stats().published, 6);
+    assert!(p.queue().is_empty());
+}
+
+#[test]
+fn reconnects_follow_the_backoff_schedule_up_to_its_cap() {
+    let clock = SharedClock::default();
+    let script = numbered(1);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<4, 128>(&script, &mut buf, &clock, None);
+    p.transport_mut().memory.disconnect();
+    p.transport_mut().memory.fail_connects(5);
+    block_on(p.publish_once()).unwrap();
+    block_on(p.flush()).unwrap();
+    // Noticed "not connected": one attempt at once; then waits of 100, 200, 400 (cap), 400,
+    // 400 ms after each refusal; the sixth connect is accepted.
+    assert_eq!(
+        p.transport().connect_times(),
+        [0, 100, 300, 700, 1_100, 1_500]
+    );
+    assert_eq!(p.transport().accepted(), [(1_500, String::from("1"))]);
+}
+
+#[test]
+fn a_broker_that_never_comes_back_ends_in_gave_up_with_the_queue_readable() {
+    let clock = SharedClock::default();
+    let script = numbered(3);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<8, 256>(&script, &mut buf, &clock, Some(3));
+    // "1" is delivered, then the broker is gone for good.
+    p.transport_mut().memory.disconnect_after(1);
+    p.transport_mut().memory.fail_connects(usize::MAX);
+    let error = block_on(p.run_for(100, 3)).unwrap_err();
+    assert_eq!(
+        error,
+        PublishError::GaveUp {
+            attempts: 3,
+            last: MemoryError::ConnectRefused
+        }
+    );
+    assert_eq!(error.stage(), Stage::Transport);
+    // One connect when the drop was noticed, then the three backoff attempts.
+    assert_eq!(p.transport().connect_times().len(), 4);
+    let queued: Vec<&[u8]> = p.queue().iter().map(|m| m.payload).collect();
+    assert_eq!(queued, [b"2", b"3"]);
+    assert_eq!(p.stats().published, 1);
+
+    // The broker returns: the next call starts a fresh round and delivers the backlog.
+    p.transport_mut().memory.fail_connects(0);
+    block_on(p.flush()).unwrap();
+    assert_eq!(p.transport().received(), strings(1..=3));
+}
+
+#[test]
+fn a_broker_that_accepts_connects_but_fails_every_publish_also_runs_out_of_attempts() {
+    let clock = SharedClock::default();
+    let script = numbered(1);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<4, 128>(&script, &mut buf, &clock, Some(4));
+    p.transport_mut().memory.fail_next(usize::MAX);
+    block_on(p.publish_once()).unwrap();
+    let error = block_on(p.flush()).unwrap_err();
+    assert_eq!(
+        error,
+        PublishError::GaveUp {
+            attempts: 4,
+            last: MemoryError::Injected
+        }
+    );
+    // Each successful connect did not reset the schedule: the waits still grew.
+    assert_eq!(p.transport().connect_times(), [100, 300, 700, 1_100]);
+    assert_eq!(p.queue().len(), 1);
+}
+
+#[test]
+fn a_full_queue_drops_the_oldest_and_counts_it() {
+    let clock = SharedClock::default();
+    let script = numbered(5);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<3, 256>(&script, &mut buf, &clock, None);
+    p.transport_mut().memory.disconnect();
+    p.transport_mut().memory.fail_connects(usize::MAX);
+    for _ in 0..5 {
+        block_on(p.publish_once()).unwrap();
+    }
+    assert_eq!(p.stats().dropped, 2);
+    assert_eq!(p.stats().queued, 3);
+    p.transport_mut().memory.fail_connects(0);
+    block_on(p.flush()).unwrap();
+    // The two oldest are gone, the three newest arrive in order.
+    assert_eq!(p.transport().received(), strings(3..=5));
+    assert_eq!(
+        p.stats(),
+        Stats {
+            published: 3,
+            queued: 0,
+            dropped: 2,
+            reconnects: 1
+        }
+    );
+}
+
+#[test]
+fn a_qos1_message_whose_ack_was_lost_is_sent_again_after_reconnect() {
+    let clock = SharedClock::default();
+    let script = numbered(3);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<8, 256>(&script, &mut buf, &clock, None);
+    block_on(p.publish_once()).unwrap();
+    // "2" reaches the broker, but the connection dies before its PUBACK.
+    p.transport_mut().memory.lose_acks(1);
+    block_on(p.publish_once()).unwrap();
+    assert_eq!(p.queue().front().map(|m| m.payload), Some(&b"2"[..]));
+    block_on(p.publish_once()).unwrap();
+    block_on(p.flush()).unwrap();
+    // At least once: every payload arrived, "2" twice; the publisher counted it once.
+    assert_eq!(p.transport().received(), ["1", "2", "2", "3"]);
+    assert_eq!(p.stats().published, 3);
+    assert_eq!(p.stats().reconnects, 1);
+}
+
+#[test]
+fn sensor_errors_queue_nothing() {
+    let clock = SharedClock::default();
+    let script = [Err(MockError::Scripted(9))];
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<4, 128>(&script, &mut buf, &clock, None);
+    let error = block_on(p.publish_once()).unwrap_err();
+    assert_eq!(error, PublishError::Sensor(MockError::Scripted(9)));
+    assert!(p.queue().is_empty());
+}
+
+#[test]
+fn a_message_larger_than_the_whole_queue_is_a_queue_error() {
+    let clock = SharedClock::default();
+    let script = numbered(1);
+    let mut buf = [0u8; 64];
+    // "apricot/value" alone is 13 bytes.
+    let mut p = json_publisher::<4, 8>(&script, &mut buf, &clock, None);
+    let error = block_on(p.publish_once()).unwrap_err();
+    assert_eq!(
+        error,
+        PublishError::Queue(QueueError::TooLarge {
+            len: 14,
+            capacity: 8
+        })
+    );
+    assert_eq!(error.stage(), Stage::Queue);
+}
+
+/// 2023-11-14T22:13:20Z.
+const UNIX_START: u64 = 1_700_000_000;
+
+fn created_at(payload: &str) -> String {
+    form_urlencoded::parse(payload.as_bytes())
+        .find(|(k, _)| k == "created_at")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+#[test]
+fn a_thingspeak_backlog_is_replayed_at_the_channel_pace_and_keeps_its_timestamps() {
+    let clock = SharedClock::at_unix(UNIX_START);
+    let script = numbered(6);
+    let mut buf = [0u8; 128];
+    let sink = ThingSpeakSink::new(42, &[(1, Quantity::Value)]).unwrap();
+    let publisher = Publisher::new(
+        MockSensor::new(&script),
+        sink,
+        Logged::new(&clock),
+        clock.clone(),
+        &mut buf,
+    );
+    let backoff = Backoff::new(
+        BackoffConfig::new(1_000, 8_000)
+            .and_then(|c| c.with_jitter_percent(0))
+            .unwrap(),
+        Fixed,
+    );
+    let mut p = ResilientPublisher::new(publisher, backoff, MessageQueue::<8, 1024>::new());
+    // Field 1 is delivered, then the broker is away for about a minute (1+2+4+8+8+8+8+8+8 s
+    // of backoff) while a sample is taken every 15 s.
+    p.transport_mut().memory.disconnect_after(1);
+    p.transport_mut().memory.fail_connects(9);
+    block_on(p.run_for(15_000, 6)).unwrap();
+
+    let accepted = p.transport().accepted();
+    let fields: Vec<String> = accepted
+        .iter()
+        .map(|(_, payload)| {
+            form_urlencoded::parse(payload.as_bytes())
+                .find(|(k, _)| k == "field1")
+                .map(|(_, v)| v.into_owned())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(fields, strings(1..=6));
+    // Nothing reached the broker early: at least 15 s between any two channel updates,
+    // replays included.
+    for pair in accepted.windows(2) {
+        assert!(
+            pair[1].0 - pair[0].0 >= FREE_INTERVAL_MS,
+            "updates too close: {accepted:?}"
+        );
+    }
+    // The backlog really was replayed late…
+    assert!(accepted[1].0 > 30_000, "{accepted:?}");
+    // …yet every update carries the time its sample was taken, every 15 s from the start.
+    let stamps: Vec<String> = accepted.iter().map(|(_, p)| created_at(p)).collect();
+    assert_eq!(
+        stamps,
+        [
+            "2023-11-14T22:13:20Z",
+            "2023-11-14T22:13:35Z",
+            "2023-11-14T22:13:50Z",
+            "2023-11-14T22:14:05Z",
+            "2023-11-14T22:14:20Z",
+            "2023-11-14T22:14:35Z",
+        ]
+    );
+    assert_eq!(p.stats().dropped, 0);
+}
+
+#[test]
+fn publish_once_still_waits_out_the_sink_rate_limit() {
+    let clock = SharedClock::default();
+    let script = numbered(2);
+    let mut buf = [0u8; 128];
+    let sink = ThingSpeakSink::new(42, &[(1, Quantity::Value)]).unwrap();
+    let publisher = Publisher::new(
+        MockSensor::new(&script),
+        sink,
+        Logged::new(&clock),
+        clock.clone(),
+        &mut buf,
+    );
+    let mut p = ResilientPublisher::new(
+        publisher,
+        exact_backoff(None),
+        MessageQueue::<4, 512>::new(),
+    );
+    block_on(p.publish_once()).unwrap();
+    block_on(p.publish_once()).unwrap();
+    let times: Vec<u64> = p.transport().accepted().iter().map(|(t, _)| *t).collect();
+    assert_eq!(times, [0, FREE_INTERVAL_MS]);
+}
+
+#[test]
+fn a_connection_closed_while_idle_is_noticed_by_poll_and_reopened_before_sending() {
+    let clock = SharedClock::default();
+    let script = numbered(2);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<4, 128>(&script, &mut buf, &clock, None);
+    block_on(p.publish_once()).unwrap();
+    assert_eq!(p.transport().polls, 1);
+    // The broker hung up while we waited for the next sample.
+    p.transport_mut().polls_to_fail = 1;
+    block_on(p.publish_once()).unwrap();
+    block_on(p.flush()).unwrap();
+    // "2" was never written into the dead connection: one publish each, after a reconnect.
+    let publishes = p
+        .transport()
+        .log
+        .iter()
+        .filter(|e| matches!(e, Event::Publish { .. }))
+        .count();
+    assert_eq!(publishes, 2);
+    assert_eq!(p.transport().connect_times(), [100]);
+    assert_eq!(p.transport().received(), strings(1..=2));
+}
