@@ -87,3 +87,33 @@ impl DelayNs for SimulatedClock {
         self.advance_ms(u64::from(ms));
     }
 }
+
+/// The clock of embassy-time: milliseconds since start, and waiting on its timer queue
+/// instead of spinning.
+///
+/// On a device the executor provides embassy-time's driver (esp-rtos, embassy-stm32, ...); on
+/// a PC, embassy-time's `std` feature does. The device knows no date, so
+/// [`unix_time`](Clock::unix_time) is `None` and samples carry no timestamp.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct EmbassyClock;
+
+impl Clock for EmbassyClock {
+    fn now_ms(&mut self) -> u64 {
+        embassy_time::Instant::now().as_millis()
+    }
+}
+
+impl DelayNs for EmbassyClock {
+    async fn delay_ns(&mut self, ns: u32) {
+        embassy_time::Delay.delay_ns(ns).await;
+    }
+
+    async fn delay_us(&mut self, us: u32) {
+        embassy_time::Delay.delay_us(us).await;
+    }
+
+    async fn delay_ms(&mut self, ms: u32) {
+        embassy_time::Delay.delay_ms(ms).await;
+    }
+}

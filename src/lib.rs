@@ -83,7 +83,7 @@ pub mod transport;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use clock::{Clock, SimulatedClock};
+pub use clock::{Clock, EmbassyClock, SimulatedClock};
 pub use message::{Message, QoS};
 pub use publisher::{
     Backoff, BackoffConfig, BackoffError, MessageQueue, PublishError, Publisher, PublisherError,

@@ -1,36 +1,162 @@
-//! The PySense station: what the example firmware (`examples/esp32`) does, kept here so that
-//! a host test runs the firmware's own logic against a real broker instead of trusting that it
-//! compiles.
+//! The PySense station: what the example firmware (`examples/esp32`) does, as one function,
+//! [`run`], generic over the network stack (`embedded-nal-async`), the I2C bus
+//! (`embedded-hal-async`), the clock and the RNG. The firmware runs it on embassy-net and
+//! esp-hal; `tests/firmware_publish.rs` runs the same function on std's network stack against
+//! an MQTT broker on 127.0.0.1 with a simulated PySense, so what the device does is tested on
+//! every `cargo test`, not only compiled.
 //!
-//! Every period the station reads its sensor once and delivers the sample along each
-//! [`Route`]: as JSON to an MQTT broker, and, when configured, to a ThingSpeak channel at the
-//! channel's update interval. A route whose connection fails backs off exponentially with
-//! jitter and reconnects on a later period, while the other route and the sampling go on: a
-//! dead ThingSpeak never stops the JSON feed, and a broker outage never stops the sensor.
-//! What happens is reported as [`Event`]s to a callback, so the firmware logs it and a test
-//! checks it.
+//! Every period the station reads the four PySense sensors once and publishes the sample as a
+//! JSON object over MQTT 5 (QoS 1) and, when a ThingSpeak channel is configured, as a bulk
+//! update over MQTT 3.1.1 at the channel's 15 s interval (samples in between go to the broker
+//! only). Each destination is a [`ResilientPublisher`]: while its broker is away the messages
+//! wait in a bounded queue and the connection is retried on a jittered exponential backoff,
+//! so an outage shorter than the queue loses nothing, and a dead ThingSpeak never stops the
+//! JSON feed. The sensors are the whole board ([`PySenseAsync`]): a chip that does not answer
+//! is left out of the samples and looked for again every period; one that fails mid-read
+//! costs that period's sample, then the board is initialised again. What happens is reported
+//! as [`Event`]s to a callback: the firmware logs them.
 
 use crate::clock::Clock;
 use crate::message::QoS;
-use crate::reading::Sample;
+use crate::publisher::{
+    Backoff, BackoffConfig, BackoffError, MessageQueue, Publisher, ResilientPublisher, Stats,
+};
+use crate::pysense::{Presence, PySenseAsync};
+use crate::reading::{Quantity, Sample};
 use crate::sensor::Sensor;
-use crate::sink::Sink;
-use crate::transport::Transport;
-use core::fmt;
+use crate::sink::{ConfigError, JsonSink, Sink};
+use crate::transport::{Broker, Mqtt5, Mqtt5Link, MqttConfigError, MqttOptions, ThingSpeak};
+use core::cell::RefCell;
+use core::convert::Infallible;
+use core::fmt::{self, Write as _};
+use core::pin::pin;
 use embedded_hal_async::delay::DelayNs;
+use embedded_hal_async::i2c::I2c;
+use embedded_nal_async::{Dns, TcpConnect};
 use rand_core::Rng;
 
-/// First wait after a failed connection or publish.
-pub const BACKOFF_MIN_MS: u64 = 1_000;
-/// Longest wait between two attempts, however long the outage: a minute keeps a returning
-/// broker from waiting long, and a dead one from being hammered.
-pub const BACKOFF_MAX_MS: u64 = 60_000;
+/// Readings in one sample: every reading of a whole [`PySenseAsync`] (temperature, humidity,
+/// pressure, the pressure sensor's temperature, illuminance, acceleration x/y/z, pitch, roll).
+pub const SAMPLE_CAPACITY: usize = 10;
+/// Longest topic plus payload of one message: a full JSON sample with the device name is
+/// about 300 bytes.
+pub const MESSAGE_BUFFER: usize = 384;
+/// Longest JSON topic (`sensorpub/<device>/value`).
+pub const TOPIC_CAPACITY: usize = 96;
+/// minimq's session buffer: `MQTT5_RX` to receive, the rest to encode CONNECT and PUBLISH.
+pub const MQTT5_SESSION: usize = 1024;
+/// Received packets the station sees are CONNACK and PUBACK: small.
+pub const MQTT5_RX: usize = 256;
+/// MQTT 3.1.1 (ThingSpeak) send buffer: one PUBLISH of a bulk update.
+pub const MQTT311_TX: usize = 512;
+/// MQTT 3.1.1 receive buffer: CONNACK, PINGRESP (4 and 2 bytes).
+pub const MQTT311_RX: usize = 64;
+/// JSON messages kept through a broker outage: at a 10 s period, over 5 minutes.
+pub const BROKER_QUEUE_MESSAGES: usize = 32;
+/// Bytes for them: a queued message is its topic and payload, under 320 bytes.
+pub const BROKER_QUEUE_BYTES: usize = 32 * 320;
+/// ThingSpeak updates kept through an outage: 2 minutes at the 15 s interval.
+pub const THINGSPEAK_QUEUE_MESSAGES: usize = 8;
+/// Bytes for them: a bulk update with its topic is under 128 bytes.
+pub const THINGSPEAK_QUEUE_BYTES: usize = 8 * 128;
+/// First retry after a failure; doubles up to [`BACKOFF_CAP_MS`].
+pub const BACKOFF_BASE_MS: u32 = 1_000;
+/// Longest wait between two connection attempts: a returning broker is found within a
+/// minute, a dead one is not hammered.
+pub const BACKOFF_CAP_MS: u32 = 60_000;
+/// Which reading goes to which ThingSpeak field.
+pub const THINGSPEAK_FIELDS: [(u8, Quantity); 4] = [
+    (1, Quantity::Temperature),
+    (2, Quantity::Humidity),
+    (3, Quantity::Pressure),
+    (4, Quantity::Illuminance),
+];
 
-/// Where a route delivers, for the [`Event`]s.
+/// What the station publishes, where.
+#[derive(Debug, Clone, Copy)]
+pub struct StationConfig<'a> {
+    /// The device's name: the MQTT client id, the `"device"` member of the JSON, and part of
+    /// the default topic.
+    pub device: &'a str,
+    /// The MQTT 5 broker for the JSON feed.
+    pub broker: Broker<'a>,
+    /// The JSON topic; `None` means `sensorpub/<device>/value`.
+    pub topic: Option<&'a str>,
+    /// Time between samples, in milliseconds.
+    pub period_ms: u32,
+    /// The ThingSpeak channel to update as well, if any.
+    pub thingspeak: Option<ThingSpeak<'a>>,
+}
+
+/// Every buffer the station needs, in one caller-owned place so its size is visible
+/// (`size_of::<Buffers>()`); the outage queues live in the future of [`run`].
+pub struct Buffers {
+    topic: heapless::String<TOPIC_CAPACITY>,
+    mqtt5_session: [u8; MQTT5_SESSION],
+    mqtt5_message: [u8; MESSAGE_BUFFER],
+    json: [u8; MESSAGE_BUFFER],
+    mqtt311_tx: [u8; MQTT311_TX],
+    mqtt311_rx: [u8; MQTT311_RX],
+    thingspeak: [u8; MESSAGE_BUFFER],
+}
+
+impl Buffers {
+    /// Zeroed buffers.
+    pub const fn new() -> Self {
+        Self {
+            topic: heapless::String::new(),
+            mqtt5_session: [0; MQTT5_SESSION],
+            mqtt5_message: [0; MESSAGE_BUFFER],
+            json: [0; MESSAGE_BUFFER],
+            mqtt311_tx: [0; MQTT311_TX],
+            mqtt311_rx: [0; MQTT311_RX],
+            thingspeak: [0; MESSAGE_BUFFER],
+        }
+    }
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The station's configuration cannot work; [`run`] returns it before any I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum StationError {
+    /// `sensorpub/<device>/value` is longer than [`TOPIC_CAPACITY`]: use a shorter device
+    /// name or set the topic.
+    TopicTooLong,
+    /// The MQTT 5 connection options do not fit minimq (client id too long, ...).
+    Broker(MqttConfigError),
+    /// A sink refused its configuration.
+    Sink(ConfigError),
+    /// The backoff configuration is invalid.
+    Backoff(BackoffError),
+}
+
+impl fmt::Display for StationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StationError::TopicTooLong => write!(
+                f,
+                "topic longer than {TOPIC_CAPACITY} bytes: use a shorter device name or set the topic"
+            ),
+            StationError::Broker(e) => write!(f, "MQTT 5 options: {e}"),
+            StationError::Sink(e) => write!(f, "sink: {e}"),
+            StationError::Backoff(e) => write!(f, "backoff: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for StationError {}
+
+/// Where a message goes, in [`Event`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Destination {
-    /// The MQTT broker receiving the JSON feed.
+    /// The MQTT 5 broker receiving the JSON feed.
     Broker,
     /// The ThingSpeak channel.
     ThingSpeak,
@@ -45,91 +171,91 @@ impl fmt::Display for Destination {
     }
 }
 
-/// What the station did, reported as it happens.
-///
-/// Errors are borrowed as `dyn Display` so one callback serves every sensor and transport.
+/// What the station did, reported as it happens. Errors are borrowed as `dyn Display`, so
+/// one callback serves every driver and transport.
 #[derive(Clone, Copy)]
 pub enum Event<'a> {
-    /// Reading the sensor failed; nothing was published this period.
+    /// The co-processor switched the sensors' supply on (PySense 2).
+    SensorsPowered,
+    /// The co-processor did not switch the sensors on. On a PySense 1 that is expected (its
+    /// sensors are always powered); on a PySense 2 the sensors will not answer.
+    PowerOnFailed {
+        /// Why.
+        error: &'a dyn fmt::Display,
+    },
+    /// Which chips answered when the board was (re)initialised. An absent chip is left out
+    /// of samples; the station looks for it again every period until all four answer.
+    SensorsFound {
+        /// The chips that answered.
+        presence: Presence,
+    },
+    /// Reading the board failed (a present chip stopped answering, bad CRC, timeout): no
+    /// sample this period, and the board is initialised again before the next.
     SensorFailed {
-        /// Why.
+        /// Why, naming the chip.
         error: &'a dyn fmt::Display,
     },
-    /// A connection is being opened.
-    Connecting {
-        /// To what.
-        to: Destination,
+    /// A sample was read.
+    Sampled {
+        /// What it holds.
+        sample: &'a Sample<SAMPLE_CAPACITY>,
     },
-    /// A connection is open.
-    Connected {
-        /// To what.
+    /// A sample was handed to a destination: sent, or queued while the broker is away.
+    Delivered {
+        /// Where.
         to: Destination,
+        /// The destination's counters after this sample: published, queued, dropped,
+        /// reconnects.
+        stats: Stats,
     },
-    /// Opening a connection failed; the next attempt comes after `retry_in_ms`.
-    ConnectFailed {
-        /// To what.
-        to: Destination,
-        /// Why.
-        error: &'a dyn fmt::Display,
-        /// How long the route now waits.
-        retry_in_ms: u64,
-    },
-    /// A message was delivered (written for QoS 0, acknowledged for QoS 1).
-    Published {
-        /// To what.
-        to: Destination,
-        /// Its topic.
-        topic: &'a str,
-        /// Its payload (UTF-8 for every sink of this crate).
-        payload: &'a [u8],
-    },
-    /// Encoding or delivering a message failed; the route reconnects after `retry_in_ms`.
-    PublishFailed {
-        /// To what.
+    /// A sample could not be handed to a destination (it could not be encoded or queued).
+    Failed {
+        /// Where.
         to: Destination,
         /// Why.
         error: &'a dyn fmt::Display,
-        /// How long the route now waits.
-        retry_in_ms: u64,
-    },
-    /// The route is backing off after a failure; this sample is not sent along it.
-    Skipped {
-        /// Which route.
-        to: Destination,
-        /// Time left before the next attempt.
-        retry_in_ms: u64,
     },
 }
 
 impl fmt::Display for Event<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::SensorFailed { error } => write!(f, "sensor: {error}"),
-            Event::Connecting { to } => write!(f, "{to}: connecting"),
-            Event::Connected { to } => write!(f, "{to}: connected"),
-            Event::ConnectFailed {
-                to,
-                error,
-                retry_in_ms,
-            } => write!(
+            Event::SensorsPowered => f.write_str("PySense: sensors powered on"),
+            Event::PowerOnFailed { error } => write!(
                 f,
-                "{to}: connect failed ({error}), retry in {retry_in_ms} ms"
+                "PySense: co-processor did not power the sensors ({error}); fine on a PySense 1"
             ),
-            Event::Published { to, topic, payload } => match core::str::from_utf8(payload) {
-                Ok(text) => write!(f, "{to}: {topic} {text}"),
-                Err(_) => write!(f, "{to}: {topic} ({} bytes)", payload.len()),
-            },
-            Event::PublishFailed {
-                to,
-                error,
-                retry_in_ms,
-            } => write!(
-                f,
-                "{to}: publish failed ({error}), retry in {retry_in_ms} ms"
-            ),
-            Event::Skipped { to, retry_in_ms } => {
-                write!(f, "{to}: backing off, retry in {retry_in_ms} ms")
+            Event::SensorsFound { presence } => {
+                let mark = |present: bool| if present { "found" } else { "absent" };
+                write!(
+                    f,
+                    "PySense: SI7006 {}, MPL3115A2 {}, LTR-329 {}, LIS2HH12 {}",
+                    mark(presence.si7006),
+                    mark(presence.mpl3115a2),
+                    mark(presence.ltr329),
+                    mark(presence.lis2hh12)
+                )
             }
+            Event::SensorFailed { error } => write!(f, "PySense: {error}"),
+            Event::Sampled { sample } => {
+                f.write_str("sample:")?;
+                for reading in sample.readings() {
+                    write!(
+                        f,
+                        " {}={}{}",
+                        reading.quantity,
+                        reading.value,
+                        reading.quantity.unit()
+                    )?;
+                }
+                Ok(())
+            }
+            Event::Delivered { to, stats } => write!(
+                f,
+                "{to}: {} published, {} queued, {} dropped, {} reconnects",
+                stats.published, stats.queued, stats.dropped, stats.reconnects
+            ),
+            Event::Failed { to, error } => write!(f, "{to}: {error}"),
         }
     }
 }
@@ -147,471 +273,220 @@ impl defmt::Format for Event<'_> {
     }
 }
 
-/// One way out for samples: a sink, the transport that delivers its messages, the buffer it
-/// encodes into, and the route's backoff state.
-pub struct Route<'b, K, T> {
-    to: Destination,
-    sink: K,
-    transport: T,
-    buf: &'b mut [u8],
-    qos: QoS,
-    failures: u32,
-    retry_at_ms: u64,
-}
-
-impl<'b, K: Sink, T: Transport> Route<'b, K, T> {
-    /// A route to `to` that encodes with `sink` into `buf` and publishes through `transport`
-    /// at QoS 0. `buf` must hold the longest topic plus payload the sink writes.
-    pub fn new(to: Destination, sink: K, transport: T, buf: &'b mut [u8]) -> Self {
-        Self {
-            to,
-            sink,
-            transport,
-            buf,
-            qos: QoS::AtMostOnce,
-            failures: 0,
-            retry_at_ms: 0,
-        }
-    }
-
-    /// Publishes at `qos` (the broker route; ThingSpeak accepts QoS 0 only).
-    pub fn with_qos(mut self, qos: QoS) -> Self {
-        self.qos = qos;
-        self
-    }
-
-    /// The transport, e.g. to read what a [`MemoryTransport`](crate::MemoryTransport) got.
-    pub fn transport(&self) -> &T {
-        &self.transport
-    }
-
-    /// The sink.
-    pub fn sink(&self) -> &K {
-        &self.sink
-    }
-
-    /// Connects if needed, then publishes every message of `sample`. Any failure starts (or
-    /// lengthens) the backoff and is reported; it never reaches the caller.
-    async fn deliver<const N: usize, R: Rng, F: FnMut(Event<'_>)>(
-        &mut self,
-        sample: &Sample<N>,
-        now_ms: u64,
-        rng: &mut R,
-        report: &mut F,
-    ) where
-        K::Error: fmt::Display,
-        T::Error: fmt::Display,
-    {
-        if now_ms < self.retry_at_ms {
-            report(Event::Skipped {
-                to: self.to,
-                retry_in_ms: self.retry_at_ms - now_ms,
-            });
-            return;
-        }
-        if !self.transport.is_connected() {
-            report(Event::Connecting { to: self.to });
-            if let Err(error) = self.transport.connect().await {
-                let retry_in_ms = self.back_off(now_ms, rng);
-                report(Event::ConnectFailed {
-                    to: self.to,
-                    error: &error,
-                    retry_in_ms,
-                });
-                return;
-            }
-            report(Event::Connected { to: self.to });
-        }
-        for index in 0..self.sink.message_count(sample) {
-            let message = match self.sink.encode(sample, index, now_ms, self.buf) {
-                Ok(message) => message.with_qos(self.qos),
-                Err(error) => {
-                    // A sample that does not encode (a NaN reading, a buffer too small) will
-                    // not encode on a new connection either: report it and keep the link.
-                    report(Event::PublishFailed {
-                        to: self.to,
-                        error: &error,
-                        retry_in_ms: 0,
-                    });
-                    return;
-                }
-            };
-            if let Err(error) = self.transport.publish(&message).await {
-                let retry_in_ms = self.back_off(now_ms, rng);
-                report(Event::PublishFailed {
-                    to: self.to,
-                    error: &error,
-                    retry_in_ms,
-                });
-                return;
-            }
-            report(Event::Published {
-                to: self.to,
-                topic: message.topic,
-                payload: message.payload,
-            });
-        }
-        self.failures = 0;
-    }
-
-    /// Records a failure at `now_ms` and returns how long to wait: `BACKOFF_MIN_MS` doubled
-    /// per consecutive failure, capped at `BACKOFF_MAX_MS`, then a random 50–100 % of that so
-    /// devices that lost the same broker do not all come back in the same millisecond.
-    fn back_off<R: Rng>(&mut self, now_ms: u64, rng: &mut R) -> u64 {
-        let exponent = self.failures.min(u64::BITS - 1);
-        let ceiling = BACKOFF_MIN_MS
-            .saturating_mul(1u64 << exponent)
-            .min(BACKOFF_MAX_MS);
-        let half = ceiling / 2;
-        let wait = half + u64::from(rng.next_u32()) % (ceiling - half + 1);
-        self.failures = self.failures.saturating_add(1);
-        self.retry_at_ms = now_ms.saturating_add(wait);
-        wait
-    }
-}
-
-/// The station: a sensor read every `period_ms`, each sample sent along the broker route and,
-/// if there is one, the ThingSpeak route.
+/// Runs the station forever: powers the PySense 2 sensors, then every `period_ms` reads
+/// them and publishes the sample (see the [module docs](self)).
 ///
-/// `N` is the sample capacity. Build it with [`Station::new`], then call [`Station::run`]
-/// (forever, what the firmware does) or [`Station::step`] (one period, for tests and for
-/// callers with their own loop).
-pub struct Station<'b, S, J, T, K, U, C, R, const N: usize> {
-    sensor: S,
-    broker: Route<'b, J, T>,
-    thingspeak: Option<Route<'b, K, U>>,
+/// - `net`: the network stack (embassy-net's TCP client and DNS socket on a device,
+///   `std-embedded-nal-async` on a PC).
+/// - `bus`: makes a handle on the PySense's I2C bus for each of the five chips, e.g.
+///   `|| I2cDevice::new(&mutex)` with embassy-embedded-hal's shared bus.
+/// - `clock`: time and waiting; cloned for each driver's delays and each publisher.
+/// - `rng`: the backoff jitter; cloned for each destination.
+/// - `report`: called with every [`Event`].
+///
+/// Returns only if the configuration cannot work ([`StationError`]), before any I/O.
+///
+/// ```no_run
+/// use rand_core::SeedableRng;
+/// use sensorpub::EmbassyClock;
+/// use sensorpub::station::{self, Buffers, StationConfig};
+/// use sensorpub::transport::Broker;
+///
+/// # async fn demo() {
+/// // On a device: embassy-net, embassy-embedded-hal's shared I2C bus, esp-hal's `Rng`.
+/// let net = std_embedded_nal_async::Stack::default();
+/// let bus = embedded_hal_mock::eh1::i2c::Mock::new(&[]);
+/// let rng = rand_xorshift::XorShiftRng::seed_from_u64(1);
+/// let config = StationConfig {
+///     device: "apricot",
+///     broker: Broker::new("127.0.0.1", 1883),
+///     topic: None, // sensorpub/apricot/value
+///     period_ms: 10_000,
+///     thingspeak: None,
+/// };
+/// let mut buffers = Buffers::new();
+/// let report = |event: station::Event<'_>| println!("{event}");
+/// let Err(error) =
+///     station::run(&net, || bus.clone(), EmbassyClock, rng, &config, &mut buffers, report).await;
+/// eprintln!("configuration: {error}");
+/// # }
+/// ```
+#[allow(clippy::too_many_arguments)] // each is a different piece of hardware or setting
+pub async fn run<N, B, I, C, R, F>(
+    net: &N,
+    bus: B,
     clock: C,
     rng: R,
-    period_ms: u32,
-}
-
-impl<'b, S, J, T, K, U, C, R, const N: usize> Station<'b, S, J, T, K, U, C, R, N>
+    config: &StationConfig<'_>,
+    buffers: &mut Buffers,
+    mut report: F,
+) -> Result<Infallible, StationError>
 where
-    S: Sensor<N>,
-    S::Error: fmt::Display,
-    J: Sink,
-    J::Error: fmt::Display,
-    T: Transport,
-    T::Error: fmt::Display,
-    K: Sink,
-    K::Error: fmt::Display,
-    U: Transport,
-    U::Error: fmt::Display,
-    C: Clock + DelayNs,
-    R: Rng,
+    N: TcpConnect + Dns,
+    B: FnMut() -> I,
+    I: I2c,
+    C: Clock + DelayNs + Clone,
+    R: Rng + Clone,
+    F: FnMut(Event<'_>),
 {
-    /// A station that reads `sensor` every `period_ms` and sends each sample along `broker`
-    /// and, when given, `thingspeak`. `rng` draws the backoff jitter.
-    pub fn new(
-        sensor: S,
-        broker: Route<'b, J, T>,
-        thingspeak: Option<Route<'b, K, U>>,
-        clock: C,
-        rng: R,
-        period_ms: u32,
-    ) -> Self {
-        Self {
-            sensor,
-            broker,
-            thingspeak,
-            clock,
-            rng,
-            period_ms,
+    let Buffers {
+        topic,
+        mqtt5_session,
+        mqtt5_message,
+        json,
+        mqtt311_tx,
+        mqtt311_rx,
+        thingspeak: thingspeak_buf,
+    } = buffers;
+    let topic = match config.topic {
+        Some(topic) => topic,
+        None => {
+            topic.clear();
+            write!(topic, "sensorpub/{}/value", config.device)
+                .map_err(|_| StationError::TopicTooLong)?;
+            topic.as_str()
         }
-    }
+    };
+    let backoff = BackoffConfig::new(BACKOFF_BASE_MS, BACKOFF_CAP_MS)
+        .map_err(StationError::Backoff)?
+        .with_unlimited_attempts();
 
-    /// One period's work, without the wait: reads the sensor and delivers the sample along
-    /// the broker route, and along the ThingSpeak route when its interval has passed.
-    pub async fn step<F: FnMut(Event<'_>)>(&mut self, report: &mut F) {
-        let sample = match self.sensor.read().await {
-            Ok(mut sample) => {
-                if sample.timestamp().is_none() {
-                    sample.set_timestamp(self.clock.unix_time());
-                }
-                sample
+    // The latest sample, read once per period and handed to both publishers.
+    let latest = RefCell::new(None);
+
+    let options = MqttOptions::new(config.device);
+    let link = Mqtt5Link::new(mqtt5_message);
+    let driver = pin!(
+        Mqtt5::driver(net, config.broker, &options, mqtt5_session, MQTT5_RX, &link)
+            .map_err(StationError::Broker)?
+    );
+    let json_sink = JsonSink::object(topic)
+        .with_device(config.device)
+        .with_decimals(2)
+        .map_err(StationError::Sink)?;
+    let mut broker = ResilientPublisher::new(
+        Publisher::new(
+            Latest(&latest),
+            json_sink,
+            Mqtt5::new(&link, driver),
+            clock.clone(),
+            json,
+        )
+        .with_qos(QoS::AtLeastOnce),
+        Backoff::new(backoff, rng.clone()),
+        MessageQueue::<BROKER_QUEUE_MESSAGES, BROKER_QUEUE_BYTES>::new(),
+    );
+
+    let mut thingspeak = match &config.thingspeak {
+        Some(channel) => Some(ResilientPublisher::new(
+            Publisher::new(
+                Latest(&latest),
+                channel
+                    .sink(&THINGSPEAK_FIELDS)
+                    .map_err(StationError::Sink)?,
+                channel.transport(net, mqtt311_tx, mqtt311_rx),
+                clock.clone(),
+                thingspeak_buf,
+            ),
+            Backoff::new(backoff, rng),
+            MessageQueue::<THINGSPEAK_QUEUE_MESSAGES, THINGSPEAK_QUEUE_BYTES>::new(),
+        )),
+        None => None,
+    };
+
+    let mut board = PySenseAsync::new(bus, clock.clone());
+    match board.power_on_sensors().await {
+        Ok(_) => report(Event::SensorsPowered),
+        Err(error) => report(Event::PowerOnFailed { error: &error }),
+    }
+    let mut presence = None;
+    let mut clock = clock;
+    let mut next_ms = clock.now_ms();
+    loop {
+        if presence != Some(Presence::ALL) {
+            // Again until every chip answers: one that starts slowly or is plugged in later
+            // joins the samples.
+            let found = board.init().await;
+            if presence != Some(found) {
+                report(Event::SensorsFound { presence: found });
             }
+            presence = Some(found);
+        }
+        let sample = match board.read().await {
+            Ok(sample) => Some(sample),
             Err(error) => {
                 report(Event::SensorFailed { error: &error });
-                return;
+                presence = None;
+                None
             }
         };
-        let now_ms = self.clock.now_ms();
-        self.broker
-            .deliver(&sample, now_ms, &mut self.rng, report)
-            .await;
-        if let Some(thingspeak) = &mut self.thingspeak {
-            // The channel takes one update per interval: samples in between go to the
-            // broker only, rather than queueing up behind ThingSpeak's rate limit.
-            let now_ms = self.clock.now_ms();
-            if thingspeak.sink.ready_in_ms(now_ms) == 0 {
-                thingspeak
-                    .deliver(&sample, now_ms, &mut self.rng, report)
-                    .await;
+        if let Some(sample) = sample {
+            report(Event::Sampled { sample: &sample });
+            *latest.borrow_mut() = Some(sample);
+            match broker.publish_once().await {
+                Ok(_) => report(Event::Delivered {
+                    to: Destination::Broker,
+                    stats: broker.stats(),
+                }),
+                Err(error) => report(Event::Failed {
+                    to: Destination::Broker,
+                    error: &error,
+                }),
+            }
+            if let Some(thingspeak) = &mut thingspeak {
+                // One update per channel interval: a sample that comes sooner goes to the
+                // broker only, instead of holding the loop until ThingSpeak would take it.
+                let now_ms = clock.now_ms();
+                if thingspeak.publisher().sink().ready_in_ms(now_ms) == 0 {
+                    match thingspeak.publish_once().await {
+                        Ok(_) => report(Event::Delivered {
+                            to: Destination::ThingSpeak,
+                            stats: thingspeak.stats(),
+                        }),
+                        Err(error) => report(Event::Failed {
+                            to: Destination::ThingSpeak,
+                            error: &error,
+                        }),
+                    }
+                }
             }
         }
-    }
-
-    /// Runs forever: a [`step`](Station::step) every `period_ms`, at a fixed rate (a slow
-    /// step shortens the wait after it; one that overruns the period starts the next at once).
-    pub async fn run<F: FnMut(Event<'_>)>(&mut self, mut report: F) -> ! {
-        let mut next_ms = self.clock.now_ms();
-        loop {
-            self.step(&mut report).await;
-            next_ms = next_ms.saturating_add(u64::from(self.period_ms));
-            let now_ms = self.clock.now_ms();
-            if now_ms >= next_ms {
-                next_ms = now_ms;
-                continue;
-            }
-            let mut wait_ms = next_ms - now_ms;
-            while wait_ms > 0 {
-                let step = u32::try_from(wait_ms).unwrap_or(u32::MAX);
-                self.clock.delay_ms(step).await;
-                wait_ms -= u64::from(step);
-            }
+        next_ms = next_ms.saturating_add(u64::from(config.period_ms));
+        let now_ms = clock.now_ms();
+        if now_ms >= next_ms {
+            // Overran the period (a slow connect): start the next one now, no burst.
+            next_ms = now_ms;
+        } else {
+            wait_ms(&mut clock, next_ms - now_ms).await;
         }
-    }
-
-    /// The broker route.
-    pub fn broker(&self) -> &Route<'b, J, T> {
-        &self.broker
-    }
-
-    /// The ThingSpeak route, if there is one.
-    pub fn thingspeak(&self) -> Option<&Route<'b, K, U>> {
-        self.thingspeak.as_ref()
-    }
-
-    /// The clock (e.g. to advance a [`SimulatedClock`](crate::SimulatedClock) between steps).
-    pub fn clock_mut(&mut self) -> &mut C {
-        &mut self.clock
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::SimulatedClock;
-    use crate::reading::{Quantity, Reading};
-    use crate::sensor::{MockError, MockSensor};
-    use crate::sink::{JsonSink, ThingSpeakSink};
-    use crate::transport::MemoryTransport;
-    use core::convert::Infallible;
-    use embassy_futures::block_on;
-    use std::string::{String, ToString};
-    use std::vec::Vec;
-
-    /// Returns the same number every time: the jitter is then predictable.
-    struct Fixed(u32);
-
-    impl rand_core::TryRng for Fixed {
-        type Error = Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-            Ok(self.0)
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-            Ok(u64::from(self.0))
-        }
-        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Infallible> {
-            dest.fill(0);
-            Ok(())
-        }
+async fn wait_ms<C: DelayNs>(clock: &mut C, mut ms: u64) {
+    while ms > 0 {
+        let step = u32::try_from(ms).unwrap_or(u32::MAX);
+        clock.delay_ms(step).await;
+        ms -= u64::from(step);
     }
+}
 
-    type Memory = MemoryTransport<16, 128>;
+/// The sample the station read this period, as a [`Sensor`] for the publishers.
+struct Latest<'s>(&'s RefCell<Option<Sample<SAMPLE_CAPACITY>>>);
 
-    fn sample(temperature: f32) -> Result<Sample<2>, MockError> {
-        Sample::from_readings(&[
-            Reading::new(Quantity::Temperature, temperature),
-            Reading::new(Quantity::Humidity, 40.0),
-        ])
-        .map_err(|_| MockError::Scripted(0))
+/// [`Latest`] was read before the station stored a sample (never, by construction).
+#[derive(Debug)]
+struct NoSample;
+
+impl fmt::Display for NoSample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no sample read yet")
     }
+}
 
-    fn thingspeak() -> ThingSpeakSink<'static> {
-        ThingSpeakSink::new(42, &[(1, Quantity::Temperature), (2, Quantity::Humidity)]).unwrap()
-    }
+impl Sensor<SAMPLE_CAPACITY> for Latest<'_> {
+    type Error = NoSample;
 
-    fn payloads(transport: &Memory) -> Vec<String> {
-        transport
-            .messages()
-            .iter()
-            .map(|m| String::from_utf8(m.payload.to_vec()).unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn every_sample_goes_to_the_broker_and_one_per_interval_to_thingspeak() {
-        let script = [sample(20.0), sample(21.0), sample(22.0), sample(23.0)];
-        let (mut json_buf, mut ts_buf) = ([0u8; 128], [0u8; 128]);
-        let mut station = Station::new(
-            MockSensor::new(&script),
-            Route::new(
-                Destination::Broker,
-                JsonSink::object("d/value"),
-                Memory::new(),
-                &mut json_buf,
-            ),
-            Some(Route::new(
-                Destination::ThingSpeak,
-                thingspeak(),
-                Memory::new(),
-                &mut ts_buf,
-            )),
-            SimulatedClock::new(),
-            Fixed(0),
-            10_000,
-        );
-        for _ in 0..script.len() {
-            block_on(station.step(&mut |_| {}));
-            station.clock_mut().advance_ms(10_000);
-        }
-        assert_eq!(
-            payloads(station.broker().transport()),
-            [
-                r#"{"temperature":20,"humidity":40}"#,
-                r#"{"temperature":21,"humidity":40}"#,
-                r#"{"temperature":22,"humidity":40}"#,
-                r#"{"temperature":23,"humidity":40}"#,
-            ]
-        );
-        // t = 0 s, 10 s (too soon), 20 s, 30 s (too soon): the 15 s limit is never broken.
-        assert_eq!(
-            payloads(station.thingspeak().unwrap().transport()),
-            ["field1=20&field2=40", "field1=22&field2=40"]
-        );
-    }
-
-    #[test]
-    fn a_failed_publish_backs_off_then_the_route_sends_again() {
-        let script = [sample(20.0), sample(21.0), sample(22.0)];
-        let mut json_buf = [0u8; 128];
-        let mut broker = Memory::new();
-        broker.fail_next(1);
-        let mut station = Station::new(
-            MockSensor::new(&script),
-            Route::new(
-                Destination::Broker,
-                JsonSink::object("d/value"),
-                broker,
-                &mut json_buf,
-            ),
-            None::<Route<'_, ThingSpeakSink<'_>, Memory>>,
-            SimulatedClock::new(),
-            // next_u32 % (ceiling - half + 1) with ceiling 1000 ms: 250 → wait 750 ms.
-            Fixed(250),
-            500,
-        );
-        let mut events = Vec::new();
-        for _ in 0..script.len() {
-            block_on(station.step(&mut |e| events.push(e.to_string())));
-            station.clock_mut().advance_ms(500);
-        }
-        assert_eq!(
-            events,
-            [
-                "broker: publish failed (injected transport failure), retry in 750 ms",
-                "broker: backing off, retry in 250 ms",
-                r#"broker: d/value {"temperature":22,"humidity":40}"#,
-            ]
-        );
-        assert_eq!(station.broker().transport().attempts(), 2);
-    }
-
-    #[test]
-    fn consecutive_failures_double_the_wait_up_to_the_cap() {
-        let mut buf = [0u8; 8];
-        let mut route = Route::new(
-            Destination::Broker,
-            JsonSink::object("t"),
-            Memory::new(),
-            &mut buf,
-        );
-        let mut rng = Fixed(u32::MAX);
-        let waits: Vec<u64> = (0..9).map(|_| route.back_off(0, &mut rng)).collect();
-        let ceilings = [
-            1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000,
-        ];
-        for (wait, ceiling) in waits.iter().zip(ceilings) {
-            assert!(
-                (ceiling / 2..=ceiling).contains(wait),
-                "{wait} not in {ceiling}/2..={ceiling}"
-            );
-        }
-        // A zero draw gives exactly half: the jitter spans 50–100 % of the ceiling.
-        let mut low = Fixed(0);
-        let mut buf = [0u8; 8];
-        let mut fresh = Route::new(
-            Destination::Broker,
-            JsonSink::object("t"),
-            Memory::new(),
-            &mut buf,
-        );
-        assert_eq!(fresh.back_off(0, &mut low), 500);
-        assert_eq!(fresh.back_off(0, &mut low), 1_000);
-    }
-
-    #[test]
-    fn a_sensor_failure_publishes_nothing_and_is_reported() {
-        let script = [Err(MockError::Scripted(3)), sample(20.0)];
-        let mut json_buf = [0u8; 128];
-        let mut station = Station::new(
-            MockSensor::new(&script),
-            Route::new(
-                Destination::Broker,
-                JsonSink::object("d/value"),
-                Memory::new(),
-                &mut json_buf,
-            ),
-            None::<Route<'_, ThingSpeakSink<'_>, Memory>>,
-            SimulatedClock::new(),
-            Fixed(0),
-            1_000,
-        );
-        let mut events = Vec::new();
-        block_on(station.step(&mut |e| events.push(e.to_string())));
-        assert_eq!(events, ["sensor: scripted sensor failure 3"]);
-        assert!(station.broker().transport().messages().is_empty());
-        block_on(station.step(&mut |_| {}));
-        assert_eq!(station.broker().transport().messages().len(), 1);
-    }
-
-    #[test]
-    fn a_failing_thingspeak_does_not_stop_the_broker_feed() {
-        let script = [sample(20.0), sample(21.0)];
-        let (mut json_buf, mut ts_buf) = ([0u8; 128], [0u8; 128]);
-        let mut dead = Memory::new();
-        dead.fail_next(usize::MAX);
-        let mut station = Station::new(
-            MockSensor::new(&script),
-            Route::new(
-                Destination::Broker,
-                JsonSink::object("d/value"),
-                Memory::new(),
-                &mut json_buf,
-            ),
-            Some(Route::new(
-                Destination::ThingSpeak,
-                thingspeak(),
-                dead,
-                &mut ts_buf,
-            )),
-            SimulatedClock::new(),
-            Fixed(0),
-            20_000,
-        );
-        for _ in 0..script.len() {
-            block_on(station.step(&mut |_| {}));
-            station.clock_mut().advance_ms(20_000);
-        }
-        assert_eq!(station.broker().transport().messages().len(), 2);
-        assert!(
-            station
-                .thingspeak()
-                .unwrap()
-                .transport()
-                .messages()
-                .is_empty()
-        );
+    async fn read(&mut self) -> Result<Sample<SAMPLE_CAPACITY>, NoSample> {
+        self.0.borrow().clone().ok_or(NoSample)
     }
 }

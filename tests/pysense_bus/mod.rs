@@ -19,6 +19,9 @@ use std::rc::Rc;
 pub struct Environment {
     /// °C, seen by the SI7006 and the MPL3115A2.
     pub temperature: f32,
+    /// °C the SI7006's temperature rises with each humidity conversion, so that every
+    /// sample is told apart from the others (0 for a steady room).
+    pub temperature_step: f32,
     /// %RH.
     pub humidity: f32,
     /// Pa.
@@ -35,6 +38,7 @@ impl Default for Environment {
     fn default() -> Self {
         Self {
             temperature: 21.5,
+            temperature_step: 0.0,
             humidity: 45.0,
             pressure: 101_325.0,
             altitude: 120.5,
@@ -65,9 +69,12 @@ struct Chips {
     env: Environment,
     /// PySense 1 powers its sensors always; PySense 2 only after the co-processor is told.
     needs_power_on: bool,
+    /// Addresses of chips taken off the board: they never answer.
+    absent: Vec<u8>,
     pic_ram: Vec<u8>,
     pic_reply: Vec<u8>,
     si7006_reply: Vec<u8>,
+    si7006_conversions: u32,
     mpl_regs: [u8; 0x30],
     mpl_pointer: usize,
     ltr_regs: [u8; 0x10],
@@ -104,9 +111,11 @@ impl PySenseBus {
         Self(Rc::new(RefCell::new(Chips {
             env,
             needs_power_on,
+            absent: Vec::new(),
             pic_ram,
             pic_reply: Vec::new(),
             si7006_reply: Vec::new(),
+            si7006_conversions: 0,
             mpl_regs,
             mpl_pointer: 0,
             ltr_regs,
@@ -115,6 +124,12 @@ impl PySenseBus {
             lis_pointer: 0,
             transactions: 0,
         })))
+    }
+
+    /// The same board without the chip at `address` (it never answers, as if unsoldered).
+    pub fn without(self, address: u8) -> Self {
+        self.0.borrow_mut().absent.push(address);
+        self
     }
 
     /// Whether the co-processor has switched the sensors' supply on.
@@ -163,7 +178,7 @@ impl Chips {
     fn transaction(&mut self, address: u8, ops: &mut [Operation<'_>]) -> Result<(), ErrorKind> {
         self.transactions += 1;
         let sensor = matches!(address, SI7006 | MPL3115A2 | LTR329 | LIS2HH12);
-        if sensor && !self.powered() {
+        if (sensor && !self.powered()) || self.absent.contains(&address) {
             return Err(NACK);
         }
         for op in ops {
@@ -245,17 +260,23 @@ impl Chips {
     // ---- SI7006-A20: command set, CRC-8 0x31 init 0x00. ----
 
     fn si7006_command(&mut self, bytes: &[u8]) {
-        let t_code = |t: f32| (((t + 46.85) * 65_536.0 / 175.72) as u16) & !0b11;
-        // RH codes end in binary 10 on the real chip.
-        let rh_code = |rh: f32| ((((rh + 6.0) * 65_536.0 / 125.0) as u16) & !0b11) | 0b10;
+        // The nearest code the chip can give: its two low bits are status, not data.
+        let code = |x: f32| ((x / 4.0).round() as u16) * 4;
+        let t_code = |t: f32| code((t + 46.85) * 65_536.0 / 175.72);
+        let rh_code = |rh: f32| code((rh + 6.0) * 65_536.0 / 125.0) | 0b10;
         let with_crc = |code: u16| {
             let [msb, lsb] = code.to_be_bytes();
             vec![msb, lsb, crc8(&[msb, lsb])]
         };
+        if matches!(bytes, [0xE5] | [0xF5]) {
+            self.si7006_conversions += 1;
+        }
+        let temperature = self.env.temperature
+            + self.env.temperature_step * self.si7006_conversions.saturating_sub(1) as f32;
         self.si7006_reply = match bytes {
             [0xE5] | [0xF5] => with_crc(rh_code(self.env.humidity)),
-            [0xE3] | [0xF3] => with_crc(t_code(self.env.temperature)),
-            [0xE0] => t_code(self.env.temperature).to_be_bytes().to_vec(),
+            [0xE3] | [0xF3] => with_crc(t_code(temperature)),
+            [0xE0] => t_code(temperature).to_be_bytes().to_vec(),
             [0xE7] => vec![0x3A],
             [0x11] => vec![0x00],
             [0x84, 0xB8] => vec![0x20],

@@ -4,15 +4,14 @@
 //!
 //! Three tasks: `wifi_task` keeps the station associated, `net_task` runs the IP stack (DHCP,
 //! DNS, TCP), `publish_task` runs [`sensorpub::station::run`], the same function the host test
-//! `tests/firmware_publish.rs` runs against a local broker.
+//! `tests/firmware_publish.rs` runs against a local broker and a simulated PySense.
 #![no_std]
 #![no_main]
 
 mod board;
-mod clock;
+mod net;
 
 use board::Board;
-use clock::EmbassyClock;
 use embassy_embedded_hal::shared_bus::asynch::i2c::I2cDevice;
 use embassy_executor::Spawner;
 use embassy_net::dns::DnsSocket;
@@ -32,7 +31,10 @@ use esp_radio::wifi::sta::StationConfig;
 use esp_radio::wifi::{
     AuthenticationMethodConfig, Config as WifiConfig, ControllerConfig, Interface, WifiController,
 };
-use sensorpub::station::{self, StationConfig as PublishConfig, ThingSpeakConfig};
+use net::Network;
+use sensorpub::EmbassyClock;
+use sensorpub::station::{self, Buffers};
+use sensorpub::transport::{Broker, ThingSpeak};
 use static_cell::StaticCell;
 
 // ---- Configuration, fixed at build time (`SSID=... PASSWORD=... cargo run --release`). ----
@@ -42,29 +44,29 @@ const SSID: &str = env!(
     "SSID",
     "build with SSID=<network> PASSWORD=<password> cargo run --release"
 );
-/// Wi-Fi password; unset for an open network.
+/// Wi-Fi password (WPA2); unset or empty for an open network.
 const PASSWORD: Option<&str> = option_env!("PASSWORD");
 /// MQTT 5 broker as `host:port`.
 const BROKER: &str = or(option_env!("BROKER"), "test.mosquitto.org:1883");
-/// The device's name in the topic and the MQTT client id.
+/// The device's name: MQTT client id, `"device"` in the JSON, part of the default topic.
 const DEVICE: &str = or(option_env!("DEVICE"), "pysense");
 /// JSON topic; `None` means `sensorpub/<DEVICE>/value`.
 const TOPIC: Option<&str> = option_env!("TOPIC");
 /// Time between samples.
 const PERIOD_MS: u32 = parse_u32(or(option_env!("PERIOD_MS"), "10000"));
 /// ThingSpeak channel and MQTT-device credentials; ThingSpeak is off unless all four are set.
-const THINGSPEAK: Option<ThingSpeakConfig<'static>> = match (
+const THINGSPEAK: Option<ThingSpeak<'static>> = match (
     option_env!("THINGSPEAK_CHANNEL"),
     option_env!("THINGSPEAK_CLIENT_ID"),
     option_env!("THINGSPEAK_USERNAME"),
     option_env!("THINGSPEAK_PASSWORD"),
 ) {
-    (Some(channel), Some(client_id), Some(username), Some(password)) => Some(ThingSpeakConfig {
-        channel_id: parse_u32(channel),
+    (Some(channel), Some(client_id), Some(username), Some(password)) => Some(ThingSpeak::new(
+        parse_u32(channel),
         client_id,
         username,
         password,
-    }),
+    )),
     _ => None,
 };
 
@@ -81,17 +83,19 @@ const TCP_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long to wait before retrying to join Wi-Fi.
 const WIFI_RETRY: Duration = Duration::from_secs(5);
 
+type Bus = Mutex<NoopRawMutex, I2c<'static, Async>>;
+type Net = Network<'static, TCP_CONNECTIONS, TCP_BUFFER, TCP_BUFFER>;
+
 esp_bootloader_esp_idf::esp_app_desc!();
 
 #[esp_rtos::main]
 async fn main(spawner: Spawner) {
     esp_println::logger::init_logger_from_env();
-    let board = Board::take(esp_hal::init(
-        esp_hal::Config::default().with_cpu_clock(CpuClock::max()),
-    ));
+    let config = esp_hal::Config::default().with_cpu_clock(CpuClock::max());
+    let board = Board::take(esp_hal::init(config));
     log::info!("sensorpub on {} as {DEVICE}", board::CHIP);
 
-    // The Wi-Fi driver allocates; 64 KiB in RAM the bootloader used, 36 KiB more beside it.
+    // The Wi-Fi driver allocates: 64 KiB in RAM the bootloader used, 36 KiB more beside it.
     esp_alloc::heap_allocator!(#[esp_hal::ram(reclaimed)] size: 64 * 1024);
     esp_alloc::heap_allocator!(size: 36 * 1024);
 
@@ -102,14 +106,14 @@ async fn main(spawner: Spawner) {
         StationConfig::default()
             .with_ssid(SSID.try_into().expect("SSID longer than 32 bytes"))
             .with_authentication(match PASSWORD {
-                Some(password) => AuthenticationMethodConfig::Wpa2Personal(
+                Some(password) if !password.is_empty() => AuthenticationMethodConfig::Wpa2Personal(
                     password.try_into().expect("PASSWORD longer than 64 bytes"),
                 ),
-                None => AuthenticationMethodConfig::Open,
+                _ => AuthenticationMethodConfig::Open,
             }),
     ));
     let controller = WifiController::new(board.wifi, wifi).expect("Wi-Fi failed to start");
-    // The radio is running, so the RNG now draws on RF noise: true randomness.
+    // The radio is running, so the RNG draws on RF noise: true randomness for the jitter.
     let rng = Rng::new();
 
     static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
@@ -129,10 +133,19 @@ async fn main(spawner: Spawner) {
     .with_sda(board.sda)
     .with_scl(board.scl)
     .into_async();
+    static BUS: StaticCell<Bus> = StaticCell::new();
+    let bus = BUS.init(Mutex::new(i2c));
+
+    static TCP: StaticCell<TcpClientState<TCP_CONNECTIONS, TCP_BUFFER, TCP_BUFFER>> =
+        StaticCell::new();
+    let mut tcp = TcpClient::new(stack, TCP.init(TcpClientState::new()));
+    tcp.set_timeout(Some(TCP_TIMEOUT));
+    static NET: StaticCell<Net> = StaticCell::new();
+    let net = NET.init(Network::new(tcp, DnsSocket::new(stack)));
 
     spawner.spawn(wifi_task(controller).expect("task pool"));
     spawner.spawn(net_task(runner).expect("task pool"));
-    spawner.spawn(publish_task(stack, i2c, rng).expect("task pool"));
+    spawner.spawn(publish_task(stack, net, bus, rng).expect("task pool"));
 }
 
 /// Keeps the station associated: connects, waits for a disconnect, connects again.
@@ -159,43 +172,47 @@ async fn net_task(mut runner: Runner<'static, Interface>) -> ! {
     runner.run().await
 }
 
-/// Reads the PySense and publishes, forever; [`station::run`] reconnects after any loss.
+/// Reads the PySense and publishes, forever: [`station::run`] queues through outages and
+/// reconnects (Wi-Fi loss shows to it as a broker loss).
 #[embassy_executor::task]
-async fn publish_task(stack: Stack<'static>, i2c: I2c<'static, Async>, rng: Rng) {
+async fn publish_task(stack: Stack<'static>, net: &'static Net, bus: &'static Bus, rng: Rng) {
     stack.wait_config_up().await;
     if let Some(config) = stack.config_v4() {
         log::info!("IP: {}", config.address);
     }
-
-    static TCP: StaticCell<TcpClientState<TCP_CONNECTIONS, TCP_BUFFER, TCP_BUFFER>> =
-        StaticCell::new();
-    let mut tcp = TcpClient::new(stack, TCP.init(TcpClientState::new()));
-    tcp.set_timeout(Some(TCP_TIMEOUT));
-    let dns = DnsSocket::new(stack);
-
-    // One bus, four sensor drivers: each gets an I2cDevice that locks the bus per transaction.
-    static BUS: StaticCell<Mutex<NoopRawMutex, I2c<'static, Async>>> = StaticCell::new();
-    let bus = BUS.init(Mutex::new(i2c));
-
-    let config = PublishConfig {
+    let broker = match Broker::parse(BROKER) {
+        Ok(broker) => broker,
+        Err(e) => return log::error!("BROKER={BROKER}: {e}"),
+    };
+    let config = station::StationConfig {
         device: DEVICE,
-        broker: BROKER,
+        broker,
         topic: TOPIC,
         period_ms: PERIOD_MS,
         thingspeak: THINGSPEAK,
     };
-    let mut buffers = station::Buffers::new();
-    station::run(
-        &tcp,
-        &dns,
+    log::info!(
+        "publishing every {PERIOD_MS} ms to {BROKER}{}",
+        if THINGSPEAK.is_some() {
+            " and ThingSpeak"
+        } else {
+            ""
+        }
+    );
+    // 2.5 KiB of buffers: in a static, not on the task's stack.
+    static BUFFERS: StaticCell<Buffers> = StaticCell::new();
+    let buffers = BUFFERS.init(Buffers::new());
+    let Err(e) = station::run(
+        net,
         || I2cDevice::new(bus),
         EmbassyClock,
         rng,
         &config,
-        &mut buffers,
+        buffers,
         |event| log::info!("{event}"),
     )
     .await;
+    log::error!("configuration: {e}");
 }
 
 /// `value`, or `default` when the variable was not set at build time.

@@ -3,8 +3,8 @@
 
 use core::net::{IpAddr, SocketAddr};
 use embassy_net::dns::{DnsSocket, Error as DnsError};
-use embassy_net::tcp::client::{TcpClient, TcpConnection};
 use embassy_net::tcp::Error as TcpError;
+use embassy_net::tcp::client::{TcpClient, TcpConnection};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 
 /// TCP connections and name lookups over one embassy-net stack.
@@ -39,7 +39,11 @@ impl<const N: usize, const TX: usize, const RX: usize> Dns for Network<'_, N, TX
         self.dns.get_host_by_name(host, addr_type).await
     }
 
-    async fn get_host_by_address(&self, addr: IpAddr, result: &mut [u8]) -> Result<usize, DnsError> {
+    async fn get_host_by_address(
+        &self,
+        addr: IpAddr,
+        result: &mut [u8],
+    ) -> Result<usize, DnsError> {
         self.dns.get_host_by_address(addr, result).await
     }
 }
