@@ -10,8 +10,9 @@
 //!
 //! Without `--broker` it starts an MQTT broker (rumqttd) inside this process on free
 //! 127.0.0.1 ports. A subscriber to the topic prints each message as it arrives; the
-//! publisher is the crate's `Publisher` with `RandomSensor` and the MQTT 5 (minimq) or MQTT
-//! 3.1.1 (mqttrs) transport over `std-embedded-nal-async`, the same code path as firmware.
+//! publisher is the crate's `ResilientPublisher` (a `Publisher` with an outage queue and
+//! reconnection) with `RandomSensor` and the MQTT 5 (minimq) or MQTT 3.1.1 (mqttrs) transport
+//! over `std-embedded-nal-async`, the same code path as firmware.
 
 #[path = "host/broker.rs"]
 mod broker;
@@ -23,7 +24,10 @@ mod subscriber;
 use clap::{Parser, ValueEnum};
 use core::pin::pin;
 use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions, ThingSpeak};
-use sensorpub::{JsonSink, Publisher, QoS, Quantity, RandomSensor, Sink, Transport};
+use sensorpub::{
+    Backoff, BackoffConfig, JsonSink, MessageQueue, Publisher, QoS, Quantity, RandomSensor,
+    ResilientPublisher, Sink, Transport,
+};
 use std::process::ExitCode;
 use std::time::Duration;
 use std_embedded_nal_async::Stack;
@@ -86,6 +90,14 @@ const PASSWORD_VAR: &str = "THINGSPEAK_MQTT_PASSWORD";
 const MESSAGE_BUFFER: usize = 512;
 /// How long to wait for the subscriber to see the last message.
 const DRAIN: Duration = Duration::from_secs(10);
+/// Messages kept while the broker is away; the oldest goes first when full.
+const OUTAGE_MESSAGES: usize = 16;
+/// First reconnection wait; it doubles (with jitter) up to the cap.
+const RECONNECT_BASE_MS: u32 = 250;
+/// Longest wait between two reconnection attempts.
+const RECONNECT_CAP_MS: u32 = 5_000;
+/// Attempts before the example gives up on a broker that went away.
+const RECONNECT_ATTEMPTS: u32 = 8;
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
@@ -259,7 +271,7 @@ where
     let arrivals = subscriber::start(subscriber.address, subscriber.client_id, subscriber.topic)?;
     async_io::block_on(async {
         let mut buf = [0u8; MESSAGE_BUFFER];
-        let mut publisher = Publisher::new(
+        let publisher = Publisher::new(
             sensor,
             sink,
             &mut transport,
@@ -267,13 +279,30 @@ where
             &mut buf,
         )
         .with_qos(qos);
+        // Rides out a broker that goes away: samples wait in the queue (oldest dropped and
+        // counted when it is full) while the transport reconnects with jittered backoff.
+        let backoff = Backoff::new(
+            BackoffConfig::new(RECONNECT_BASE_MS, RECONNECT_CAP_MS)?
+                .with_max_attempts(RECONNECT_ATTEMPTS)?,
+            rand::rng(),
+        );
+        let queue = MessageQueue::<OUTAGE_MESSAGES, { OUTAGE_MESSAGES * MESSAGE_BUFFER }>::new();
+        let mut publisher = ResilientPublisher::new(publisher, backoff, queue);
         for sample in 1..=args.count {
             publisher.publish_once().await?;
             println!("published sample {sample}/{}", args.count);
             if sample < args.count {
                 async_io::Timer::after(Duration::from_millis(u64::from(args.interval_ms))).await;
-                publisher.transport_mut().poll().await?;
             }
+        }
+        // Anything still queued (the broker was away at the end) goes out before we leave.
+        publisher.flush().await?;
+        let stats = publisher.stats();
+        if stats.reconnects > 0 || stats.dropped > 0 {
+            println!(
+                "reconnected {} times, dropped {} messages",
+                stats.reconnects, stats.dropped
+            );
         }
         Ok::<(), Failure>(())
     })?;

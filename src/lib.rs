@@ -69,6 +69,7 @@
 extern crate std;
 
 pub mod clock;
+mod log;
 mod message;
 pub mod publisher;
 pub mod pysense;

@@ -142,6 +142,12 @@ impl<const MSGS: usize, const BYTES: usize> MessageQueue<MSGS, BYTES> {
             }
             dropped += 1;
         }
+        if dropped > 0 {
+            crate::log::warn!(
+                "outage queue full: dropped the {=usize} oldest messages",
+                dropped
+            );
+        }
         self.dropped = self
             .dropped
             .saturating_add(u32::try_from(dropped).unwrap_or(u32::MAX));

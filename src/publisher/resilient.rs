@@ -319,6 +319,10 @@ where
                     }
                     match self.publisher.transport.connect().await {
                         Ok(()) => {
+                            crate::log::info!(
+                                "broker connected; {=usize} messages queued",
+                                self.queue.len()
+                            );
                             self.link = Link::Up;
                             self.reconnects = self.reconnects.saturating_add(1);
                             just_connected = true;
@@ -373,6 +377,7 @@ where
         let now_ms = self.publisher.clock.now_ms();
         match self.backoff.next_delay_ms() {
             Some(wait_ms) => {
+                crate::log::warn!("broker unreachable; next attempt in {=u32} ms", wait_ms);
                 self.link = Link::Down {
                     retry_at_ms: now_ms.saturating_add(u64::from(wait_ms)),
                 };
@@ -380,6 +385,10 @@ where
             }
             None => {
                 let attempts = self.backoff.attempts();
+                crate::log::warn!(
+                    "broker still unreachable after {=u32} attempts; giving up",
+                    attempts
+                );
                 self.backoff.reset();
                 self.link = Link::Down {
                     retry_at_ms: now_ms,
