@@ -16,7 +16,8 @@
 //!
 //! On PySense 2 the sensors have no power until the [`coprocessor`] switches it on: call
 //! [`Coprocessor::power_on_sensors`](coprocessor::Coprocessor::power_on_sensors) first, then
-//! wait for the sensors to start ([`si7006::POWER_UP_TIME_MS`]).
+//! wait for the sensors to start ([`ltr329::POWER_UP_TIME_MS`], the slowest);
+//! [`PySense::power_on_sensors`] does both.
 
 pub mod board;
 pub mod coprocessor;

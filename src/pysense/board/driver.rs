@@ -25,7 +25,7 @@ pub mod asynchronous {
     use crate::pysense::lis2hh12::{self, Lis2hh12};
     use crate::pysense::ltr329::{self, Ltr329};
     use crate::pysense::mpl3115a2::Mpl3115a2;
-    use crate::pysense::si7006::{self, Si7006};
+    use crate::pysense::si7006::Si7006;
     use crate::{Sample, Sensor};
 
     /// The PySense board: co-processor, SI7006-A20, MPL3115A2 (barometer), LTR-329ALS-01 and
@@ -57,14 +57,14 @@ pub mod asynchronous {
         }
 
         /// PySense 2 only: checks the co-processor (product id, firmware), switches the
-        /// sensors' supply on and waits the SI7006's worst-case power-up time, so `init`
-        /// finds every chip ready.
+        /// sensors' supply on and waits the slowest chip's power-up time (LTR-329, 100 ms;
+        /// SI7006 80 ms), so `init` finds every chip ready.
         pub async fn power_on_sensors(
             &mut self,
         ) -> Result<BoardInfo, coprocessor::Error<I2C::Error>> {
             let info = self.coprocessor.init().await?;
             self.coprocessor.power_on_sensors().await?;
-            self.delay.delay_ms(si7006::POWER_UP_TIME_MS).await;
+            self.delay.delay_ms(super::super::SENSORS_POWER_UP_MS).await;
             Ok(info)
         }
 

@@ -54,6 +54,13 @@ pub use driver::{asynchronous::PySenseAsync, blocking::PySense};
 use super::{lis2hh12, ltr329, mpl3115a2, si7006};
 use core::fmt;
 
+/// Wait after switching the sensors' supply on: the slowest chip's start-up time.
+const SENSORS_POWER_UP_MS: u32 = if ltr329::POWER_UP_TIME_MS > si7006::POWER_UP_TIME_MS {
+    ltr329::POWER_UP_TIME_MS
+} else {
+    si7006::POWER_UP_TIME_MS
+};
+
 /// Which chips answered [`PySense::init`]; absent chips are left out of samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -41,6 +41,9 @@ mod register;
 mod types;
 
 pub use conversion::lux;
+
+/// Time from power-on until the LTR-329 answers (100 ms): wait it before `init`.
+pub const POWER_UP_TIME_MS: u32 = register::POWER_UP_TIME_MS;
 pub use driver::{asynchronous::Ltr329Async, blocking::Ltr329};
 pub use types::{
     Config, ConfigError, Error, Gain, IntegrationTime, Measurement, MeasurementRate, PartId,

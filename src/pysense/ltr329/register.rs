@@ -49,6 +49,10 @@ impl BitFlags {
 /// PART_ID of an LTR-329ALS-01: part 0xA, revision 0.
 pub(crate) const PART_ID_VALUE: u8 = 0xA0;
 
+/// Start-up time after power-on before the chip answers, 100 ms (datasheet § "Characteristics",
+/// Zephyr's `ltr329` driver).
+pub(crate) const POWER_UP_TIME_MS: u32 = 100;
+
 /// Wake-up time from standby to active, 10 ms (datasheet § "Characteristics", Zephyr).
 pub(crate) const STANDBY_TO_ACTIVE_MS: u32 = 10;
 
