@@ -2,6 +2,9 @@
 //! the async driver. Register addresses and values are written out here from the datasheet,
 //! never taken from the driver.
 
+mod dual;
+
+use dual::both;
 use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
 use embedded_hal_mock::eh1::delay::{CheckedDelay, Transaction as Wait};
 use embedded_hal_mock::eh1::i2c::{Mock, Transaction as T};
@@ -48,55 +51,10 @@ fn one_shot(ctrl: u8, burst: [u8; 6]) -> Vec<T> {
     ]
 }
 
-macro_rules! run_blocking {
-    ($e:expr) => {
-        $e
-    };
-}
-macro_rules! run_async {
-    ($e:expr) => {
-        $e.await
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use {run_async, run_blocking};
-
-/// Expands each test body into `blocking` and `asynchronous` tests. In the body, `Driver` is
-/// the driver type and `run!(expr)` evaluates a driver call (awaiting it in the async test).
-macro_rules! both {
-    ($(fn $name:ident() $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                #[test]
-                fn blocking() {
-                    #[allow(unused_imports)]
-                    use sensorpub::BlockingSensor as _;
-                    #[allow(unused_imports)]
-                    use sensorpub::pysense::mpl3115a2::Mpl3115a2 as Driver;
-                    #[allow(unused_imports)]
-                    use crate::run_blocking as run;
-                    $body
-                }
-
-                #[test]
-                fn asynchronous() {
-                    #[allow(unused_imports)]
-                    use sensorpub::Sensor as _;
-                    #[allow(unused_imports)]
-                    use sensorpub::pysense::mpl3115a2::Mpl3115a2Async as Driver;
-                    #[allow(unused_imports)]
-                    use crate::run_async as run;
-                    embassy_futures::block_on(async { $body })
-                }
-            }
-        )*
-    };
-}
-
 both! {
+    blocking = sensorpub::pysense::mpl3115a2::Mpl3115a2,
+    asynchronous = sensorpub::pysense::mpl3115a2::Mpl3115a2Async;
+
     fn new_and_destroy_do_no_io() {
         let sensor = Driver::new(Mock::new(&[]), CheckedDelay::new(&[]));
         assert_eq!(sensor.oversampling(), Oversampling::X128);

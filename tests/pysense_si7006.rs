@@ -3,6 +3,9 @@
 //! datasheet (checksums computed by hand with CRC-8 0x31 / init 0x00), never taken from the
 //! driver.
 
+mod dual;
+
+use dual::both;
 use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
 use embedded_hal_mock::eh1::delay::{CheckedDelay, Transaction as Wait};
 use embedded_hal_mock::eh1::i2c::{Mock, Transaction as T};
@@ -60,57 +63,10 @@ fn finish((mut i2c, mut delay): (Mock, CheckedDelay)) {
     delay.done();
 }
 
-/// `run!` in a blocking test: the call itself.
-macro_rules! run_blocking {
-    ($e:expr) => {
-        $e
-    };
-}
-/// `run!` in an async test: the call, awaited.
-macro_rules! run_async {
-    ($e:expr) => {
-        $e.await
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use {run_async, run_blocking};
-
-/// Expands each test body into `blocking` and `asynchronous` tests. In the body, `Driver` is
-/// the driver type and `run!(expr)` evaluates a driver call (awaiting it in the async test).
-macro_rules! both {
-    ($(fn $name:ident() $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                #[test]
-                fn blocking() {
-                    #[allow(unused_imports)]
-                    use sensorpub::BlockingSensor as _;
-                    #[allow(unused_imports)]
-                    use sensorpub::pysense::si7006::Si7006 as Driver;
-                    #[allow(unused_imports)]
-                    use crate::run_blocking as run;
-                    $body
-                }
-
-                #[test]
-                fn asynchronous() {
-                    #[allow(unused_imports)]
-                    use sensorpub::Sensor as _;
-                    #[allow(unused_imports)]
-                    use sensorpub::pysense::si7006::Si7006Async as Driver;
-                    #[allow(unused_imports)]
-                    use crate::run_async as run;
-                    embassy_futures::block_on(async { $body })
-                }
-            }
-        )*
-    };
-}
-
 both! {
+    blocking = sensorpub::pysense::si7006::Si7006,
+    asynchronous = sensorpub::pysense::si7006::Si7006Async;
+
     fn new_and_destroy_do_no_io() {
         let sensor = Driver::new(Mock::new(&[]), CheckedDelay::new(&[]));
         assert_eq!(sensor.resolution(), Resolution::Rh12Temp14);
