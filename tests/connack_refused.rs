@@ -74,3 +74,17 @@ fn mqtt5_connack_reason_0x87_is_refused_with_that_code() {
     assert_eq!(result, Err(MqttError::Refused(Refusal::Reason(0x87))));
     assert!(!mqtt.is_connected());
 }
+
+#[test]
+fn mqtt5_refusals_say_what_the_code_means() {
+    assert_eq!(
+        Refusal::Reason(0x87).to_string(),
+        "not authorized (MQTT 5 reason code 0x87)"
+    );
+    assert_eq!(
+        Refusal::Reason(0x86).to_string(),
+        "bad user name or password (MQTT 5 reason code 0x86)"
+    );
+    // A code the crate does not know still names itself.
+    assert_eq!(Refusal::Reason(0xA2).to_string(), "MQTT 5 reason code 0xa2");
+}

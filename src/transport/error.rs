@@ -42,9 +42,33 @@ impl fmt::Display for Refusal {
             Refusal::NotAuthorized => f.write_str(
                 "not authorized (code 5; on ThingSpeak: wrong MQTT-device credentials, or a Will or CleanSession=0 was sent)",
             ),
-            Refusal::Reason(code) => write!(f, "MQTT 5 reason code {code:#04x}"),
+            Refusal::Reason(code) => match reason_name(*code) {
+                Some(name) => write!(f, "{name} (MQTT 5 reason code {code:#04x})"),
+                None => write!(f, "MQTT 5 reason code {code:#04x}"),
+            },
         }
     }
+}
+
+/// The meaning of the MQTT 5 CONNACK reason codes users meet (MQTT 5 §3.2.2.2, Table 3-1).
+fn reason_name(code: u8) -> Option<&'static str> {
+    Some(match code {
+        0x80 => "unspecified error",
+        0x81 => "malformed packet",
+        0x82 => "protocol error",
+        0x84 => "unsupported protocol version",
+        0x85 => "client identifier not valid",
+        0x86 => "bad user name or password",
+        0x87 => "not authorized",
+        0x88 => "server unavailable",
+        0x89 => "server busy",
+        0x8A => "banned",
+        0x8C => "bad authentication method",
+        0x95 => "packet too large",
+        0x97 => "quota exceeded",
+        0x9F => "connection rate exceeded",
+        _ => return None,
+    })
 }
 
 /// Connecting to the broker or delivering a message failed.
