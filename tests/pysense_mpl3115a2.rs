@@ -333,8 +333,8 @@ fn oversampling_times_follow_the_datasheet_table() {
 
 #[test]
 fn barometer_publishes_pressure_and_chip_temperature_as_distinct_json_keys() {
+    use sensorpub::JsonSink;
     use sensorpub::pysense::mpl3115a2::Mpl3115a2Async;
-    use sensorpub::{JsonSink, MemoryTransport, Publisher, SimulatedClock};
 
     let i2c = Mock::new(&one_shot(
         BARO_OS128,
@@ -342,21 +342,10 @@ fn barometer_publishes_pressure_and_chip_temperature_as_distinct_json_keys() {
     ));
     let delay = CheckedDelay::new(&[Wait::delay_ms(OS128_MS)]);
     let mut checks = (i2c.clone(), delay.clone());
-    let mut buf = [0u8; 128];
-    let mut publisher: Publisher<'_, _, _, _, _, 2> = Publisher::new(
-        Mpl3115a2Async::new(i2c, delay),
-        // Shortest round-trip numbers: the quarter-pascal fraction survives exactly.
-        JsonSink::object("pysense/value"),
-        MemoryTransport::<2, 128>::new(),
-        SimulatedClock::new(),
-        &mut buf,
-    );
+    // Shortest round-trip numbers: the quarter-pascal fraction survives exactly.
+    let sink = JsonSink::object("pysense/value");
     assert_eq!(
-        embassy_futures::block_on(publisher.publish_once()).unwrap(),
-        1
-    );
-    assert_eq!(
-        publisher.transport().messages()[0].payload,
+        dual::publish_one(Mpl3115a2Async::new(i2c, delay), sink),
         br#"{"pressure":101325.75,"pressure_sensor_temperature":-5.25}"#
     );
     checks.0.done();

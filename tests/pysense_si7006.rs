@@ -504,27 +504,15 @@ fn one_sample_script() -> Vec<T> {
 
 #[test]
 fn async_driver_publishes_through_a_publisher_as_json() {
+    use sensorpub::JsonSink;
     use sensorpub::pysense::si7006::Si7006Async;
-    use sensorpub::{JsonSink, MemoryTransport, Publisher, SimulatedClock};
 
     let delay = CheckedDelay::new(&[Wait::delay_us(RH_12BIT_US + T_14BIT_US)]);
     let i2c = Mock::new(&one_sample_script());
     let mut checks = (i2c.clone(), delay.clone());
-    let sensor = Si7006Async::new(i2c, delay);
-    let mut buf = [0u8; 128];
-    let mut publisher: Publisher<'_, _, _, _, _, 2> = Publisher::new(
-        sensor,
-        JsonSink::object("pysense/value").with_decimals(2).unwrap(),
-        MemoryTransport::<2, 128>::new(),
-        SimulatedClock::new(),
-        &mut buf,
-    );
+    let sink = JsonSink::object("pysense/value").with_decimals(2).unwrap();
     assert_eq!(
-        embassy_futures::block_on(publisher.publish_once()).unwrap(),
-        1
-    );
-    assert_eq!(
-        publisher.transport().messages()[0].payload,
+        dual::publish_one(Si7006Async::new(i2c, delay), sink),
         br#"{"temperature":23.34,"humidity":54.79}"#
     );
     checks.0.done();
@@ -534,26 +522,14 @@ fn async_driver_publishes_through_a_publisher_as_json() {
 #[test]
 fn blocking_driver_publishes_through_the_blocking_adapter() {
     use sensorpub::pysense::si7006::Si7006;
-    use sensorpub::{Blocking, JsonSink, MemoryTransport, Publisher, SimulatedClock};
+    use sensorpub::{Blocking, JsonSink};
 
     let delay = CheckedDelay::new(&[Wait::delay_us(RH_12BIT_US + T_14BIT_US)]);
     let i2c = Mock::new(&one_sample_script());
     let mut checks = (i2c.clone(), delay.clone());
-    let sensor = Blocking(Si7006::new(i2c, delay));
-    let mut buf = [0u8; 128];
-    let mut publisher: Publisher<'_, _, _, _, _, 2> = Publisher::new(
-        sensor,
-        JsonSink::object("pysense/value").with_decimals(1).unwrap(),
-        MemoryTransport::<2, 128>::new(),
-        SimulatedClock::new(),
-        &mut buf,
-    );
+    let sink = JsonSink::object("pysense/value").with_decimals(1).unwrap();
     assert_eq!(
-        embassy_futures::block_on(publisher.publish_once()).unwrap(),
-        1
-    );
-    assert_eq!(
-        publisher.transport().messages()[0].payload,
+        dual::publish_one(Blocking(Si7006::new(i2c, delay)), sink),
         br#"{"temperature":23.3,"humidity":54.8}"#
     );
     checks.0.done();

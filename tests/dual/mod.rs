@@ -70,3 +70,25 @@ macro_rules! both {
 
 #[allow(unused_imports)]
 pub(crate) use {both, run_async, run_blocking};
+
+/// Publishes one sample of `sensor` through `sink` with a `Publisher` and returns the payload
+/// the transport received: how the driver suites check that a driver plugs into the crate.
+pub fn publish_one<S>(sensor: S, sink: sensorpub::JsonSink<'_>) -> Vec<u8>
+where
+    S: sensorpub::Sensor<2>,
+    S::Error: core::fmt::Debug,
+{
+    let mut buf = [0u8; 128];
+    let mut publisher: sensorpub::Publisher<'_, _, _, _, _, 2> = sensorpub::Publisher::new(
+        sensor,
+        sink,
+        sensorpub::MemoryTransport::<2, 128>::new(),
+        sensorpub::SimulatedClock::new(),
+        &mut buf,
+    );
+    assert_eq!(
+        embassy_futures::block_on(publisher.publish_once()).unwrap(),
+        1
+    );
+    publisher.transport().messages()[0].payload.to_vec()
+}
