@@ -1,9 +1,10 @@
 //! Both MQTT transports deliver exactly the published payloads, in order, at QoS 0 and 1,
-//! to a subscriber of a real broker (rumqttd in this process, 127.0.0.1).
+//! to a subscriber of a real broker (rumqttd in this process, 127.0.0.1), each sent at the
+//! QoS asked for and not retained.
 
 mod common;
 
-use common::{TestBroker, Version};
+use common::{Subscriber, TestBroker, Version};
 use core::pin::pin;
 use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
@@ -31,6 +32,25 @@ where
     transport.poll().await.expect("poll");
 }
 
+/// Checks that the subscriber got exactly [`payloads`], in order, each published at `qos`
+/// and not retained, and nothing more.
+fn assert_delivered(subscriber: &mut Subscriber, qos: QoS) {
+    let received = subscriber.take(COUNT);
+    let payloads: Vec<Vec<u8>> = received.iter().map(|m| m.payload.clone()).collect();
+    assert_eq!(payloads, self::payloads());
+    let wire_qos = match qos {
+        QoS::AtMostOnce => 0,
+        QoS::AtLeastOnce => 1,
+    };
+    for message in &received {
+        assert_eq!((message.qos, message.retain), (wire_qos, false), "{message:?}");
+    }
+    assert_eq!(
+        subscriber.next_within(std::time::Duration::from_millis(200)),
+        None
+    );
+}
+
 fn delivers_in_order_over_mqtt311(qos: QoS) {
     let broker = TestBroker::start();
     let mut subscriber = broker.subscribe(TOPIC);
@@ -48,11 +68,7 @@ fn delivers_in_order_over_mqtt311(qos: QoS) {
         publish_all(&mut mqtt, qos).await;
         mqtt.disconnect().await;
     });
-    assert_eq!(subscriber.payloads(COUNT), payloads());
-    assert_eq!(
-        subscriber.next_within(std::time::Duration::from_millis(200)),
-        None
-    );
+    assert_delivered(&mut subscriber, qos);
 }
 
 fn delivers_in_order_over_mqtt5(qos: QoS) {
@@ -71,11 +87,7 @@ fn delivers_in_order_over_mqtt5(qos: QoS) {
         mqtt.disconnect().await;
     });
     assert!(!mqtt.is_connected());
-    assert_eq!(subscriber.payloads(COUNT), payloads());
-    assert_eq!(
-        subscriber.next_within(std::time::Duration::from_millis(200)),
-        None
-    );
+    assert_delivered(&mut subscriber, qos);
 }
 
 #[test]

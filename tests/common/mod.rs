@@ -13,19 +13,25 @@
 //! let payloads = subscriber.payloads(5);
 //! ```
 //!
+//! Each received message also says at which QoS and with which retain flag the publisher
+//! sent it: the broker records the fixed header of every PUBLISH it reads off a client
+//! connection (rumqttd itself forwards at the subscription's QoS, so the forward cannot say).
+//!
 //! The broker's router runs for the whole test process (rumqttd cannot stop it); each
 //! `TestBroker` has its own.
 
 #![allow(dead_code)] // every test file uses a different part of this module
 
+use bytes::BytesMut;
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
+use rumqttd::protocol::{self, Packet, Protocol};
 use rumqttd::{
     ConnectionSettings, LinkType, Notification, Router, RouterConfig, Server, ServerSettings,
 };
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -46,6 +52,49 @@ pub enum Version {
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address").port()
+}
+
+/// A PUBLISH as the broker read it off a client connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WirePublish {
+    topic: Vec<u8>,
+    payload: Vec<u8>,
+    /// The fixed header's first byte: packet type 3, then DUP, QoS (2 bits), RETAIN.
+    header: u8,
+}
+
+/// Every PUBLISH the broker read, in the order read.
+type PublishLog = Arc<Mutex<Vec<WirePublish>>>;
+
+/// rumqttd's codec for one protocol version, recording each PUBLISH it decodes.
+#[derive(Debug, Clone)]
+struct Recording<P> {
+    codec: P,
+    log: PublishLog,
+}
+
+impl<P: Protocol> Protocol for Recording<P> {
+    fn read_mut(
+        &mut self,
+        stream: &mut BytesMut,
+        max_size: usize,
+    ) -> Result<Packet, protocol::Error> {
+        // The packet decoded (if any) starts at the first byte now in the stream.
+        let header = stream.first().copied();
+        let packet = self.codec.read_mut(stream, max_size)?;
+        if let (Packet::Publish(publish, _), Some(header)) = (&packet, header) {
+            self.log.lock().expect("publish log").push(WirePublish {
+                topic: publish.topic.to_vec(),
+                payload: publish.payload.to_vec(),
+                header,
+            });
+        }
+        Ok(packet)
+    }
+
+    fn write(&self, packet: Packet, write: &mut BytesMut) -> Result<usize, protocol::Error> {
+        self.codec.write(packet, write)
+    }
 }
 
 type StartListener = Box<dyn Fn(Version, SocketAddr) -> Listener + Send>;
@@ -82,6 +131,7 @@ pub struct TestBroker {
     start_listener: StartListener,
     make_link: MakeLink,
     listeners: Vec<Listener>,
+    published: PublishLog,
 }
 
 impl TestBroker {
@@ -100,6 +150,8 @@ impl TestBroker {
             ..RouterConfig::default()
         };
         let router_tx = Router::new(0, router_config).spawn();
+        let published = PublishLog::default();
+        let log = Arc::clone(&published);
         let link_tx = router_tx.clone();
         let make_link: MakeLink = Box::new(move |client_id| {
             let (tx, rx, _connack) = rumqttd::local::LinkBuilder::new(client_id, link_tx.clone())
@@ -123,6 +175,7 @@ impl TestBroker {
                 },
             };
             let router_tx = router_tx.clone();
+            let log = Arc::clone(&log);
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let thread = thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -132,14 +185,16 @@ impl TestBroker {
                 runtime.block_on(async move {
                     match version {
                         Version::V311 => {
-                            let mut server = Server::new(settings, router_tx, V4);
+                            let codec = Recording { codec: V4, log };
+                            let mut server = Server::new(settings, router_tx, codec);
                             tokio::select! {
                                 _ = server.start(LinkType::Remote) => {}
                                 _ = stopped => {}
                             }
                         }
                         Version::V5 => {
-                            let mut server = Server::new(settings, router_tx, V5);
+                            let codec = Recording { codec: V5, log };
+                            let mut server = Server::new(settings, router_tx, codec);
                             tokio::select! {
                                 _ = server.start(LinkType::Remote) => {}
                                 _ = stopped => {}
@@ -161,6 +216,7 @@ impl TestBroker {
             start_listener,
             make_link,
             listeners: Vec::new(),
+            published,
         };
         broker.restart();
         broker
@@ -198,7 +254,12 @@ impl TestBroker {
         let client_id = format!("test-subscriber-{}", free_port());
         let (mut tx, rx) = (self.make_link)(&client_id);
         tx.subscribe(filter).expect("subscribe");
-        let mut subscriber = Subscriber { _tx: tx, rx };
+        let mut subscriber = Subscriber {
+            _tx: tx,
+            rx,
+            published: Arc::clone(&self.published),
+            matched: Vec::new(),
+        };
         subscriber.wait_for_suback();
         subscriber
     }
@@ -225,6 +286,10 @@ pub struct Received {
     pub topic: String,
     /// The payload.
     pub payload: Vec<u8>,
+    /// The QoS (0, 1 or 2) of the PUBLISH the publisher sent it in, as the broker read it.
+    pub qos: u8,
+    /// The retain flag of the PUBLISH the publisher sent it in.
+    pub retain: bool,
 }
 
 /// Receives what the broker routes to one subscription (in-process, so it survives
@@ -232,6 +297,10 @@ pub struct Received {
 pub struct Subscriber {
     _tx: LinkTx,
     rx: LinkRx,
+    /// The broker's record of every PUBLISH it read.
+    published: PublishLog,
+    /// Which of those this subscriber has already received (`matched[i]`: entry `i`).
+    matched: Vec<bool>,
 }
 
 impl Subscriber {
@@ -252,15 +321,35 @@ impl Subscriber {
         loop {
             match self.rx.recv_deadline(deadline) {
                 Ok(Some(Notification::Forward(forward))) => {
+                    let (topic, payload) = (&forward.publish.topic, &forward.publish.payload);
+                    let header = self.sent_header(topic, payload);
                     return Some(Received {
-                        topic: String::from_utf8_lossy(&forward.publish.topic).into_owned(),
-                        payload: forward.publish.payload.to_vec(),
+                        topic: String::from_utf8_lossy(topic).into_owned(),
+                        payload: payload.to_vec(),
+                        qos: (header >> 1) & 0b11,
+                        retain: header & 1 == 1,
                     });
                 }
                 Ok(_) => {}
                 Err(_) => return None,
             }
         }
+    }
+
+    /// The fixed header of the earliest PUBLISH of `topic` and `payload` the broker read that
+    /// this subscriber has not received yet (the broker records it before routing it).
+    fn sent_header(&mut self, topic: &[u8], payload: &[u8]) -> u8 {
+        let published = self.published.lock().expect("publish log");
+        self.matched.resize(published.len(), false);
+        let found = published
+            .iter()
+            .zip(&mut self.matched)
+            .find(|(sent, matched)| !**matched && sent.topic == topic && sent.payload == payload);
+        let Some((sent, matched)) = found else {
+            panic!("the broker forwarded a PUBLISH it never read off a connection");
+        };
+        *matched = true;
+        sent.header
     }
 
     /// The next `count` messages; panics if they do not all come within [`PATIENCE`].
