@@ -1,6 +1,6 @@
 //! Both MQTT transports deliver exactly the published payloads, in order, at QoS 0 and 1,
 //! to a subscriber of a real broker (rumqttd in this process, 127.0.0.1), each sent at the
-//! QoS asked for and not retained.
+//! QoS and with the retain flag asked for.
 
 mod common;
 
@@ -19,22 +19,24 @@ fn payloads() -> Vec<Vec<u8>> {
         .collect()
 }
 
-async fn publish_all<T: Transport>(transport: &mut T, qos: QoS)
+async fn publish_all<T: Transport>(transport: &mut T, qos: QoS, retain: bool)
 where
     T::Error: core::fmt::Debug,
 {
     transport.connect().await.expect("connect");
     assert!(transport.is_connected());
     for payload in payloads() {
-        let message = Message::new(TOPIC, &payload).with_qos(qos);
+        let message = Message::new(TOPIC, &payload)
+            .with_qos(qos)
+            .with_retain(retain);
         transport.publish(&message).await.expect("publish");
     }
     transport.poll().await.expect("poll");
 }
 
 /// Checks that the subscriber got exactly [`payloads`], in order, each published at `qos`
-/// and not retained, and nothing more.
-fn assert_delivered(subscriber: &mut Subscriber, qos: QoS) {
+/// and `retain`, and nothing more.
+fn assert_delivered(subscriber: &mut Subscriber, qos: QoS, retain: bool) {
     let received = subscriber.take(COUNT);
     let payloads: Vec<Vec<u8>> = received.iter().map(|m| m.payload.clone()).collect();
     assert_eq!(payloads, self::payloads());
@@ -43,7 +45,11 @@ fn assert_delivered(subscriber: &mut Subscriber, qos: QoS) {
         QoS::AtLeastOnce => 1,
     };
     for message in &received {
-        assert_eq!((message.qos, message.retain), (wire_qos, false), "{message:?}");
+        assert_eq!(
+            (message.qos, message.retain),
+            (wire_qos, retain),
+            "{message:?}"
+        );
     }
     assert_eq!(
         subscriber.next_within(std::time::Duration::from_millis(200)),
@@ -51,7 +57,7 @@ fn assert_delivered(subscriber: &mut Subscriber, qos: QoS) {
     );
 }
 
-fn delivers_in_order_over_mqtt311(qos: QoS) {
+fn delivers_in_order_over_mqtt311(qos: QoS, retain: bool) {
     let broker = TestBroker::start();
     let mut subscriber = broker.subscribe(TOPIC);
     let stack = Stack::default();
@@ -65,13 +71,13 @@ fn delivers_in_order_over_mqtt311(qos: QoS) {
         &mut rx,
     );
     async_io::block_on(async {
-        publish_all(&mut mqtt, qos).await;
+        publish_all(&mut mqtt, qos, retain).await;
         mqtt.disconnect().await;
     });
-    assert_delivered(&mut subscriber, qos);
+    assert_delivered(&mut subscriber, qos, retain);
 }
 
-fn delivers_in_order_over_mqtt5(qos: QoS) {
+fn delivers_in_order_over_mqtt5(qos: QoS, retain: bool) {
     let broker = TestBroker::start();
     let mut subscriber = broker.subscribe(TOPIC);
     let stack = Stack::default();
@@ -83,29 +89,39 @@ fn delivers_in_order_over_mqtt5(qos: QoS) {
         pin!(Mqtt5::driver(&stack, address, &options, &mut session, 256, &link).expect("driver"));
     let mut mqtt = Mqtt5::new(&link, driver);
     async_io::block_on(async {
-        publish_all(&mut mqtt, qos).await;
+        publish_all(&mut mqtt, qos, retain).await;
         mqtt.disconnect().await;
     });
     assert!(!mqtt.is_connected());
-    assert_delivered(&mut subscriber, qos);
+    assert_delivered(&mut subscriber, qos, retain);
 }
 
 #[test]
 fn mqtt311_qos0_arrives_exactly_and_in_order() {
-    delivers_in_order_over_mqtt311(QoS::AtMostOnce);
+    delivers_in_order_over_mqtt311(QoS::AtMostOnce, false);
 }
 
 #[test]
 fn mqtt311_qos1_arrives_exactly_and_in_order() {
-    delivers_in_order_over_mqtt311(QoS::AtLeastOnce);
+    delivers_in_order_over_mqtt311(QoS::AtLeastOnce, false);
 }
 
 #[test]
 fn mqtt5_qos0_arrives_exactly_and_in_order() {
-    delivers_in_order_over_mqtt5(QoS::AtMostOnce);
+    delivers_in_order_over_mqtt5(QoS::AtMostOnce, false);
 }
 
 #[test]
 fn mqtt5_qos1_arrives_exactly_and_in_order() {
-    delivers_in_order_over_mqtt5(QoS::AtLeastOnce);
+    delivers_in_order_over_mqtt5(QoS::AtLeastOnce, false);
+}
+
+#[test]
+fn mqtt311_retained_qos1_arrives_retained() {
+    delivers_in_order_over_mqtt311(QoS::AtLeastOnce, true);
+}
+
+#[test]
+fn mqtt5_retained_qos1_arrives_retained() {
+    delivers_in_order_over_mqtt5(QoS::AtLeastOnce, true);
 }
