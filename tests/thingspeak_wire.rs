@@ -6,8 +6,12 @@ use std::rc::Rc;
 
 use sensorpub::{
     ConfigError, EncodeError, MemoryTransport, MockSensor, PublishError, Publisher, Quantity,
-    Reading, Sample, SimulatedClock, Sink, ThingSpeakSink, sink::FREE_INTERVAL_MS,
+    Reading, Sample, SimulatedClock, Sink, ThingSpeakSink,
 };
+
+/// ThingSpeak's free-account update interval, 15 s, written out rather than taken from
+/// `sink::FREE_INTERVAL_MS`, so a wrong constant fails here.
+const FREE_INTERVAL_MS: u64 = 15_000;
 
 fn sample(values: &[(Quantity, f32)]) -> Sample<8> {
     let readings: Vec<Reading> = values.iter().map(|&(q, v)| Reading::new(q, v)).collect();
@@ -181,6 +185,8 @@ fn an_update_inside_the_interval_is_refused_and_the_slot_kept() {
     let mut sink = ThingSpeakSink::new(1, &[(1, Quantity::Temperature)]).unwrap();
     let s = sample(&[(Quantity::Temperature, 20.0)]);
     let mut buf = [0u8; 128];
+    assert_eq!(sensorpub::sink::FREE_INTERVAL_MS, FREE_INTERVAL_MS);
+    assert_eq!(sink.interval_ms(), FREE_INTERVAL_MS);
     assert!(sink.encode(&s, 0, 1_000, &mut buf).is_ok());
     assert_eq!(sink.ready_in_ms(1_000), FREE_INTERVAL_MS);
     assert_eq!(
@@ -216,6 +222,10 @@ fn paid_interval_is_configurable() {
     let s = sample(&[(Quantity::Temperature, 20.0)]);
     let mut buf = [0u8; 128];
     assert!(sink.encode(&s, 0, 0, &mut buf).is_ok());
+    assert_eq!(
+        sink.encode(&s, 0, 999, &mut buf),
+        Err(EncodeError::TooSoon { retry_in_ms: 1 })
+    );
     assert!(sink.encode(&s, 0, 1_000, &mut buf).is_ok());
 }
 

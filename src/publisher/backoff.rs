@@ -493,5 +493,31 @@ mod tests {
             Ok(config)
         );
         assert_eq!(config.max_attempts(), None);
+        // The documented numbers, written out: 500 ms first, doubling, at most a minute,
+        // equal jitter (50 %), forever.
+        assert_eq!(
+            (
+                DEFAULT_BASE_MS,
+                DEFAULT_CAP_MS,
+                DEFAULT_FACTOR,
+                DEFAULT_JITTER_PERCENT
+            ),
+            (500, 60_000, 2, 50)
+        );
+        assert_eq!(
+            (config.base_ms(), config.cap_ms(), config.factor()),
+            (500, 60_000, 2)
+        );
+        assert_eq!(config.jitter_percent(), 50);
+        let nominal: Vec<u32> = (0..9).map(|k| config.nominal_delay_ms(k)).collect();
+        assert_eq!(
+            nominal,
+            [
+                500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000
+            ]
+        );
+        // `new` takes the same factor and jitter.
+        let custom = BackoffConfig::new(100, 1_000).unwrap();
+        assert_eq!((custom.factor(), custom.jitter_percent()), (2, 50));
     }
 }

@@ -6,7 +6,7 @@ use crate::message::QoS;
 use crate::publisher::{BackoffConfig, QueueError, Stage};
 use crate::reading::{Quantity, Reading, Sample};
 use crate::sensor::{MockError, MockSensor};
-use crate::sink::{FREE_INTERVAL_MS, JsonSink, ThingSpeakSink};
+use crate::sink::{JsonSink, ThingSpeakSink};
 use crate::transport::{MemoryError, MemoryTransport};
 use crate::{Message, SimulatedClock};
 use embassy_futures::block_on;
@@ -14,6 +14,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::string::String;
 use std::vec::Vec;
+
+/// ThingSpeak's free-account update interval, 15 s, written out rather than taken from
+/// `sink::FREE_INTERVAL_MS`, so a wrong constant fails here.
+const FREE_INTERVAL_MS: u64 = 15_000;
 
 /// A [`SimulatedClock`] the publisher and the transport both read.
 #[derive(Clone, Default)]
