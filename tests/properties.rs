@@ -93,9 +93,26 @@ proptest! {
     fn json_value_is_a_valid_number(sample in any_sample(), len in 0usize..40) {
         let mut sink = JsonSink::value("t");
         let mut buf = vec![0u8; len];
-        if let Ok(msg) = sink.encode(&sample, 0, 0, &mut buf) {
-            let parsed: serde_json::Value = serde_json::from_slice(msg.payload).expect("valid JSON");
-            prop_assert_eq!(parsed.as_f64().expect("a number") as f32, sample.readings()[0].value);
+        let first = sample.readings().first().copied();
+        match sink.encode(&sample, 0, 0, &mut buf) {
+            Ok(msg) => {
+                let reading = first.expect("a message only for a reading");
+                prop_assert_eq!(msg.topic, "t");
+                let parsed: serde_json::Value = serde_json::from_slice(msg.payload).expect("valid JSON");
+                prop_assert_eq!(parsed.as_f64().expect("a number") as f32, reading.value);
+            }
+            Err(EncodeError::BufferTooSmall) => {
+                let mut big = vec![0u8; 1024];
+                let msg = sink.encode(&sample, 0, 0, &mut big).expect("fits in 1 KiB");
+                prop_assert!(msg.topic.len() + msg.payload.len() > len);
+            }
+            Err(EncodeError::NonFinite { quantity }) => {
+                let reading = first.expect("a reading to refuse");
+                prop_assert_eq!(reading.quantity, quantity);
+                prop_assert!(!reading.value.is_finite());
+            }
+            Err(EncodeError::NothingToSend) => prop_assert!(sample.is_empty()),
+            Err(other) => prop_assert!(false, "unexpected {:?}", other),
         }
     }
 
@@ -114,37 +131,85 @@ proptest! {
         if per_field {
             sink = sink.per_field();
         }
+        // Every mapped reading of the sample, in field order.
+        let mapped: Vec<(u8, Quantity, f32)> = fields
+            .iter()
+            .filter_map(|&(field, quantity)| sample.get(quantity).map(|value| (field, quantity, value)))
+            .collect();
+        let expected_count = if per_field { mapped.len() } else { 1 };
+        prop_assert_eq!(sink.message_count(&sample), expected_count);
         let mut buf = vec![0u8; len];
-        for index in 0..sink.message_count(&sample) {
+        // Per field: what each message carried, (field, value).
+        let mut sent = Vec::new();
+        for index in 0..expected_count {
             // 15 s apart, so the rate limit never interferes.
             let now = index as u64 * 15_000;
+            // The sink as it was before this message, to encode it again into a big buffer.
+            let before = sink.clone();
             match sink.encode(&sample, index, now, &mut buf) {
                 Ok(msg) => {
                     prop_assert!(msg.payload.is_ascii());
                     if per_field {
-                        let field: u8 = msg.topic.rsplit("field").next().unwrap().parse().unwrap();
+                        let field: u8 = msg.topic.strip_prefix("channels/31337/publish/fields/field")
+                            .expect("a field topic").parse().unwrap();
                         let value: f32 = std::str::from_utf8(msg.payload).unwrap().parse().unwrap();
-                        prop_assert_eq!(Some(value), sample.get(QUANTITIES[usize::from(field) - 1]));
+                        sent.push((field, value));
                     } else {
                         prop_assert_eq!(msg.topic, "channels/31337/publish");
-                        for (key, value) in form_urlencoded::parse(msg.payload) {
-                            if key == "status" {
-                                prop_assert_eq!(Some(value.as_ref()), status.as_deref());
-                            } else {
-                                let field: usize = key.strip_prefix("field").unwrap().parse().unwrap();
-                                let value: f32 = value.parse().unwrap();
-                                prop_assert_eq!(Some(value), sample.get(QUANTITIES[field - 1]));
-                            }
+                        let decoded: Vec<(String, FormValue)> = form_urlencoded::parse(msg.payload)
+                            .map(|(key, value)| {
+                                let value = if key == "status" {
+                                    FormValue::Text(value.into_owned())
+                                } else {
+                                    FormValue::Number(value.parse().unwrap())
+                                };
+                                (key.into_owned(), value)
+                            })
+                            .collect();
+                        // Exactly the mapped readings in field order, then the status.
+                        let mut expected: Vec<(String, FormValue)> = mapped
+                            .iter()
+                            .map(|&(field, _, value)| (format!("field{field}"), FormValue::Number(value)))
+                            .collect();
+                        if let Some(status) = &status {
+                            expected.push(("status".into(), FormValue::Text(status.clone())));
                         }
+                        prop_assert_eq!(decoded, expected);
                     }
                 }
-                Err(EncodeError::BufferTooSmall) => {}
-                Err(EncodeError::NonFinite { quantity }) => {
-                    prop_assert!(sample.get(quantity).is_some_and(|v| !v.is_finite()));
+                Err(EncodeError::BufferTooSmall) => {
+                    let mut big = vec![0u8; 4096];
+                    let mut again = before;
+                    let msg = again.encode(&sample, index, now, &mut big).expect("fits in 4 KiB");
+                    prop_assert!(msg.topic.len() + msg.payload.len() > len);
                 }
-                Err(EncodeError::NothingToSend) => prop_assert!(sample.is_empty() && status.is_none()),
+                Err(EncodeError::NonFinite { quantity }) => {
+                    let refused = if per_field {
+                        mapped[index].2
+                    } else {
+                        sample.get(quantity).expect("a reading of the refused quantity")
+                    };
+                    prop_assert!(!refused.is_finite());
+                    if per_field {
+                        prop_assert_eq!(mapped[index].1, quantity);
+                    }
+                }
+                Err(EncodeError::NothingToSend) => {
+                    prop_assert!(!per_field && sample.is_empty() && status.is_none());
+                }
                 Err(other) => prop_assert!(false, "unexpected {:?}", other),
             }
         }
+        if per_field && sent.len() == mapped.len() {
+            let expected: Vec<(u8, f32)> = mapped.iter().map(|&(field, _, value)| (field, value)).collect();
+            prop_assert_eq!(sent, expected);
+        }
     }
+}
+
+/// A decoded ThingSpeak form value: a field's number, or the status text.
+#[derive(Debug, PartialEq)]
+enum FormValue {
+    Number(f32),
+    Text(String),
 }

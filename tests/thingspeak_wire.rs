@@ -73,6 +73,25 @@ fn fields_missing_from_the_sample_are_left_out() {
 }
 
 #[test]
+fn a_sample_without_mapped_readings_is_nothing_to_send_whatever_the_buffer() {
+    let mut sink = ThingSpeakSink::new(9, &[(1, Quantity::Temperature)]).unwrap();
+    let unmapped = sample(&[(Quantity::Humidity, 50.0)]);
+    // Too short even for the topic, and plenty: the same answer.
+    for len in [0, 8, 512] {
+        let mut buf = vec![0u8; len];
+        assert_eq!(
+            sink.encode(&unmapped, 0, 0, &mut buf),
+            Err(EncodeError::NothingToSend),
+            "buffer of {len} bytes"
+        );
+    }
+    // With a status there is something to send.
+    let mut with_status = sink.with_status("ok").unwrap();
+    let (_, payload) = encode(&mut with_status, &unmapped, 0, 0);
+    assert_eq!(decode(&payload), vec![("status".into(), "ok".into())]);
+}
+
+#[test]
 fn out_of_range_and_duplicate_fields_are_config_errors() {
     for field in [0u8, 9, 255] {
         assert_eq!(

@@ -234,10 +234,17 @@ impl<'a> ThingSpeakSink<'a> {
                 out.push(chunk.as_bytes())?;
             }
         }
-        if out.len == 0 {
-            return Err(EncodeError::NothingToSend);
-        }
         Ok(())
+    }
+
+    /// Whether the bulk message for `sample` carries anything: a mapped reading, the
+    /// location, the status or the sample's time.
+    fn bulk_has_content<const N: usize>(&self, sample: &Sample<N>) -> bool {
+        self.present(sample).next().is_some()
+            || self.latitude.is_some()
+            || self.elevation.is_some()
+            || self.status.is_some()
+            || sample.timestamp().is_some()
     }
 }
 
@@ -370,6 +377,10 @@ impl Sink for ThingSpeakSink<'_> {
         } else {
             if index != 0 {
                 return Err(EncodeError::NoSuchMessage);
+            }
+            // Before the topic is written: an empty message is no short buffer's fault.
+            if !self.bulk_has_content(sample) {
+                return Err(EncodeError::NothingToSend);
             }
             let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
             let mut out = Writer {
