@@ -121,3 +121,22 @@ fn a_sample_too_small_for_the_board_is_a_typed_error() {
     // SI7006 (2) and MPL3115A2 (2) fill the 4 slots; the LTR-329's reading has no room.
     assert_eq!(small, Err(BoardError::SampleFull));
 }
+
+#[test]
+fn warm_start_puts_an_active_altimeter_in_standby_before_configuring_the_barometer() {
+    // PySense 1 keeps the sensors powered across an MCU reset: other firmware left the
+    // MPL3115A2 active as an altimeter. ALT/OS only change in standby (the model ignores them
+    // while SBYB is set), so the board must clear SBYB first.
+    let env = Environment::default();
+    let bus = PySenseBus::pysense1(env).with_mpl3115a2_left_active_as_altimeter();
+    let mut board = PySense::new(|| bus.clone(), NoWait);
+    assert_eq!(board.init(), Presence::ALL);
+    assert_eq!(
+        bus.mpl3115a2_ctrl_reg1(),
+        0x38,
+        "barometer (ALT 0), OS = 128, standby"
+    );
+    let sample: Sample<10> = sensorpub::BlockingSensor::read(&mut board).unwrap();
+    let pressure = sample.get(Quantity::Pressure).unwrap();
+    assert!((pressure - env.pressure).abs() <= 0.25, "{pressure}");
+}

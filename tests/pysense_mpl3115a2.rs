@@ -64,6 +64,8 @@ both! {
     fn init_checks_who_am_i_then_configures_standby_barometer_and_data_flags() {
         let i2c = Mock::new(&[
             T::write_read(ADDR, vec![WHO_AM_I], vec![0xC4]),
+            // Already in standby (SBYB clear, the power-on value): nothing to stop.
+            T::write_read(ADDR, vec![CTRL_REG1], vec![0x00]),
             T::write(ADDR, vec![CTRL_REG1, BARO_OS128]),
             T::write(ADDR, vec![PT_DATA_CFG, PT_DATA_CFG_FLAGS]),
         ]);
@@ -76,11 +78,27 @@ both! {
         let i2c = Mock::new(&[
             T::write(ADDR, vec![CTRL_REG1, ALT_OS128]),
             T::write_read(ADDR, vec![WHO_AM_I], vec![0xC4]),
+            T::write_read(ADDR, vec![CTRL_REG1], vec![ALT_OS128]),
             T::write(ADDR, vec![CTRL_REG1, ALT_OS128]),
             T::write(ADDR, vec![PT_DATA_CFG, PT_DATA_CFG_FLAGS]),
         ]);
         let sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         let mut sensor = run!(sensor.into_altimeter()).unwrap();
+        run!(sensor.init()).unwrap();
+        finish(sensor.destroy());
+    }
+
+    fn init_on_a_chip_left_active_clears_sbyb_alone_before_changing_alt_and_os() {
+        // Warm start: other firmware left the chip active as an altimeter at OS = 8
+        // (ALT | OS 0b011 << 3 | SBYB = 0x99). ALT and OS may only change in standby.
+        let i2c = Mock::new(&[
+            T::write_read(ADDR, vec![WHO_AM_I], vec![0xC4]),
+            T::write_read(ADDR, vec![CTRL_REG1], vec![0x99]),
+            T::write(ADDR, vec![CTRL_REG1, 0x98]),
+            T::write(ADDR, vec![CTRL_REG1, BARO_OS128]),
+            T::write(ADDR, vec![PT_DATA_CFG, PT_DATA_CFG_FLAGS]),
+        ]);
+        let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         run!(sensor.init()).unwrap();
         finish(sensor.destroy());
     }

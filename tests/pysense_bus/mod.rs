@@ -132,6 +132,23 @@ impl PySenseBus {
         self
     }
 
+    /// The same board with the MPL3115A2 as other firmware left it across an MCU reset:
+    /// active (SBYB) in altimeter mode at OS = 128 (CTRL_REG1 0xB9), its last altitude
+    /// sample flagged new.
+    pub fn with_mpl3115a2_left_active_as_altimeter(self) -> Self {
+        {
+            let mut chips = self.0.borrow_mut();
+            chips.mpl_regs[0x26] = 0xB9;
+            chips.mpl_measure(true);
+        }
+        self
+    }
+
+    /// The MPL3115A2's CTRL_REG1 as the chip holds it.
+    pub fn mpl3115a2_ctrl_reg1(&self) -> u8 {
+        self.0.borrow().mpl_regs[0x26]
+    }
+
     /// Whether the co-processor has switched the sensors' supply on.
     pub fn sensors_powered(&self) -> bool {
         self.0.borrow().powered()
@@ -304,14 +321,24 @@ impl Chips {
             return;
         };
         self.mpl_pointer = usize::from(reg);
+        const CTRL_REG1: usize = 0x26;
+        // ALT (b7), RAW (b6) and OS (b5:3) only change in standby: written while the chip is
+        // active (SBYB set before the write), they keep their old value.
+        const STANDBY_ONLY: u8 = 0b1111_1000;
+        let was_active = self.mpl_regs[CTRL_REG1] & 0x01 != 0;
         for (i, &value) in values.iter().enumerate() {
-            if let Some(cell) = self.mpl_regs.get_mut(usize::from(reg) + i) {
+            let at = usize::from(reg) + i;
+            let value = if at == CTRL_REG1 && was_active {
+                (self.mpl_regs[CTRL_REG1] & STANDBY_ONLY) | (value & !STANDBY_ONLY)
+            } else {
+                value
+            };
+            if let Some(cell) = self.mpl_regs.get_mut(at) {
                 *cell = value;
             }
         }
-        const CTRL_REG1: u8 = 0x26;
-        if reg == CTRL_REG1 && !values.is_empty() {
-            let ctrl = values[0];
+        if usize::from(reg) == CTRL_REG1 && !values.is_empty() {
+            let ctrl = self.mpl_regs[CTRL_REG1];
             if ctrl & 0x04 != 0 {
                 // RST: registers back to reset values.
                 self.mpl_regs = [0; 0x30];
