@@ -3,8 +3,9 @@
 
 mod pysense_bus;
 
-use pysense_bus::{Environment, LIS2HH12, LTR329, PySenseBus};
-use sensorpub::pysense::{BoardError, Presence, PySense, PySenseAsync};
+use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
+use pysense_bus::{Environment, LIS2HH12, LTR329, PySenseBus, crc8};
+use sensorpub::pysense::{BoardError, InitErrors, Presence, PySense, PySenseAsync, si7006};
 use sensorpub::{
     Blocking, JsonSink, MemoryTransport, Publisher, Quantity, Sample, Sensor, SimulatedClock,
 };
@@ -139,4 +140,39 @@ fn warm_start_puts_an_active_altimeter_in_standby_before_configuring_the_baromet
     let sample: Sample<10> = sensorpub::BlockingSensor::read(&mut board).unwrap();
     let pressure = sample.get(Quantity::Pressure).unwrap();
     assert!((pressure - env.pressure).abs() <= 0.25, "{pressure}");
+}
+
+#[test]
+fn init_keeps_why_each_chip_was_left_out() {
+    let bus = PySenseBus::pysense1(Environment::default())
+        .with_si7006_id_checksum_corrupted()
+        .without(LIS2HH12);
+    let mut board = PySenseAsync::new(|| bus.clone(), NoWait);
+    let presence = embassy_futures::block_on(board.init());
+    assert_eq!(
+        presence,
+        Presence {
+            si7006: false,
+            mpl3115a2: true,
+            ltr329: true,
+            lis2hh12: false,
+        }
+    );
+    // SNB = 06 00 FF FF: the checksum over SNB_3..SNB_2 is crc8(06 00), sent with bit 0 flipped.
+    let computed = crc8(&[0x06, 0x00]);
+    assert_eq!(
+        board.init_errors(),
+        &InitErrors {
+            si7006: Some(si7006::Error::Crc {
+                computed,
+                received: computed ^ 1,
+            }),
+            mpl3115a2: None,
+            ltr329: None,
+            lis2hh12: Some(sensorpub::pysense::lis2hh12::Error::I2c(
+                ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address)
+            )),
+        }
+    );
+    assert_eq!(board.init_errors().presence(), presence);
 }

@@ -75,6 +75,8 @@ struct Chips {
     pic_reply: Vec<u8>,
     si7006_reply: Vec<u8>,
     si7006_conversions: u32,
+    /// The SI7006 sends a wrong checksum after its device id (a disturbed bus, say).
+    si7006_bad_id_crc: bool,
     mpl_regs: [u8; 0x30],
     mpl_pointer: usize,
     ltr_regs: [u8; 0x10],
@@ -116,6 +118,7 @@ impl PySenseBus {
             pic_reply: Vec::new(),
             si7006_reply: Vec::new(),
             si7006_conversions: 0,
+            si7006_bad_id_crc: false,
             mpl_regs,
             mpl_pointer: 0,
             ltr_regs,
@@ -141,6 +144,13 @@ impl PySenseBus {
             chips.mpl_regs[0x26] = 0xB9;
             chips.mpl_measure(true);
         }
+        self
+    }
+
+    /// The same board with an SI7006 whose electronic id comes with a wrong checksum: the
+    /// checksum after SNB_3..SNB_2 has its lowest bit flipped.
+    pub fn with_si7006_id_checksum_corrupted(self) -> Self {
+        self.0.borrow_mut().si7006_bad_id_crc = true;
         self
     }
 
@@ -308,7 +318,8 @@ impl Chips {
             }
             [0xFC, 0xC9] => {
                 let snb = [0x06, 0x00, 0xFF, 0xFF]; // SNB_3 = 0x06: Si7006
-                vec![snb[0], snb[1], crc8(&snb[..2]), snb[2], snb[3], crc8(&snb)]
+                let crc = crc8(&snb[..2]) ^ u8::from(self.si7006_bad_id_crc);
+                vec![snb[0], snb[1], crc, snb[2], snb[3], crc8(&snb)]
             }
             _ => vec![],
         };
