@@ -56,8 +56,10 @@ pub mod asynchronous {
             self.config
         }
 
-        /// Checks WHO_AM_I, then writes CTRL4 (full scale, address auto-increment) and CTRL1
-        /// (data rate, block data update, X/Y/Z enabled), which starts sampling.
+        /// Checks WHO_AM_I, then writes CTRL4 (full scale, address auto-increment), discards
+        /// any sample still pending from before (see [`Self::set_full_scale`]; on a PySense 1
+        /// the chip stays powered across an MCU reset), and writes CTRL1 (data rate, block data
+        /// update, X/Y/Z enabled), which starts sampling.
         ///
         /// [`Error::InvalidDevice`] if WHO_AM_I is not 0x41.
         pub async fn init(&mut self, config: Config) -> Result<(), Error<I2C::Error>> {
@@ -88,7 +90,16 @@ pub mod asynchronous {
             self.write_ctrl1(true).await
         }
 
-        /// Changes the full scale (one CTRL4 write).
+        /// Changes the full scale: one CTRL4 write, then one 6-byte read of the output
+        /// registers that throws the pending sample away.
+        ///
+        /// The output registers keep the last sample's raw counts, taken at the old scale,
+        /// until the next sample replaces them, and STATUS ZYXDA stays set until they are read
+        /// (datasheet § 7, STATUS and OUT_X..OUT_Z). Converting those counts with the new
+        /// sensitivity would report (0.1, −0.25, 0.5) g for (0.2, −0.5, 1.0) g after ±4 → ±2 g.
+        /// Reading them once right after the change clears ZYXDA, so the next read waits for a
+        /// sample the chip took at the new scale. The chip says nothing about a sample's scale,
+        /// so discarding is the only safe choice; it costs at most one output period.
         pub async fn set_full_scale(
             &mut self,
             full_scale: super::super::FullScale,
@@ -166,10 +177,16 @@ pub mod asynchronous {
             Ok(())
         }
 
+        /// Writes CTRL4 and discards the sample pending from before it (see
+        /// [`Self::set_full_scale`]).
         async fn write_ctrl4(&mut self) -> Result<(), Error<I2C::Error>> {
             let ctrl4 =
                 (self.config.full_scale.code() << BitFlags::FS_SHIFT) | BitFlags::IF_ADD_INC;
             self.i2c.write(ADDRESS, &[Register::CTRL4, ctrl4]).await?;
+            let mut stale = [0u8; 6];
+            self.i2c
+                .write_read(ADDRESS, &[Register::OUT_X_L], &mut stale)
+                .await?;
             Ok(())
         }
     }

@@ -82,15 +82,33 @@ pub mod asynchronous {
             self.read_register(Register::MANUFAC_ID).await
         }
 
-        /// Writes the measurement rate, integration time and gain, makes the chip active and
-        /// waits the 10 ms standby-to-active time.
+        /// Puts the chip in standby, writes the measurement rate and integration time, makes
+        /// it active with the gain, waits the 10 ms standby-to-active time and discards the
+        /// data measured before.
+        ///
+        /// ALS_STATUS says which gain the data was taken with, but not which integration time:
+        /// data flagged new when the integration time changes was measured with the old one,
+        /// and dividing it by the new one is wrong (1000 lx reads 250 after switching from 100
+        /// to 400 ms). So the change is made in standby, so no measurement straddles it; the
+        /// data registers are read once after waking, which clears the new-data flag (the
+        /// first measurement at the new settings needs the wake-up time plus at least 50 ms of
+        /// integration, so it cannot be the one discarded); and the next read waits for a
+        /// measurement taken entirely with `config`. The same covers a warm start, a chip left
+        /// active by other firmware (on a PySense 1 the sensors stay powered across an MCU
+        /// reset).
         pub async fn configure(&mut self, config: Config) -> Result<(), Error<I2C::Error>> {
+            self.standby().await?;
             let meas_rate = (config.integration_time().code() << BitFlags::INTEGRATION_SHIFT)
                 | config.rate().code();
             self.write_register(Register::ALS_MEAS_RATE, meas_rate)
                 .await?;
             self.config = config;
-            self.activate().await
+            self.activate().await?;
+            let mut stale = [0u8; 4];
+            self.i2c
+                .write_read(ADDRESS, &[Register::ALS_DATA_CH1_0], &mut stale)
+                .await?;
+            Ok(())
         }
 
         /// Makes the chip active with the configured gain and waits the 10 ms it takes to
