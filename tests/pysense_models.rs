@@ -3,12 +3,16 @@
 //! the datasheet (or Pycom's protocol) says. These tests check the *state* the drivers leave
 //! behind and the values they read, whatever order of transactions they choose.
 
+mod dual;
+
 use core::cell::Cell;
 use core::convert::Infallible;
+use dual::{assert_close, both};
 use std::rc::Rc;
 
 use embedded_hal::i2c::{ErrorType, Operation};
 use embedded_hal_mock::eh1::delay::NoopDelay;
+use sensorpub::pysense::{lis2hh12, ltr329};
 
 /// A chip on the bus: receives writes and answers reads.
 trait Chip {
@@ -365,184 +369,144 @@ impl Chip for Lis2hh12Model {
     }
 }
 
-fn assert_close(actual: f32, expected: f32, tolerance: f32) {
-    assert!(
-        (actual - expected).abs() <= tolerance,
-        "{actual} is not within {tolerance} of {expected}"
-    );
-}
-
-macro_rules! blocking_call {
-    ($e:expr) => {
-        $e
+both! {
+    blocking: use sensorpub::pysense::{coprocessor::Coprocessor, lis2hh12::Lis2hh12, ltr329::Ltr329};
+    asynchronous: use sensorpub::pysense::{
+        coprocessor::CoprocessorAsync as Coprocessor, lis2hh12::Lis2hh12Async as Lis2hh12,
+        ltr329::Ltr329Async as Ltr329,
     };
+
+    fn power_on_leaves_rc6_rc7_outputs_and_pwr_ctrl_high_and_nothing_else_changed() {
+        let mut pic = Coprocessor::new(Bus(Pic::new()), NoopDelay::new());
+        run!(pic.init()).unwrap();
+        run!(pic.power_on_sensors()).unwrap();
+        let (Bus(model), _) = pic.destroy();
+        assert_eq!(model.memory[Pic::TRISC], 0x3F);
+        assert_eq!(model.memory[Pic::LATC], 0x95);
+    }
+
+    fn power_off_clears_only_pwr_ctrl() {
+        let mut pic = Coprocessor::new(Bus(Pic::new()), NoopDelay::new());
+        run!(pic.power_on_sensors()).unwrap();
+        run!(pic.power_off_sensors()).unwrap();
+        let (Bus(model), _) = pic.destroy();
+        assert_eq!(model.memory[Pic::LATC], 0x15);
+    }
+
+    fn battery_voltage_from_the_adc_model() {
+        let mut model = Pic::new();
+        model.battery_count = 837;
+        let mut pic = Coprocessor::new(Bus(model), NoopDelay::new());
+        run!(pic.enable_battery_adc()).unwrap();
+        let v = run!(pic.battery_voltage()).unwrap();
+        // V = count · 3.3 · 280 / 1023 / 180 + 0.01 (Pycom's divider and FET drop):
+        // 837 · 3.3 · 280 / 1023 = 756 exactly, / 180 = 4.2, + 0.01.
+        assert_close(v, 4.21, 1e-5);
+        let (Bus(model), _) = pic.destroy();
+        assert_eq!(model.memory[Pic::ANSELC], 0x04);
+        assert_eq!(model.memory[Pic::ADCON0], 0x19);
+        assert_eq!(model.memory[Pic::ADCON1], 0x60);
+    }
+
+    fn ltr329_lux_from_the_model_with_the_configured_gain() {
+        // 4× gain and 200 ms make the model's 625 / 125 counts 5000 / 1000.
+        let clock = Clock::default();
+        let model = Ltr329Model::new(625, 125, clock.clone());
+        let mut als = Ltr329::new(Bus(model), clock);
+        let config = ltr329::Config::new(
+            ltr329::Gain::X4,
+            ltr329::IntegrationTime::Ms200,
+            ltr329::MeasurementRate::Ms200,
+        )
+        .unwrap();
+        run!(als.init(config)).unwrap();
+        let lx = run!(als.read_lux()).unwrap();
+        let expected = (1.7743 * 5000.0 + 1.1059 * 1000.0) / 4.0 / 2.0;
+        assert!((lx - expected).abs() < 1e-2, "{lx} vs {expected}");
+        let (Bus(model), _) = als.destroy();
+        assert_eq!(model.registers.map[0x80], 0x09, "4× gain, active");
+        assert_eq!(model.registers.map[0x85], 0x12, "200 ms / 200 ms");
+        assert_eq!(
+            model.registers.map[0x8C] & 0x04,
+            0,
+            "data read, flag cleared"
+        );
+    }
+
+    fn ltr329_never_divides_a_measurement_by_an_integration_time_it_was_not_taken_with() {
+        // 500 / 100 counts at 1× and 100 ms: 1.7743 · 500 + 1.1059 · 100 = 997.74 lx
+        // (ratio 0.17), whatever the integration time.
+        let clock = Clock::default();
+        let model = Ltr329Model::new(500, 100, clock.clone());
+        let mut als = Ltr329::new(Bus(model), clock.clone());
+        let config = |integration| {
+            ltr329::Config::new(ltr329::Gain::X1, integration, ltr329::MeasurementRate::Ms500)
+                .unwrap()
+        };
+        run!(als.init(config(ltr329::IntegrationTime::Ms100))).unwrap();
+        // A 100 ms measurement ends and waits, flagged new, when 400 ms are chosen.
+        clock.advance_ms(200);
+        run!(als.configure(config(ltr329::IntegrationTime::Ms400))).unwrap();
+        let lx = run!(als.read_lux()).unwrap();
+        assert_close(lx, 997.74, 0.01);
+        // Likewise a 400 ms measurement pending when 50 ms are chosen.
+        clock.advance_ms(600);
+        run!(als.configure(config(ltr329::IntegrationTime::Ms50))).unwrap();
+        let lx = run!(als.read_lux()).unwrap();
+        assert_close(lx, 997.74, 0.01);
+    }
+
+    fn ltr329_in_standby_produces_no_data_and_the_wait_is_bounded() {
+        let clock = Clock::default();
+        let model = Ltr329Model::new(5000, 1000, clock.clone());
+        let mut als = Ltr329::new(Bus(model), clock);
+        assert_eq!(run!(als.read_lux()), Err(ltr329::Error::Timeout));
+    }
+
+    fn lis2hh12_never_converts_a_sample_with_a_full_scale_it_was_not_taken_at() {
+        let world = [0.2, -0.5, 1.0];
+        let clock = Clock::default();
+        let model = Lis2hh12Model::new(world, clock.clone());
+        let mut accel = Lis2hh12::new(Bus(model), clock.clone());
+        let config = lis2hh12::Config {
+            data_rate: lis2hh12::DataRate::Hz50,
+            full_scale: lis2hh12::FullScale::G4,
+        };
+        run!(accel.init(config)).unwrap();
+        // A ±4 g sample is taken and waits unread when ±2 g is chosen.
+        clock.advance_ms(30);
+        run!(accel.set_full_scale(lis2hh12::FullScale::G2)).unwrap();
+        let a = run!(accel.acceleration()).unwrap();
+        // One LSB at ±2 g is 0.061 mg; the old sample would read (0.1, −0.25, 0.5).
+        assert_close(a.x, 0.2, 1e-4);
+        assert_close(a.y, -0.5, 1e-4);
+        assert_close(a.z, 1.0, 1e-4);
+        // A ±2 g sample waits when ±8 g is chosen: it would read (0.8, −2.0, 4.0).
+        clock.advance_ms(30);
+        run!(accel.set_full_scale(lis2hh12::FullScale::G8)).unwrap();
+        let a = run!(accel.acceleration()).unwrap();
+        assert_close(a.x, 0.2, 3e-4);
+        assert_close(a.y, -0.5, 3e-4);
+        assert_close(a.z, 1.0, 3e-4);
+    }
+
+    fn lis2hh12_reads_all_three_axes_with_bdu_and_auto_increment() {
+        // −4100, 2050 and 16393 counts at ±2 g, 0.061 mg/LSB (datasheet Table 3).
+        let world = [-4100.0 * 0.061e-3, 2050.0 * 0.061e-3, 16393.0 * 0.061e-3];
+        let clock = Clock::default();
+        let model = Lis2hh12Model::new(world, clock.clone());
+        let mut accel = Lis2hh12::new(Bus(model), clock);
+        let config = lis2hh12::Config {
+            data_rate: lis2hh12::DataRate::Hz100,
+            full_scale: lis2hh12::FullScale::G2,
+        };
+        run!(accel.init(config)).unwrap();
+        let a = run!(accel.acceleration()).unwrap();
+        assert_close(a.x, -0.250_1, 1e-6);
+        assert_close(a.y, 0.125_05, 1e-6);
+        assert_close(a.z, 0.999_973, 1e-6);
+        let (Bus(model), _) = accel.destroy();
+        assert_eq!(model.registers.map[0x20], 0x3F);
+        assert_eq!(model.registers.map[0x23], 0x04);
+    }
 }
-
-macro_rules! async_call {
-    ($e:expr) => {
-        embassy_futures::block_on($e)
-    };
-}
-
-macro_rules! model_cases {
-    ($variant:ident, $call:ident, $coprocessor:ident, $lis2hh12:ident, $ltr329:ident) => {
-        mod $variant {
-            use super::*;
-            use sensorpub::pysense::coprocessor::$coprocessor as Coprocessor;
-            use sensorpub::pysense::lis2hh12::$lis2hh12 as Lis2hh12;
-            use sensorpub::pysense::ltr329::$ltr329 as Ltr329;
-            use sensorpub::pysense::{lis2hh12, ltr329};
-
-            #[test]
-            fn power_on_leaves_rc6_rc7_outputs_and_pwr_ctrl_high_and_nothing_else_changed() {
-                let mut pic = Coprocessor::new(Bus(Pic::new()), NoopDelay::new());
-                $call!(pic.init()).unwrap();
-                $call!(pic.power_on_sensors()).unwrap();
-                let (Bus(model), _) = pic.destroy();
-                assert_eq!(model.memory[Pic::TRISC], 0x3F);
-                assert_eq!(model.memory[Pic::LATC], 0x95);
-            }
-
-            #[test]
-            fn power_off_clears_only_pwr_ctrl() {
-                let mut pic = Coprocessor::new(Bus(Pic::new()), NoopDelay::new());
-                $call!(pic.power_on_sensors()).unwrap();
-                $call!(pic.power_off_sensors()).unwrap();
-                let (Bus(model), _) = pic.destroy();
-                assert_eq!(model.memory[Pic::LATC], 0x15);
-            }
-
-            #[test]
-            fn battery_voltage_from_the_adc_model() {
-                let mut model = Pic::new();
-                model.battery_count = 837;
-                let mut pic = Coprocessor::new(Bus(model), NoopDelay::new());
-                $call!(pic.enable_battery_adc()).unwrap();
-                let v = $call!(pic.battery_voltage()).unwrap();
-                // V = count · 3.3 · 280 / 1023 / 180 + 0.01 (Pycom's divider and FET drop):
-                // 837 · 3.3 · 280 / 1023 = 756 exactly, / 180 = 4.2, + 0.01.
-                assert_close(v, 4.21, 1e-5);
-                let (Bus(model), _) = pic.destroy();
-                assert_eq!(model.memory[Pic::ANSELC], 0x04);
-                assert_eq!(model.memory[Pic::ADCON0], 0x19);
-                assert_eq!(model.memory[Pic::ADCON1], 0x60);
-            }
-
-            #[test]
-            fn ltr329_lux_from_the_model_with_the_configured_gain() {
-                // 4× gain and 200 ms make the model's 625 / 125 counts 5000 / 1000.
-                let clock = Clock::default();
-                let model = Ltr329Model::new(625, 125, clock.clone());
-                let mut als = Ltr329::new(Bus(model), clock);
-                let config = ltr329::Config::new(
-                    ltr329::Gain::X4,
-                    ltr329::IntegrationTime::Ms200,
-                    ltr329::MeasurementRate::Ms200,
-                )
-                .unwrap();
-                $call!(als.init(config)).unwrap();
-                let lx = $call!(als.read_lux()).unwrap();
-                let expected = (1.7743 * 5000.0 + 1.1059 * 1000.0) / 4.0 / 2.0;
-                assert!((lx - expected).abs() < 1e-2, "{lx} vs {expected}");
-                let (Bus(model), _) = als.destroy();
-                assert_eq!(model.registers.map[0x80], 0x09, "4× gain, active");
-                assert_eq!(model.registers.map[0x85], 0x12, "200 ms / 200 ms");
-                assert_eq!(
-                    model.registers.map[0x8C] & 0x04,
-                    0,
-                    "data read, flag cleared"
-                );
-            }
-
-            #[test]
-            fn ltr329_never_divides_a_measurement_by_an_integration_time_it_was_not_taken_with() {
-                // 500 / 100 counts at 1× and 100 ms: 1.7743 · 500 + 1.1059 · 100 = 997.74 lx
-                // (ratio 0.17), whatever the integration time.
-                let clock = Clock::default();
-                let model = Ltr329Model::new(500, 100, clock.clone());
-                let mut als = Ltr329::new(Bus(model), clock.clone());
-                let config = |integration| {
-                    ltr329::Config::new(ltr329::Gain::X1, integration, ltr329::MeasurementRate::Ms500)
-                        .unwrap()
-                };
-                $call!(als.init(config(ltr329::IntegrationTime::Ms100))).unwrap();
-                // A 100 ms measurement ends and waits, flagged new, when 400 ms are chosen.
-                clock.advance_ms(200);
-                $call!(als.configure(config(ltr329::IntegrationTime::Ms400))).unwrap();
-                let lx = $call!(als.read_lux()).unwrap();
-                assert_close(lx, 997.74, 0.01);
-                // Likewise a 400 ms measurement pending when 50 ms are chosen.
-                clock.advance_ms(600);
-                $call!(als.configure(config(ltr329::IntegrationTime::Ms50))).unwrap();
-                let lx = $call!(als.read_lux()).unwrap();
-                assert_close(lx, 997.74, 0.01);
-            }
-
-            #[test]
-            fn ltr329_in_standby_produces_no_data_and_the_wait_is_bounded() {
-                let clock = Clock::default();
-                let model = Ltr329Model::new(5000, 1000, clock.clone());
-                let mut als = Ltr329::new(Bus(model), clock);
-                assert_eq!($call!(als.read_lux()), Err(ltr329::Error::Timeout));
-            }
-
-            #[test]
-            fn lis2hh12_never_converts_a_sample_with_a_full_scale_it_was_not_taken_at() {
-                let world = [0.2, -0.5, 1.0];
-                let clock = Clock::default();
-                let model = Lis2hh12Model::new(world, clock.clone());
-                let mut accel = Lis2hh12::new(Bus(model), clock.clone());
-                let config = lis2hh12::Config {
-                    data_rate: lis2hh12::DataRate::Hz50,
-                    full_scale: lis2hh12::FullScale::G4,
-                };
-                $call!(accel.init(config)).unwrap();
-                // A ±4 g sample is taken and waits unread when ±2 g is chosen.
-                clock.advance_ms(30);
-                $call!(accel.set_full_scale(lis2hh12::FullScale::G2)).unwrap();
-                let a = $call!(accel.acceleration()).unwrap();
-                // One LSB at ±2 g is 0.061 mg; the old sample would read (0.1, −0.25, 0.5).
-                assert_close(a.x, 0.2, 1e-4);
-                assert_close(a.y, -0.5, 1e-4);
-                assert_close(a.z, 1.0, 1e-4);
-                // A ±2 g sample waits when ±8 g is chosen: it would read (0.8, −2.0, 4.0).
-                clock.advance_ms(30);
-                $call!(accel.set_full_scale(lis2hh12::FullScale::G8)).unwrap();
-                let a = $call!(accel.acceleration()).unwrap();
-                assert_close(a.x, 0.2, 3e-4);
-                assert_close(a.y, -0.5, 3e-4);
-                assert_close(a.z, 1.0, 3e-4);
-            }
-
-            #[test]
-            fn lis2hh12_reads_all_three_axes_with_bdu_and_auto_increment() {
-                // −4100, 2050 and 16393 counts at ±2 g, 0.061 mg/LSB (datasheet Table 3).
-                let world = [-4100.0 * 0.061e-3, 2050.0 * 0.061e-3, 16393.0 * 0.061e-3];
-                let clock = Clock::default();
-                let model = Lis2hh12Model::new(world, clock.clone());
-                let mut accel = Lis2hh12::new(Bus(model), clock);
-                let config = lis2hh12::Config {
-                    data_rate: lis2hh12::DataRate::Hz100,
-                    full_scale: lis2hh12::FullScale::G2,
-                };
-                $call!(accel.init(config)).unwrap();
-                let a = $call!(accel.acceleration()).unwrap();
-                assert_close(a.x, -0.250_1, 1e-6);
-                assert_close(a.y, 0.125_05, 1e-6);
-                assert_close(a.z, 0.999_973, 1e-6);
-                let (Bus(model), _) = accel.destroy();
-                assert_eq!(model.registers.map[0x20], 0x3F);
-                assert_eq!(model.registers.map[0x23], 0x04);
-            }
-        }
-    };
-}
-
-model_cases!(blocking, blocking_call, Coprocessor, Lis2hh12, Ltr329);
-model_cases!(
-    asynchronous,
-    async_call,
-    CoprocessorAsync,
-    Lis2hh12Async,
-    Ltr329Async
-);

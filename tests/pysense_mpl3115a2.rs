@@ -32,8 +32,6 @@ const STATUS_FRESH: u8 = 0x0E;
 /// Minimum time between samples at OS = 128, ms (CTRL_REG1 oversampling table).
 const OS128_MS: u32 = 512;
 
-
-
 /// The transactions of one one-shot measurement with CTRL_REG1 = `ctrl`, OST clearing at the
 /// first poll, then the 6-byte burst `burst`.
 fn one_shot(ctrl: u8, burst: [u8; 6]) -> Vec<T> {

@@ -47,9 +47,6 @@ const ID_2_UNKNOWN: [u8; 6] = [0x42, 0x9A, 0xB2, 0xBC, 0xDE, 0x76];
 /// Second transfer for SNB = 15 9A BC DE: an Si7021.
 const ID_2_SI7021: [u8; 6] = [0x15, 0x9A, 0xFB, 0xBC, 0xDE, 0x3C];
 
-
-
-
 both! {
     blocking: use sensorpub::pysense::si7006::Si7006 as Driver;
     asynchronous: use sensorpub::pysense::si7006::Si7006Async as Driver;
