@@ -47,6 +47,11 @@ fn configure(standby: u8, meas_rate: u8, active: u8) -> Vec<T> {
     ]
 }
 
+/// A bus mock expecting the transactions of `parts`, in order.
+fn mock(parts: &[Vec<T>]) -> I2cMock {
+    I2cMock::new(&parts.concat())
+}
+
 fn close_to(actual: f32, expected: f32) -> bool {
     (actual - expected).abs() <= 1e-4 * expected.abs().max(1.0)
 }
@@ -61,11 +66,11 @@ both! {
     }
 
     fn init_checks_part_id_writes_rate_then_gain_and_waits_10_ms() {
-        let i2c = I2cMock::new(&[
+        let i2c = mock(&[
             vec![T::write_read(ADDR, vec![PART_ID], vec![0xA0])],
             // 200 ms (code 2) << 3 | 500 ms (code 3); 8× (code 3) << 2 | active
             configure(0x00, 0x13, 0x0D),
-        ].concat());
+        ]);
         let delay = CheckedDelay::new(&[D::delay_ms(10)]);
         let mut s = Ltr329::new(i2c, delay);
         let config =
@@ -76,21 +81,21 @@ both! {
     }
 
     fn init_with_the_default_config_writes_the_reset_values_and_activates() {
-        let i2c = I2cMock::new(&[
+        let i2c = mock(&[
             vec![T::write_read(ADDR, vec![PART_ID], vec![0xA0])],
             configure(0x00, 0x03, 0x01),
-        ].concat());
+        ]);
         let mut s = Ltr329::new(i2c, CheckedDelay::new(&[D::delay_ms(10)]));
         assert_eq!(run!(s.init(Config::default())), Ok(()));
         done(s.destroy());
     }
 
     fn init_96x_50ms_50ms_codes() {
-        let i2c = I2cMock::new(&[
+        let i2c = mock(&[
             vec![T::write_read(ADDR, vec![PART_ID], vec![0xA0])],
             // 50 ms integration is code 1, 50 ms rate code 0; 96× is code 7: 7 << 2 | 1
             configure(0x00, 0x08, 0x1D),
-        ].concat());
+        ]);
         let mut s = Ltr329::new(i2c, CheckedDelay::new(&[D::delay_ms(10)]));
         let config =
             Config::new(Gain::X96, IntegrationTime::Ms50, MeasurementRate::Ms50).unwrap();
@@ -134,11 +139,11 @@ both! {
     }
 
     fn standby_clears_the_active_bit_and_keeps_the_gain() {
-        let i2c = I2cMock::new(&[
+        let i2c = mock(&[
             vec![T::write_read(ADDR, vec![PART_ID], vec![0xA0])],
             configure(0x00, 0x03, 0x09),
             vec![T::write(ADDR, vec![ALS_CONTR, 0x08])],
-        ].concat());
+        ]);
         let mut s = Ltr329::new(i2c, CheckedDelay::new(&[D::delay_ms(10)]));
         let config =
             Config::new(Gain::X4, IntegrationTime::Ms100, MeasurementRate::Ms500).unwrap();
@@ -148,7 +153,7 @@ both! {
     }
 
     fn reconfiguring_goes_through_standby_and_drops_data_of_the_old_integration_time() {
-        let i2c = I2cMock::new(&[
+        let i2c = mock(&[
             vec![T::write_read(ADDR, vec![PART_ID], vec![0xA0])],
             configure(0x00, 0x03, 0x09),
             // standby keeps 4×; 400 ms (code 3) << 3 | 500 ms; 4× active
@@ -159,8 +164,7 @@ both! {
                 T::write_read(ADDR, vec![ALS_STATUS], vec![0x24]),
                 T::write_read(ADDR, vec![ALS_DATA_CH1_0], burst(4000, 800)),
             ],
-        ]
-        .concat());
+        ]);
         let delays = [D::delay_ms(10), D::delay_ms(10), D::delay_ms(10)];
         let mut s = Ltr329::new(i2c, CheckedDelay::new(&delays));
         let at = |integration| Config::new(Gain::X4, integration, MeasurementRate::Ms500).unwrap();
@@ -208,12 +212,12 @@ both! {
     }
 
     fn read_lux_at_50_ms_integration_is_twice_the_100_ms_value() {
-        let i2c = I2cMock::new(&[
+        let i2c = mock(&[
             vec![T::write_read(ADDR, vec![PART_ID], vec![0xA0])],
             configure(0x00, 0x0B, 0x01),
             vec![T::write_read(ADDR, vec![ALS_STATUS], vec![STATUS_NEW_GAIN1])],
             vec![T::write_read(ADDR, vec![ALS_DATA_CH1_0], burst(800, 200))],
-        ].concat());
+        ]);
         let mut s = Ltr329::new(i2c, CheckedDelay::new(&[D::delay_ms(10)]));
         let config =
             Config::new(Gain::X1, IntegrationTime::Ms50, MeasurementRate::Ms500).unwrap();

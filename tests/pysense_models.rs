@@ -225,6 +225,15 @@ impl Ltr329Model {
         self.registers.map[0x80] & 1 != 0
     }
 
+    /// As other firmware left it across an MCU reset: active at 1×, 400 ms every 500 ms,
+    /// measuring since `clock`'s now.
+    fn left_active_at_400_ms(mut self) -> Self {
+        self.registers.map[0x80] = 0x01;
+        self.registers.map[0x85] = 0x1B;
+        self.start(self.clock.now_us());
+        self
+    }
+
     /// A measurement starting at `at` with the settings in force now.
     fn start(&mut self, at: u64) {
         let gain = (self.registers.map[0x80] >> 2) & 0b111;
@@ -306,6 +315,16 @@ impl Lis2hh12Model {
             clock,
             next_sample_us: None,
         }
+    }
+
+    /// As other firmware left it across an MCU reset: sampling at 50 Hz and ±8 g, one sample
+    /// taken and not read.
+    fn left_sampling_at_8_g(mut self) -> Self {
+        self.registers.map[0x20] = 0x2F;
+        self.registers.map[0x23] = 0x34;
+        self.next_sample_us = Some(self.clock.now_us());
+        self.catch_up();
+        self
     }
 
     fn period_us(&self) -> Option<u64> {
@@ -456,6 +475,16 @@ both! {
         assert_close(lx, 997.74, 0.01);
     }
 
+    fn ltr329_init_drops_data_a_chip_left_active_measured_at_another_integration_time() {
+        let clock = Clock::default();
+        let model = Ltr329Model::new(500, 100, clock.clone()).left_active_at_400_ms();
+        clock.advance_ms(450); // a 400 ms measurement waits, flagged new
+        let mut als = Ltr329::new(Bus(model), clock);
+        run!(als.init(ltr329::Config::default())).unwrap();
+        // 1.7743 · 500 + 1.1059 · 100 at 1×, 100 ms; the 400 ms data would read 4 × that.
+        assert_close(run!(als.read_lux()).unwrap(), 997.74, 0.01);
+    }
+
     fn ltr329_in_standby_produces_no_data_and_the_wait_is_bounded() {
         let clock = Clock::default();
         let model = Ltr329Model::new(5000, 1000, clock.clone());
@@ -488,6 +517,18 @@ both! {
         assert_close(a.x, 0.2, 3e-4);
         assert_close(a.y, -0.5, 3e-4);
         assert_close(a.z, 1.0, 3e-4);
+    }
+
+    fn lis2hh12_init_drops_a_sample_a_chip_left_sampling_took_at_another_scale() {
+        let clock = Clock::default();
+        let model = Lis2hh12Model::new([0.2, -0.5, 1.0], clock.clone()).left_sampling_at_8_g();
+        let mut accel = Lis2hh12::new(Bus(model), clock);
+        run!(accel.init(lis2hh12::Config::default())).unwrap(); // 50 Hz, ±4 g
+        let a = run!(accel.acceleration()).unwrap();
+        // ±4 g: 0.122 mg a count; the ±8 g sample would read (0.4, −1.0, 2.0).
+        assert_close(a.x, 0.2, 2e-4);
+        assert_close(a.y, -0.5, 2e-4);
+        assert_close(a.z, 1.0, 2e-4);
     }
 
     fn lis2hh12_reads_all_three_axes_with_bdu_and_auto_increment() {
