@@ -25,6 +25,9 @@
 //! one-shot rather than continuous, with a bounded wait; the data come from one burst read
 //! with the status checked every time instead of three separate 1-byte reads; and the
 //! sea-level pressure (BAR_IN) can be set, so altitudes are right for the user's location.
+//! `init` also puts a chip that other firmware left active (a warm start) in standby before
+//! changing its mode; call it before anything else, since mode and oversampling changes
+//! assume standby.
 //!
 //! # Example (blocking)
 //!
