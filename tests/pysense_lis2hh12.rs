@@ -195,6 +195,40 @@ both! {
         done(s.destroy());
     }
 
+    fn a_failed_drop_after_a_full_scale_change_is_retried_before_the_next_read() {
+        let mut s = started!(
+            &[
+                T::write(ADDR, vec![CTRL4, 0x04]),
+                T::write_read(ADDR, vec![OUT_X_L], vec![0; 6]).with_error(nack()),
+                T::write_read(ADDR, vec![OUT_X_L], vec![0x55; 6]),
+                T::write_read(ADDR, vec![STATUS], vec![ZYXDA]),
+                T::write_read(ADDR, vec![OUT_X_L], vec![0xCF, 0x0C, 0, 0, 0, 0]),
+            ],
+            &[],
+        );
+        assert_eq!(run!(s.set_full_scale(FullScale::G2)), Err(Error::I2c(nack())));
+        let a = run!(s.acceleration()).unwrap();
+        assert!(close_to(a.x, 0.200_019, 1e-6), "{a:?}");
+        done(s.destroy());
+    }
+
+    fn a_refused_full_scale_write_keeps_converting_with_the_old_scale() {
+        let mut s = started!(
+            &[
+                T::write(ADDR, vec![CTRL4, 0x04]).with_error(nack()),
+                T::write_read(ADDR, vec![STATUS], vec![ZYXDA]),
+                // X = 1639 counts at ±4 g: 1639 · 0.122 mg = 0.199958 g
+                T::write_read(ADDR, vec![OUT_X_L], vec![0x67, 0x06, 0, 0, 0, 0]),
+            ],
+            &[],
+        );
+        assert_eq!(run!(s.set_full_scale(FullScale::G2)), Err(Error::I2c(nack())));
+        assert_eq!(s.config().full_scale, FullScale::G4);
+        let a = run!(s.acceleration()).unwrap();
+        assert!(close_to(a.x, 0.199_958, 1e-6), "{a:?}");
+        done(s.destroy());
+    }
+
     fn read_times_out_after_two_output_periods() {
         // 50 Hz: 2 × 20 ms in 1 ms steps = 41 polls, 40 waits
         let polls = vec![T::write_read(ADDR, vec![STATUS], vec![0x00]); 41];

@@ -176,6 +176,25 @@ both! {
         done(s.destroy());
     }
 
+    fn data_a_failed_configure_could_not_drop_is_dropped_before_the_next_read() {
+        let mut script = configure(0x00, 0x03, 0x01);
+        script[3] = script[3].clone().with_error(nack());
+        let i2c = mock(&[
+            vec![T::write_read(ADDR, vec![PART_ID], vec![0xA0])],
+            script,
+            vec![
+                T::write_read(ADDR, vec![ALS_DATA_CH1_0], burst(1234, 567)),
+                T::write_read(ADDR, vec![ALS_STATUS], vec![STATUS_NEW_GAIN1]),
+                T::write_read(ADDR, vec![ALS_DATA_CH1_0], burst(800, 200)),
+            ],
+        ]);
+        let mut s = Ltr329::new(i2c, CheckedDelay::new(&[D::delay_ms(10)]));
+        assert_eq!(run!(s.init(Config::default())), Err(Error::I2c(nack())));
+        let lx = run!(s.read_lux()).unwrap();
+        assert!(close_to(lx, 1640.62), "{lx}");
+        done(s.destroy());
+    }
+
     fn read_checks_status_then_reads_one_4_byte_burst_from_0x88() {
         let i2c = I2cMock::new(&[
             T::write_read(ADDR, vec![ALS_STATUS], vec![STATUS_NEW_GAIN1]),

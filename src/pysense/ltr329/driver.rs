@@ -32,6 +32,9 @@ pub mod asynchronous {
         i2c: I2C,
         delay: D,
         config: Config,
+        /// The data registers may hold a measurement taken with other settings: drop it
+        /// before the next read (set until `configure` has dropped it).
+        stale: bool,
     }
 
     impl<I2C: I2c, D: DelayNs> Ltr329<I2C, D> {
@@ -42,6 +45,7 @@ pub mod asynchronous {
                 i2c,
                 delay,
                 config: Config::default(),
+                stale: false,
             }
         }
 
@@ -97,6 +101,7 @@ pub mod asynchronous {
         /// active by other firmware (on a PySense 1 the sensors stay powered across an MCU
         /// reset).
         pub async fn configure(&mut self, config: Config) -> Result<(), Error<I2C::Error>> {
+            self.stale = true;
             self.standby().await?;
             let meas_rate = (config.integration_time().code() << BitFlags::INTEGRATION_SHIFT)
                 | config.rate().code();
@@ -104,10 +109,17 @@ pub mod asynchronous {
                 .await?;
             self.config = config;
             self.activate().await?;
-            let mut stale = [0u8; 4];
+            self.drop_pending_data().await
+        }
+
+        /// Reads the data registers once and throws the data away, which clears ALS_STATUS's
+        /// new-data flag.
+        async fn drop_pending_data(&mut self) -> Result<(), Error<I2C::Error>> {
+            let mut old = [0u8; 4];
             self.i2c
-                .write_read(ADDRESS, &[Register::ALS_DATA_CH1_0], &mut stale)
+                .write_read(ADDRESS, &[Register::ALS_DATA_CH1_0], &mut old)
                 .await?;
+            self.stale = false;
             Ok(())
         }
 
@@ -134,6 +146,9 @@ pub mod asynchronous {
         /// periods ([`Error::Timeout`]); refuses data the chip flags invalid
         /// ([`Error::DataInvalid`]) and saturated channels ([`Error::Saturated`]).
         pub async fn read_measurement(&mut self) -> Result<Measurement, Error<I2C::Error>> {
+            if self.stale {
+                self.drop_pending_data().await?;
+            }
             let period = if self.config.rate().millis() > self.config.integration_time().millis() {
                 self.config.rate().millis()
             } else {
