@@ -4,8 +4,8 @@
 
 mod dual;
 
-use dual::both;
-use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
+use dual::{both, done, nack};
+use embedded_hal::i2c::ErrorKind;
 use embedded_hal_mock::eh1::delay::{CheckedDelay, Transaction as Wait};
 use embedded_hal_mock::eh1::i2c::{Mock, Transaction as T};
 use sensorpub::pysense::mpl3115a2::{Error, Oversampling};
@@ -32,15 +32,6 @@ const STATUS_FRESH: u8 = 0x0E;
 /// Minimum time between samples at OS = 128, ms (CTRL_REG1 oversampling table).
 const OS128_MS: u32 = 512;
 
-fn nack() -> ErrorKind {
-    ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address)
-}
-
-fn finish((mut i2c, mut delay): (Mock, CheckedDelay)) {
-    i2c.done();
-    delay.done();
-}
-
 /// The transactions of one one-shot measurement with CTRL_REG1 = `ctrl`, OST clearing at the
 /// first poll, then the 6-byte burst `burst`.
 fn one_shot(ctrl: u8, burst: [u8; 6]) -> Vec<T> {
@@ -52,44 +43,62 @@ fn one_shot(ctrl: u8, burst: [u8; 6]) -> Vec<T> {
 }
 
 both! {
-    blocking = sensorpub::pysense::mpl3115a2::Mpl3115a2,
-    asynchronous = sensorpub::pysense::mpl3115a2::Mpl3115a2Async;
+    blocking: use sensorpub::pysense::mpl3115a2::Mpl3115a2 as Driver;
+    asynchronous: use sensorpub::pysense::mpl3115a2::Mpl3115a2Async as Driver;
 
     fn new_and_destroy_do_no_io() {
         let sensor = Driver::new(Mock::new(&[]), CheckedDelay::new(&[]));
         assert_eq!(sensor.oversampling(), Oversampling::X128);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn init_checks_who_am_i_then_configures_standby_barometer_and_data_flags() {
         let i2c = Mock::new(&[
             T::write_read(ADDR, vec![WHO_AM_I], vec![0xC4]),
+            // Already in standby (SBYB clear, the power-on value): nothing to stop.
+            T::write_read(ADDR, vec![CTRL_REG1], vec![0x00]),
             T::write(ADDR, vec![CTRL_REG1, BARO_OS128]),
             T::write(ADDR, vec![PT_DATA_CFG, PT_DATA_CFG_FLAGS]),
         ]);
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         run!(sensor.init()).unwrap();
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn init_in_altimeter_mode_sets_alt() {
         let i2c = Mock::new(&[
             T::write(ADDR, vec![CTRL_REG1, ALT_OS128]),
             T::write_read(ADDR, vec![WHO_AM_I], vec![0xC4]),
+            T::write_read(ADDR, vec![CTRL_REG1], vec![ALT_OS128]),
             T::write(ADDR, vec![CTRL_REG1, ALT_OS128]),
             T::write(ADDR, vec![PT_DATA_CFG, PT_DATA_CFG_FLAGS]),
         ]);
         let sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         let mut sensor = run!(sensor.into_altimeter()).unwrap();
         run!(sensor.init()).unwrap();
-        finish(sensor.destroy());
+        done(sensor.destroy());
+    }
+
+    fn init_on_a_chip_left_active_clears_sbyb_alone_before_changing_alt_and_os() {
+        // Warm start: other firmware left the chip active as an altimeter at OS = 8
+        // (ALT | OS 0b011 << 3 | SBYB = 0x99). ALT and OS may only change in standby.
+        let i2c = Mock::new(&[
+            T::write_read(ADDR, vec![WHO_AM_I], vec![0xC4]),
+            T::write_read(ADDR, vec![CTRL_REG1], vec![0x99]),
+            T::write(ADDR, vec![CTRL_REG1, 0x98]),
+            T::write(ADDR, vec![CTRL_REG1, BARO_OS128]),
+            T::write(ADDR, vec![PT_DATA_CFG, PT_DATA_CFG_FLAGS]),
+        ]);
+        let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
+        run!(sensor.init()).unwrap();
+        done(sensor.destroy());
     }
 
     fn wrong_who_am_i_is_invalid_device_and_nothing_is_written() {
         let i2c = Mock::new(&[T::write_read(ADDR, vec![WHO_AM_I], vec![0xEE])]);
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         assert_eq!(run!(sensor.init()), Err(Error::InvalidDevice { found: 0xEE }));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn pressure_is_one_shot_waits_the_conversion_time_and_reads_one_burst() {
@@ -100,7 +109,7 @@ both! {
         let m = run!(sensor.measure_pressure()).unwrap();
         assert_eq!(m.pressure, 101_325.75);
         assert_eq!(m.temperature, -5.25);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn altitude_below_sea_level_after_switching_to_altimeter() {
@@ -113,7 +122,7 @@ both! {
         let m = run!(sensor.measure_altitude()).unwrap();
         assert_eq!(m.altitude, -10.5);
         assert_eq!(m.temperature, 23.5625);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn ost_is_polled_until_the_chip_clears_it() {
@@ -131,7 +140,7 @@ both! {
         ]);
         let mut sensor = Driver::new(i2c, delay);
         assert_eq!(run!(sensor.measure_pressure()).unwrap().pressure, 101_325.0);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn oversampling_sets_os_bits_and_the_wait_and_survives_mode_changes() {
@@ -158,7 +167,7 @@ both! {
         assert_eq!(sensor.oversampling(), Oversampling::X16);
         assert_eq!(run!(sensor.measure_altitude()).unwrap().altitude, 123.4375);
         let sensor = run!(sensor.into_barometer()).unwrap();
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn sea_level_pressure_goes_to_bar_in_in_2_pa_units() {
@@ -171,7 +180,7 @@ both! {
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         run!(sensor.set_sea_level_pressure(101_760)).unwrap();
         run!(sensor.set_sea_level_pressure(101_325)).unwrap();
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn sea_level_pressure_beyond_bar_in_is_refused_without_io() {
@@ -180,7 +189,7 @@ both! {
             run!(sensor.set_sea_level_pressure(131_071)),
             Err(Error::InvalidSeaLevelPressure)
         );
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn failed_mode_change_gives_the_barometer_back() {
@@ -195,7 +204,7 @@ both! {
         assert_eq!(failed.error, Error::I2c(nack()));
         let mut sensor = failed.device;
         assert_eq!(run!(sensor.measure_pressure()).unwrap().pressure, 101_325.0);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn failed_mode_change_gives_the_altimeter_back() {
@@ -210,7 +219,7 @@ both! {
             Err(failed) => failed,
         };
         assert_eq!(failed.error, Error::I2c(nack()));
-        finish(failed.device.destroy());
+        done(failed.device.destroy());
     }
 
     fn barometer_sample_has_pressure_and_its_own_temperature_key() {
@@ -227,7 +236,7 @@ both! {
         assert_eq!(sample.get(chip_temperature), Some(-5.25));
         // The SI7006 owns `temperature` in a PySense sample.
         assert_eq!(sample.get(Quantity::Temperature), None);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn altimeter_sample_has_altitude_and_its_own_temperature_key() {
@@ -243,7 +252,7 @@ both! {
             "pressure_sensor_temperature"
         );
         assert_eq!(sample.get(Quantity::Pressure), None);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn a_too_small_sample_is_an_error_not_a_dropped_reading() {
@@ -252,7 +261,7 @@ both! {
         let mut sensor = Driver::new(i2c, delay);
         let result: Result<Sample<1>, _> = run!(sensor.read());
         assert_eq!(result, Err(Error::SampleFull));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     // --- error paths -------------------------------------------------------------------------
@@ -264,7 +273,7 @@ both! {
         waits.extend((0..9).map(|_| Wait::delay_ms(10)));
         let mut sensor = Driver::new(Mock::new(&script), CheckedDelay::new(&waits));
         assert_eq!(run!(sensor.measure_pressure()), Err(Error::Timeout));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn finished_measurement_without_data_ready_flags_is_refused() {
@@ -277,7 +286,7 @@ both! {
                 Err(Error::NoNewData { status }),
                 "STATUS {status:#04x}"
             );
-            finish(sensor.destroy());
+            done(sensor.destroy());
         }
     }
 
@@ -285,7 +294,7 @@ both! {
         let i2c = Mock::new(&[T::write_read(ADDR, vec![WHO_AM_I], vec![0]).with_error(nack())]);
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         assert_eq!(run!(sensor.init()), Err(Error::I2c(nack())));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn nack_on_the_data_burst_is_an_i2c_error() {
@@ -297,7 +306,7 @@ both! {
         let delay = CheckedDelay::new(&[Wait::delay_ms(OS128_MS)]);
         let mut sensor = Driver::new(i2c, delay);
         assert_eq!(run!(sensor.measure_pressure()), Err(Error::I2c(nack())));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 }
 

@@ -5,8 +5,8 @@
 
 mod dual;
 
-use dual::both;
-use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
+use dual::{assert_close, both, done, nack};
+use embedded_hal::i2c::ErrorKind;
 use embedded_hal_mock::eh1::delay::{CheckedDelay, Transaction as Wait};
 use embedded_hal_mock::eh1::i2c::{Mock, Transaction as T};
 use sensorpub::pysense::si7006::{
@@ -47,30 +47,14 @@ const ID_2_UNKNOWN: [u8; 6] = [0x42, 0x9A, 0xB2, 0xBC, 0xDE, 0x76];
 /// Second transfer for SNB = 15 9A BC DE: an Si7021.
 const ID_2_SI7021: [u8; 6] = [0x15, 0x9A, 0xFB, 0xBC, 0xDE, 0x3C];
 
-fn nack() -> ErrorKind {
-    ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address)
-}
-
-fn assert_close(actual: f32, expected: f32, tolerance: f32) {
-    assert!(
-        (actual - expected).abs() <= tolerance,
-        "{actual} is not within {tolerance} of {expected}"
-    );
-}
-
-fn finish((mut i2c, mut delay): (Mock, CheckedDelay)) {
-    i2c.done();
-    delay.done();
-}
-
 both! {
-    blocking = sensorpub::pysense::si7006::Si7006,
-    asynchronous = sensorpub::pysense::si7006::Si7006Async;
+    blocking: use sensorpub::pysense::si7006::Si7006 as Driver;
+    asynchronous: use sensorpub::pysense::si7006::Si7006Async as Driver;
 
     fn new_and_destroy_do_no_io() {
         let sensor = Driver::new(Mock::new(&[]), CheckedDelay::new(&[]));
         assert_eq!(sensor.resolution(), Resolution::Rh12Temp14);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn temperature_uses_no_hold_command_waits_max_time_and_checks_crc() {
@@ -83,7 +67,7 @@ both! {
         let t = run!(sensor.measure_temperature()).unwrap();
         // 175.72 · 0x6640 / 65536 − 46.85
         assert_close(t, 23.335, 0.001);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn humidity_waits_for_rh_plus_temperature_conversion_and_masks_status_bits() {
@@ -97,7 +81,7 @@ both! {
         let rh = run!(sensor.measure_humidity()).unwrap();
         // 125 · 0x7C80 / 65536 − 6 = 54.791
         assert_close(rh, 54.791, 0.001);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn humidity_above_100_percent_is_clamped() {
@@ -108,7 +92,7 @@ both! {
         let delay = CheckedDelay::new(&[Wait::delay_us(RH_12BIT_US + T_14BIT_US)]);
         let mut sensor = Driver::new(i2c, delay);
         assert_eq!(run!(sensor.measure_humidity()).unwrap(), 100.0);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn humidity_below_0_percent_is_clamped() {
@@ -119,14 +103,14 @@ both! {
         let delay = CheckedDelay::new(&[Wait::delay_us(RH_12BIT_US + T_14BIT_US)]);
         let mut sensor = Driver::new(i2c, delay);
         assert_eq!(run!(sensor.measure_humidity()).unwrap(), 0.0);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn temperature_of_last_humidity_reads_e0_without_crc_or_wait() {
         let i2c = Mock::new(&[T::write_read(ADDR, vec![READ_T_FROM_PREVIOUS_RH], vec![0x66, 0x40])]);
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         assert_close(run!(sensor.temperature_of_last_humidity()).unwrap(), 23.335, 0.001);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn measure_both_needs_one_conversion() {
@@ -142,7 +126,7 @@ both! {
         assert_close(m.humidity, 54.791, 0.001);
         // Magnus: γ = ln(0.54791) + 17.62·23.335/266.455 = 0.94152 → Td = 13.73 °C
         assert_close(m.dew_point().unwrap(), 13.73, 0.01);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn sensor_read_gives_temperature_and_humidity_in_one_sample() {
@@ -157,7 +141,7 @@ both! {
         assert_eq!(sample.len(), 2);
         assert_close(sample.get(Quantity::Temperature).unwrap(), 23.335, 0.001);
         assert_close(sample.get(Quantity::Humidity).unwrap(), 54.791, 0.001);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn sensor_read_into_a_too_small_sample_is_an_error_not_a_dropped_reading() {
@@ -170,7 +154,7 @@ both! {
         let mut sensor = Driver::new(i2c, delay);
         let result: Result<Sample<1>, _> = run!(sensor.read());
         assert_eq!(result, Err(Error::SampleFull));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn init_checks_the_id_and_learns_the_resolution_used_for_waits() {
@@ -195,7 +179,7 @@ both! {
         assert_eq!(sensor.resolution(), Resolution::Rh11Temp11);
         run!(sensor.measure_temperature()).unwrap();
         run!(sensor.measure_humidity()).unwrap();
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn init_accepts_another_si70xx() {
@@ -206,7 +190,7 @@ both! {
         ]);
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         assert_eq!(run!(sensor.init()).unwrap().device(), DeviceId::Si7021);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn init_rejects_an_unknown_device_id() {
@@ -216,7 +200,7 @@ both! {
         ]);
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         assert_eq!(run!(sensor.init()), Err(Error::InvalidDevice { found: 0x42 }));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn unknown_device_id_is_reported_as_a_value_not_a_panic() {
@@ -228,7 +212,7 @@ both! {
         let id = run!(sensor.electronic_id()).unwrap();
         assert_eq!(id.device(), DeviceId::Unknown(0x42));
         assert_eq!(id.device_id_byte(), 0x42);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn electronic_id_reads_both_halves_and_drops_the_interleaved_crcs() {
@@ -240,7 +224,7 @@ both! {
         let id = run!(sensor.electronic_id()).unwrap();
         assert_eq!(id.0, 0x1234_5678_069A_BCDE);
         assert_eq!(id.device(), DeviceId::Si7006);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn reset_waits_15_ms_and_restores_the_default_resolution() {
@@ -255,7 +239,7 @@ both! {
         assert_eq!(sensor.resolution(), Resolution::Rh8Temp12);
         run!(sensor.reset()).unwrap();
         assert_eq!(sensor.resolution(), Resolution::Rh12Temp14);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn set_resolution_read_modify_writes_res1_d7_and_res0_d0() {
@@ -279,7 +263,7 @@ both! {
         run!(sensor.set_resolution(Resolution::Rh8Temp12)).unwrap();
         run!(sensor.set_resolution(Resolution::Rh12Temp14)).unwrap();
         run!(sensor.measure_humidity()).unwrap();
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn measurement_waits_follow_the_set_resolution() {
@@ -299,7 +283,7 @@ both! {
         run!(sensor.set_resolution(Resolution::Rh8Temp12)).unwrap();
         run!(sensor.measure_humidity()).unwrap();
         run!(sensor.measure_temperature()).unwrap();
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn heater_enable_and_disable_touch_only_htre_d2() {
@@ -316,7 +300,7 @@ both! {
         run!(sensor.set_heater(false)).unwrap();
         assert!(run!(sensor.heater_enabled()).unwrap());
         assert!(!run!(sensor.heater_enabled()).unwrap());
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn heater_current_read_modify_writes_the_low_nibble() {
@@ -328,7 +312,7 @@ both! {
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         run!(sensor.set_heater_current(HeaterCurrent::new(9).unwrap())).unwrap();
         assert_eq!(run!(sensor.heater_current()).unwrap().level(), 7);
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn firmware_revision_decodes_1_0_and_2_0() {
@@ -341,7 +325,7 @@ both! {
         assert_eq!(run!(sensor.firmware_revision()).unwrap(), FirmwareRevision::V1_0);
         assert_eq!(run!(sensor.firmware_revision()).unwrap(), FirmwareRevision::V2_0);
         assert_eq!(run!(sensor.firmware_revision()).unwrap(), FirmwareRevision::Unknown(0x31));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     // --- error paths -------------------------------------------------------------------------
@@ -350,7 +334,7 @@ both! {
         let i2c = Mock::new(&[T::write(ADDR, vec![MEASURE_T_NO_HOLD]).with_error(nack())]);
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         assert_eq!(run!(sensor.measure_temperature()), Err(Error::I2c(nack())));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn nack_on_the_result_read_is_an_i2c_error() {
@@ -361,7 +345,7 @@ both! {
         let delay = CheckedDelay::new(&[Wait::delay_us(RH_12BIT_US + T_14BIT_US)]);
         let mut sensor = Driver::new(i2c, delay);
         assert_eq!(run!(sensor.measure_humidity()), Err(Error::I2c(nack())));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn temperature_crc_mismatch_is_reported() {
@@ -375,7 +359,7 @@ both! {
             run!(sensor.measure_temperature()),
             Err(Error::Crc { computed: 0x32, received: 0x33 })
         );
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn humidity_crc_mismatch_is_reported() {
@@ -390,7 +374,7 @@ both! {
             run!(sensor.measure_humidity()),
             Err(Error::Crc { received: 0x97, .. })
         ));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn every_crc_of_the_first_id_read_is_checked() {
@@ -405,7 +389,7 @@ both! {
                 Err(Error::Crc { computed: ID_1[crc_at], received: ID_1[crc_at] ^ 0x01 }),
                 "CRC byte {crc_at}"
             );
-            finish(sensor.destroy());
+            done(sensor.destroy());
         }
     }
 
@@ -424,7 +408,7 @@ both! {
                 Err(Error::Crc { computed: ID_2_SI7006[crc_at], received: ID_2_SI7006[crc_at] ^ 0x80 }),
                 "CRC byte {crc_at}"
             );
-            finish(sensor.destroy());
+            done(sensor.destroy());
         }
     }
 
@@ -434,7 +418,7 @@ both! {
         let i2c = Mock::new(&[T::write_read(ADDR, READ_ID_1.to_vec(), corrupted.to_vec())]);
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         assert!(matches!(run!(sensor.electronic_id()), Err(Error::Crc { received: 0xB6, .. })));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn per_byte_crcs_are_not_mistaken_for_the_running_crc() {
@@ -447,7 +431,7 @@ both! {
             run!(sensor.electronic_id()),
             Err(Error::Crc { computed: 0xB6, received: 0x01 })
         );
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn second_id_crc_over_the_last_pair_only_is_rejected() {
@@ -462,14 +446,14 @@ both! {
             run!(sensor.electronic_id()),
             Err(Error::Crc { computed: 0x98, received: 0x3E })
         );
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 
     fn nack_during_init_is_an_i2c_error() {
         let i2c = Mock::new(&[T::write_read(ADDR, READ_ID_1.to_vec(), vec![0; 8]).with_error(nack())]);
         let mut sensor = Driver::new(i2c, CheckedDelay::new(&[]));
         assert_eq!(run!(sensor.init()), Err(Error::I2c(nack())));
-        finish(sensor.destroy());
+        done(sensor.destroy());
     }
 }
 

@@ -26,4 +26,4 @@ pub mod ltr329;
 pub mod mpl3115a2;
 pub mod si7006;
 
-pub use board::{BoardError, Presence, PySense, PySenseAsync};
+pub use board::{BoardError, InitErrors, Presence, PySense, PySenseAsync};

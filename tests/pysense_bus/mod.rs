@@ -75,6 +75,8 @@ struct Chips {
     pic_reply: Vec<u8>,
     si7006_reply: Vec<u8>,
     si7006_conversions: u32,
+    /// The SI7006 sends a wrong checksum after its device id (a disturbed bus, say).
+    si7006_bad_id_crc: bool,
     mpl_regs: [u8; 0x30],
     mpl_pointer: usize,
     ltr_regs: [u8; 0x10],
@@ -116,6 +118,7 @@ impl PySenseBus {
             pic_reply: Vec::new(),
             si7006_reply: Vec::new(),
             si7006_conversions: 0,
+            si7006_bad_id_crc: false,
             mpl_regs,
             mpl_pointer: 0,
             ltr_regs,
@@ -130,6 +133,30 @@ impl PySenseBus {
     pub fn without(self, address: u8) -> Self {
         self.0.borrow_mut().absent.push(address);
         self
+    }
+
+    /// The same board with the MPL3115A2 as other firmware left it across an MCU reset:
+    /// active (SBYB) in altimeter mode at OS = 128 (CTRL_REG1 0xB9), its last altitude
+    /// sample flagged new.
+    pub fn with_mpl3115a2_left_active_as_altimeter(self) -> Self {
+        {
+            let mut chips = self.0.borrow_mut();
+            chips.mpl_regs[0x26] = 0xB9;
+            chips.mpl_measure(true);
+        }
+        self
+    }
+
+    /// The same board with an SI7006 whose electronic id comes with a wrong checksum: the
+    /// checksum after SNB_3..SNB_2 has its lowest bit flipped.
+    pub fn with_si7006_id_checksum_corrupted(self) -> Self {
+        self.0.borrow_mut().si7006_bad_id_crc = true;
+        self
+    }
+
+    /// The MPL3115A2's CTRL_REG1 as the chip holds it.
+    pub fn mpl3115a2_ctrl_reg1(&self) -> u8 {
+        self.0.borrow().mpl_regs[0x26]
     }
 
     /// Whether the co-processor has switched the sensors' supply on.
@@ -291,7 +318,8 @@ impl Chips {
             }
             [0xFC, 0xC9] => {
                 let snb = [0x06, 0x00, 0xFF, 0xFF]; // SNB_3 = 0x06: Si7006
-                vec![snb[0], snb[1], crc8(&snb[..2]), snb[2], snb[3], crc8(&snb)]
+                let crc = crc8(&snb[..2]) ^ u8::from(self.si7006_bad_id_crc);
+                vec![snb[0], snb[1], crc, snb[2], snb[3], crc8(&snb)]
             }
             _ => vec![],
         };
@@ -304,14 +332,24 @@ impl Chips {
             return;
         };
         self.mpl_pointer = usize::from(reg);
+        const CTRL_REG1: usize = 0x26;
+        // ALT (b7), RAW (b6) and OS (b5:3) only change in standby: written while the chip is
+        // active (SBYB set before the write), they keep their old value.
+        const STANDBY_ONLY: u8 = 0b1111_1000;
+        let was_active = self.mpl_regs[CTRL_REG1] & 0x01 != 0;
         for (i, &value) in values.iter().enumerate() {
-            if let Some(cell) = self.mpl_regs.get_mut(usize::from(reg) + i) {
+            let at = usize::from(reg) + i;
+            let value = if at == CTRL_REG1 && was_active {
+                (self.mpl_regs[CTRL_REG1] & STANDBY_ONLY) | (value & !STANDBY_ONLY)
+            } else {
+                value
+            };
+            if let Some(cell) = self.mpl_regs.get_mut(at) {
                 *cell = value;
             }
         }
-        const CTRL_REG1: u8 = 0x26;
-        if reg == CTRL_REG1 && !values.is_empty() {
-            let ctrl = values[0];
+        if usize::from(reg) == CTRL_REG1 && !values.is_empty() {
+            let ctrl = self.mpl_regs[CTRL_REG1];
             if ctrl & 0x04 != 0 {
                 // RST: registers back to reset values.
                 self.mpl_regs = [0; 0x30];

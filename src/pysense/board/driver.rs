@@ -18,9 +18,12 @@
 /// The board: `PySense` in `blocking` on embedded-hal 1.0, `PySenseAsync` in `asynchronous`
 /// on embedded-hal-async 1.0. Both have the same methods.
 pub mod asynchronous {
-    use embedded_hal_async::{delay::DelayNs, i2c::I2c};
+    use embedded_hal_async::{
+        delay::DelayNs,
+        i2c::{ErrorType, I2c},
+    };
 
-    use super::super::{BoardError, Presence, append};
+    use super::super::{BoardError, InitErrors, Presence, append};
     use crate::pysense::coprocessor::{self, BoardInfo, Coprocessor};
     use crate::pysense::lis2hh12::{self, Lis2hh12};
     use crate::pysense::ltr329::{self, Ltr329};
@@ -31,7 +34,7 @@ pub mod asynchronous {
     /// The PySense board: co-processor, SI7006-A20, MPL3115A2 (barometer), LTR-329ALS-01 and
     /// LIS2HH12 on one shared I²C bus.
     #[derive(Debug)]
-    pub struct PySense<I2C, D> {
+    pub struct PySense<I2C: ErrorType, D> {
         coprocessor: Coprocessor<I2C, D>,
         si7006: Si7006<I2C, D>,
         mpl3115a2: Mpl3115a2<I2C, D>,
@@ -39,6 +42,7 @@ pub mod asynchronous {
         lis2hh12: Lis2hh12<I2C, D>,
         delay: D,
         present: Presence,
+        init_errors: InitErrors<I2C::Error>,
     }
 
     impl<I2C: I2c, D: DelayNs + Clone> PySense<I2C, D> {
@@ -53,6 +57,7 @@ pub mod asynchronous {
                 lis2hh12: Lis2hh12::new(bus(), delay.clone()),
                 delay,
                 present: Presence::default(),
+                init_errors: InitErrors::default(),
             }
         }
 
@@ -69,19 +74,23 @@ pub mod asynchronous {
         }
 
         /// Checks and configures each chip with its default settings; a chip that fails
-        /// (absent, unpowered, wrong id) is left out of samples. Returns which chips answered.
+        /// (absent, unpowered, wrong id, bad checksum) is left out of samples. Returns which
+        /// chips answered; [`Self::init_errors`] says why the others were left out.
         pub async fn init(&mut self) -> Presence {
-            self.present = Presence {
-                si7006: self.si7006.init().await.is_ok(),
-                mpl3115a2: self.mpl3115a2.init().await.is_ok(),
-                ltr329: self.ltr329.init(ltr329::Config::default()).await.is_ok(),
-                lis2hh12: self
-                    .lis2hh12
-                    .init(lis2hh12::Config::default())
-                    .await
-                    .is_ok(),
+            self.init_errors = InitErrors {
+                si7006: self.si7006.init().await.err(),
+                mpl3115a2: self.mpl3115a2.init().await.err(),
+                ltr329: self.ltr329.init(ltr329::Config::default()).await.err(),
+                lis2hh12: self.lis2hh12.init(lis2hh12::Config::default()).await.err(),
             };
+            self.present = self.init_errors.presence();
             self.present
+        }
+
+        /// Why each chip left out by the last [`Self::init`] failed (`None` for a chip that
+        /// answered): a NACK for an absent or unpowered chip, a checksum or id mismatch, ….
+        pub fn init_errors(&self) -> &InitErrors<I2C::Error> {
+            &self.init_errors
         }
 
         /// Which chips answered the last [`Self::init`].

@@ -11,7 +11,7 @@
 //!    PySense 1 the sensors are always powered: skip it.
 //! 2. [`init`](PySense::init): checks and configures each chip and returns [`Presence`], which
 //!    says which chips answered. An absent chip is left out of every sample, never reported
-//!    as zero.
+//!    as zero; [`init_errors`](PySense::init_errors) keeps each left-out chip's reason.
 //!
 //! A sample then holds every reading of every present chip: SI7006 temperature and humidity,
 //! MPL3115A2 pressure and `pressure_sensor_temperature`, LTR-329 illuminance, LIS2HH12
@@ -87,6 +87,45 @@ impl Presence {
     /// Whether at least one chip answered.
     pub const fn any(&self) -> bool {
         self.si7006 || self.mpl3115a2 || self.ltr329 || self.lis2hh12
+    }
+}
+
+/// Why [`PySense::init`] left chips out: each chip's error from its driver's `init`, `None`
+/// for a chip that answered. Read it with [`PySense::init_errors`].
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct InitErrors<E> {
+    /// Why the SI7006-A20 was left out (e.g. [`si7006::Error::Crc`] on its electronic id).
+    pub si7006: Option<si7006::Error<E>>,
+    /// Why the MPL3115A2 was left out.
+    pub mpl3115a2: Option<mpl3115a2::Error<E>>,
+    /// Why the LTR-329ALS-01 was left out.
+    pub ltr329: Option<ltr329::Error<E>>,
+    /// Why the LIS2HH12 was left out.
+    pub lis2hh12: Option<lis2hh12::Error<E>>,
+}
+
+impl<E> Default for InitErrors<E> {
+    /// No errors: the state before the first `init`.
+    fn default() -> Self {
+        Self {
+            si7006: None,
+            mpl3115a2: None,
+            ltr329: None,
+            lis2hh12: None,
+        }
+    }
+}
+
+impl<E> InitErrors<E> {
+    /// Which chips have no error, i.e. answered `init`.
+    pub fn presence(&self) -> Presence {
+        Presence {
+            si7006: self.si7006.is_none(),
+            mpl3115a2: self.mpl3115a2.is_none(),
+            ltr329: self.ltr329.is_none(),
+            lis2hh12: self.lis2hh12.is_none(),
+        }
     }
 }
 

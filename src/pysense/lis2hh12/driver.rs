@@ -33,6 +33,9 @@ pub mod asynchronous {
         delay: D,
         config: Config,
         running: bool,
+        /// The output registers may hold a sample taken at another full scale: drop it
+        /// before the next read (set when the drop after a CTRL4 write failed).
+        stale: bool,
     }
 
     impl<I2C: I2c, D: DelayNs> Lis2hh12<I2C, D> {
@@ -43,6 +46,7 @@ pub mod asynchronous {
                 delay,
                 config: Config::default(),
                 running: false,
+                stale: false,
             }
         }
 
@@ -56,8 +60,10 @@ pub mod asynchronous {
             self.config
         }
 
-        /// Checks WHO_AM_I, then writes CTRL4 (full scale, address auto-increment) and CTRL1
-        /// (data rate, block data update, X/Y/Z enabled), which starts sampling.
+        /// Checks WHO_AM_I, then writes CTRL4 (full scale, address auto-increment), discards
+        /// any sample still pending from before (see [`Self::set_full_scale`]; on a PySense 1
+        /// the chip stays powered across an MCU reset), and writes CTRL1 (data rate, block data
+        /// update, X/Y/Z enabled), which starts sampling.
         ///
         /// [`Error::InvalidDevice`] if WHO_AM_I is not 0x41.
         pub async fn init(&mut self, config: Config) -> Result<(), Error<I2C::Error>> {
@@ -65,8 +71,8 @@ pub mod asynchronous {
             if found != WHO_AM_I_VALUE {
                 return Err(Error::InvalidDevice { found });
             }
-            self.config = config;
-            self.write_ctrl4().await?;
+            self.write_ctrl4(config.full_scale).await?;
+            self.config.data_rate = config.data_rate;
             self.write_ctrl1(true).await
         }
 
@@ -88,13 +94,21 @@ pub mod asynchronous {
             self.write_ctrl1(true).await
         }
 
-        /// Changes the full scale (one CTRL4 write).
+        /// Changes the full scale: one CTRL4 write, then one 6-byte read of the output
+        /// registers that throws the pending sample away.
+        ///
+        /// The output registers keep the last sample's raw counts, taken at the old scale,
+        /// until the next sample replaces them, and STATUS ZYXDA stays set until they are read
+        /// (datasheet § 7, STATUS and OUT_X..OUT_Z). Converting those counts with the new
+        /// sensitivity would report (0.1, −0.25, 0.5) g for (0.2, −0.5, 1.0) g after ±4 → ±2 g.
+        /// Reading them once right after the change clears ZYXDA, so the next read waits for a
+        /// sample the chip took at the new scale. The chip says nothing about a sample's scale,
+        /// so discarding is the only safe choice; it costs at most one output period.
         pub async fn set_full_scale(
             &mut self,
             full_scale: super::super::FullScale,
         ) -> Result<(), Error<I2C::Error>> {
-            self.config.full_scale = full_scale;
-            self.write_ctrl4().await
+            self.write_ctrl4(full_scale).await
         }
 
         /// Stops sampling (ODR 0, a few µA); [`Self::set_data_rate`] or [`Self::init`] start
@@ -110,6 +124,9 @@ pub mod asynchronous {
         pub async fn read_raw(&mut self) -> Result<RawAcceleration, Error<I2C::Error>> {
             if !self.running {
                 return Err(Error::PoweredDown);
+            }
+            if self.stale {
+                self.drop_pending_sample().await?;
             }
             let polls = (2 * self.config.data_rate.period_us()).div_ceil(DATA_READY_POLL_US);
             let mut attempt = 0;
@@ -166,10 +183,27 @@ pub mod asynchronous {
             Ok(())
         }
 
-        async fn write_ctrl4(&mut self) -> Result<(), Error<I2C::Error>> {
-            let ctrl4 =
-                (self.config.full_scale.code() << BitFlags::FS_SHIFT) | BitFlags::IF_ADD_INC;
+        /// Writes CTRL4 and discards the sample pending from before it (see
+        /// [`Self::set_full_scale`]). The driver's full scale changes only once the chip has
+        /// taken the write, so a failed write never converts with a scale the chip lacks.
+        async fn write_ctrl4(
+            &mut self,
+            full_scale: super::super::FullScale,
+        ) -> Result<(), Error<I2C::Error>> {
+            let ctrl4 = (full_scale.code() << BitFlags::FS_SHIFT) | BitFlags::IF_ADD_INC;
             self.i2c.write(ADDRESS, &[Register::CTRL4, ctrl4]).await?;
+            self.config.full_scale = full_scale;
+            self.stale = true;
+            self.drop_pending_sample().await
+        }
+
+        /// Reads the output registers once and throws the sample away, which clears ZYXDA.
+        async fn drop_pending_sample(&mut self) -> Result<(), Error<I2C::Error>> {
+            let mut old = [0u8; 6];
+            self.i2c
+                .write_read(ADDRESS, &[Register::OUT_X_L], &mut old)
+                .await?;
+            self.stale = false;
             Ok(())
         }
     }

@@ -8,7 +8,9 @@
 //!
 //! What the driver does that Pycom's does not: block data update on, so the 6-byte burst
 //! from OUT_X_L (one read, not three) never mixes two samples; waits for STATUS ZYXDA with a
-//! bounded wait; writes whole registers from a shadow copy instead of read-modify-write; no
+//! bounded wait; drops the sample pending when the full scale changes (or at `init`, after a
+//! warm start), so counts are never converted with a scale they were not taken at; writes
+//! whole registers from a shadow copy instead of read-modify-write; no
 //! interrupt-pin (CTRL5) changes it does not need; and no `yaw()`, which an accelerometer
 //! cannot measure.
 //!

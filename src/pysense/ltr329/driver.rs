@@ -32,6 +32,9 @@ pub mod asynchronous {
         i2c: I2C,
         delay: D,
         config: Config,
+        /// The data registers may hold a measurement taken with other settings: drop it
+        /// before the next read (set until `configure` has dropped it).
+        stale: bool,
     }
 
     impl<I2C: I2c, D: DelayNs> Ltr329<I2C, D> {
@@ -42,6 +45,7 @@ pub mod asynchronous {
                 i2c,
                 delay,
                 config: Config::default(),
+                stale: false,
             }
         }
 
@@ -82,15 +86,41 @@ pub mod asynchronous {
             self.read_register(Register::MANUFAC_ID).await
         }
 
-        /// Writes the measurement rate, integration time and gain, makes the chip active and
-        /// waits the 10 ms standby-to-active time.
+        /// Puts the chip in standby, writes the measurement rate and integration time, makes
+        /// it active with the gain, waits the 10 ms standby-to-active time and discards the
+        /// data measured before.
+        ///
+        /// ALS_STATUS says which gain the data was taken with, but not which integration time:
+        /// data flagged new when the integration time changes was measured with the old one,
+        /// and dividing it by the new one is wrong (1000 lx reads 250 after switching from 100
+        /// to 400 ms). So the change is made in standby, so no measurement straddles it; the
+        /// data registers are read once after waking, which clears the new-data flag (the
+        /// first measurement at the new settings needs the wake-up time plus at least 50 ms of
+        /// integration, so it cannot be the one discarded); and the next read waits for a
+        /// measurement taken entirely with `config`. The same covers a warm start, a chip left
+        /// active by other firmware (on a PySense 1 the sensors stay powered across an MCU
+        /// reset).
         pub async fn configure(&mut self, config: Config) -> Result<(), Error<I2C::Error>> {
+            self.stale = true;
+            self.standby().await?;
             let meas_rate = (config.integration_time().code() << BitFlags::INTEGRATION_SHIFT)
                 | config.rate().code();
             self.write_register(Register::ALS_MEAS_RATE, meas_rate)
                 .await?;
             self.config = config;
-            self.activate().await
+            self.activate().await?;
+            self.drop_pending_data().await
+        }
+
+        /// Reads the data registers once and throws the data away, which clears ALS_STATUS's
+        /// new-data flag.
+        async fn drop_pending_data(&mut self) -> Result<(), Error<I2C::Error>> {
+            let mut old = [0u8; 4];
+            self.i2c
+                .write_read(ADDRESS, &[Register::ALS_DATA_CH1_0], &mut old)
+                .await?;
+            self.stale = false;
+            Ok(())
         }
 
         /// Makes the chip active with the configured gain and waits the 10 ms it takes to
@@ -116,6 +146,9 @@ pub mod asynchronous {
         /// periods ([`Error::Timeout`]); refuses data the chip flags invalid
         /// ([`Error::DataInvalid`]) and saturated channels ([`Error::Saturated`]).
         pub async fn read_measurement(&mut self) -> Result<Measurement, Error<I2C::Error>> {
+            if self.stale {
+                self.drop_pending_data().await?;
+            }
             let period = if self.config.rate().millis() > self.config.integration_time().millis() {
                 self.config.rate().millis()
             } else {

@@ -9,7 +9,9 @@
 //! What the driver does that Pycom's `LTR329ALS01.py` does not: it checks PART_ID, reads the
 //! channels in one burst instead of four single-byte reads, checks ALS_STATUS for invalid and
 //! new data, refuses saturated channels ([`Error::Saturated`], never a zero lux), uses the gain
-//! the data was actually taken with, and keeps 50 ms integration at ALS_INT 0.5.
+//! the data was actually taken with, changes settings in standby and drops the data measured
+//! before (ALS_STATUS does not say its integration time), and keeps 50 ms integration at
+//! ALS_INT 0.5.
 //!
 //! - [`Ltr329`] on embedded-hal 1.0, [`Ltr329Async`] on embedded-hal-async
 //!   1.0: the same methods, generated from one source; both implement the crate's sensor

@@ -352,7 +352,8 @@ pub struct Measurement {
     pub ch1: u16,
     /// The gain the data was taken with, as ALS_STATUS reports it.
     pub gain: Gain,
-    /// The integration time configured when the data was read.
+    /// The integration time the data was taken with: the driver discards data measured
+    /// before a configuration change, so it is the configured one.
     pub integration_time: IntegrationTime,
 }
 

@@ -25,6 +25,9 @@
 //! one-shot rather than continuous, with a bounded wait; the data come from one burst read
 //! with the status checked every time instead of three separate 1-byte reads; and the
 //! sea-level pressure (BAR_IN) can be set, so altitudes are right for the user's location.
+//! `init` also puts a chip that other firmware left active (a warm start) in standby before
+//! changing its mode; call it before anything else, since mode and oversampling changes
+//! assume standby.
 //!
 //! # Example (blocking)
 //!
@@ -34,6 +37,7 @@
 //!
 //! # let mut i2c = Mock::new(&[
 //! #     Transaction::write_read(0x60, vec![0x0C], vec![0xC4]),
+//! #     Transaction::write_read(0x60, vec![0x26], vec![0x00]),
 //! #     Transaction::write(0x60, vec![0x26, 0x38]),
 //! #     Transaction::write(0x60, vec![0x13, 0x07]),
 //! #     Transaction::write(0x60, vec![0x26, 0xB8]),
@@ -44,7 +48,7 @@
 //! # ]);
 //! # let delay = NoopDelay::new();
 //! let mut barometer = Mpl3115a2::new(i2c, delay);
-//! barometer.init()?; // checks WHO_AM_I
+//! barometer.init()?; // checks WHO_AM_I, stops the chip if it was left active
 //! let mut altimeter = barometer.into_altimeter().map_err(|e| e.error)?;
 //! altimeter.set_sea_level_pressure(101_760)?; // today's QNH where you are
 //! let m = altimeter.measure_altitude()?;
@@ -73,6 +77,7 @@
 //!
 //! # let mut i2c = Mock::new(&[
 //! #     Transaction::write_read(0x60, vec![0x0C], vec![0xC4]),
+//! #     Transaction::write_read(0x60, vec![0x26], vec![0x00]),
 //! #     Transaction::write(0x60, vec![0x26, 0x38]),
 //! #     Transaction::write(0x60, vec![0x13, 0x07]),
 //! #     Transaction::write(0x60, vec![0x26, 0x3A]),
@@ -99,33 +104,8 @@ mod types;
 pub use conversion::{
     altitude_from_raw, bar_in_from_pascals, pressure_from_raw, temperature_from_raw,
 };
-pub use driver::PRESSURE_SENSOR_TEMPERATURE;
+pub use driver::{asynchronous::Mpl3115a2Async, blocking::Mpl3115a2};
 pub use types::{
-    AltitudeMeasurement, Error, ModeChangeError, Oversampling, PressureMeasurement, mode,
+    AltitudeMeasurement, Error, ModeChangeError, Oversampling, PRESSURE_SENSOR_TEMPERATURE,
+    PressureMeasurement, mode,
 };
-
-use core::marker::PhantomData;
-
-#[maybe_async_cfg::maybe(
-    sync(
-        self = "Mpl3115a2",
-        outer(
-            "doc = \"Blocking MPL3115A2 driver (embedded-hal 1.0) in measurement mode `MODE`.\""
-        )
-    ),
-    async(
-        keep_self,
-        outer("doc = \"Async MPL3115A2 driver (embedded-hal-async) in measurement mode `MODE`.\"")
-    )
-)]
-///
-/// Owns the bus and a delay; see the [module documentation](self) for an example.
-#[derive(Debug)]
-pub struct Mpl3115a2Async<I2C, D, MODE = mode::Barometer> {
-    i2c: I2C,
-    delay: D,
-    /// The OS field the driver writes with every CTRL_REG1 update (a shadow copy, so the
-    /// register is never read before it is written).
-    oversampling: Oversampling,
-    mode: PhantomData<MODE>,
-}

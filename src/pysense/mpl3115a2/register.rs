@@ -48,6 +48,9 @@ impl CtrlReg1 {
     /// One-shot trigger (OST, bit 1): set in standby to take one measurement; the chip clears
     /// it when the measurement is done.
     pub(crate) const OST: u8 = 1 << 1;
+    /// Active (SBYB, bit 0): the chip measures continuously; clear for standby. ALT and OS may
+    /// only be changed in standby (CTRL_REG1 description: "mode changes ... in standby").
+    pub(crate) const SBYB: u8 = 1 << 0;
 }
 
 /// PT_DATA_CFG value: DREM | PDEFE | TDEFE, data-ready events for pressure/altitude and

@@ -2,6 +2,15 @@
 
 use core::fmt;
 
+use crate::Quantity;
+
+/// The quantity of the chip's own temperature: named apart from the SI7006's `temperature` so
+/// a PySense sample never repeats a JSON key.
+pub const PRESSURE_SENSOR_TEMPERATURE: Quantity = Quantity::Custom {
+    name: "pressure_sensor_temperature",
+    unit: "°C",
+};
+
 /// Why an MPL3115A2 operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

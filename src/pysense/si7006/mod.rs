@@ -81,26 +81,7 @@ pub use conversion::{
 /// co-processor switches the sensor power on, before [`Si7006::init`].
 pub const POWER_UP_TIME_MS: u32 = register::POWER_UP_TIME_MS;
 
+pub use driver::{asynchronous::Si7006Async, blocking::Si7006};
 pub use types::{
     DeviceId, ElectronicId, Error, FirmwareRevision, HeaterCurrent, Measurement, Resolution,
 };
-
-#[maybe_async_cfg::maybe(
-    sync(
-        self = "Si7006",
-        outer("doc = \"Blocking SI7006-A20 driver (embedded-hal 1.0).\"")
-    ),
-    async(
-        keep_self,
-        outer("doc = \"Async SI7006-A20 driver (embedded-hal-async).\"")
-    )
-)]
-///
-/// Owns the bus and a delay; see the [module documentation](self) for an example.
-#[derive(Debug)]
-pub struct Si7006Async<I2C, D> {
-    i2c: I2C,
-    delay: D,
-    /// What the driver believes user register 1 holds; decides how long conversions wait.
-    resolution: Resolution,
-}
