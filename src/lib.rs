@@ -76,7 +76,6 @@ pub mod pysense;
 mod reading;
 pub mod sensor;
 pub mod sink;
-pub mod station;
 pub mod transport;
 
 /// The README's code blocks are compiled and run as doctests.
@@ -88,7 +87,7 @@ pub use clock::{Clock, EmbassyClock, SimulatedClock};
 pub use message::{Message, QoS};
 pub use publisher::{
     Backoff, BackoffConfig, BackoffError, MessageQueue, PublishError, Publisher, PublisherError,
-    QueueError, ResilientPublisher, Stage, Stats,
+    QueueError, ResilientError, ResilientPublisher, ResilientPublisherError, Stage, Stats,
 };
 pub use reading::{Quantity, Reading, Sample, SampleFull};
 pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};
