@@ -51,15 +51,16 @@ pub(crate) struct Direct;
 impl<T: Transport, C: Clock + DelayNs> Outlet<T, C> for Direct {
     type Error = T::Error;
 
-    async fn send(
+    fn send(
         &mut self,
         transport: &mut T,
         _clock: &mut C,
         message: &Message<'_>,
         _hold_ms: u64,
-    ) -> Result<(), T::Error> {
-        // The next message waits for the sink itself; nothing to remember here.
-        transport.publish(message).await
+    ) -> impl core::future::Future<Output = Result<(), T::Error>> {
+        // The next message waits for the sink itself; nothing to remember here. The
+        // transport's own future, not one wrapping it: one state machine less a message.
+        transport.publish(message)
     }
 
     async fn wait_until(
