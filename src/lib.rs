@@ -19,16 +19,23 @@
 //! - [`Transport`]: delivers a [`Message`]. Shipped: [`Mqtt5`] (minimq) and [`Mqtt311`]
 //!   (mqttrs codec), both over `embedded-nal-async` (embassy-net in firmware,
 //!   `std-embedded-nal-async` on a PC); [`ThingSpeak`] configures the 3.1.1 one for
-//!   ThingSpeak; [`MemoryTransport`] for tests. Timeouts and keep-alive use `embassy-time`
-//!   (a PC build needs its `std` feature).
+//!   ThingSpeak; [`MemoryTransport`] for tests. Timeouts and keep-alive use `embassy-time`:
+//!   firmware gets its time driver from the executor; a PC build must depend on
+//!   `embassy-time = { version = "0.5", features = ["std", "generic-queue-8"] }` (the clock
+//!   and the timer queue), or linking fails on `__embassy_time_queue_item_from_waker`.
 //! - [`Publisher`]: read → encode → publish, once or at an interval, honouring the sink's
-//!   rate limit. Time comes from a [`Clock`] plus `embedded-hal-async`'s `DelayNs`.
+//!   rate limit; or [`publish`](Publisher::publish) a sample you read yourself. Time comes
+//!   from a [`Clock`] plus `embedded-hal-async`'s `DelayNs`. The sample capacity `N` is
+//!   inferred from the sensor, or named once where it is read for a sensor that fills any
+//!   (`publish_once::<10>()`; see [`Publisher`]).
 //! - [`ResilientPublisher`]: a `Publisher` that rides out broker outages: messages wait in a
 //!   bounded [`MessageQueue`] (oldest dropped and counted when full), the connection is
 //!   reopened on a [`Backoff`] schedule with jitter, and the backlog is replayed in order at
 //!   the sink's pace. QoS 1 messages are delivered at least once.
 //!
 //! ## Example
+//!
+//! (`block_on` is from `embassy-futures`; on a device your executor runs the future.)
 //!
 //! ```
 //! use sensorpub::{JsonSink, MemoryTransport, MockSensor, Publisher, Quantity, Reading, Sample, SimulatedClock};
@@ -53,6 +60,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## A third-party driver
+//!
+//! `examples/sht4x.rs` publishes the registry's `sht4x` driver: a wrapper of yours implements
+//! [`BlockingSensor`] (the orphan rule), owning the driver and its delay, with an error that
+//! is `Display` so `?` reaches `Box<dyn Error>`.
+//!
 //! ## Features
 //!
 //! - `defmt`: derives `defmt::Format` on the public types.
@@ -76,7 +89,6 @@ pub mod pysense;
 mod reading;
 pub mod sensor;
 pub mod sink;
-pub mod station;
 pub mod transport;
 
 /// The README's code blocks are compiled and run as doctests.
@@ -88,7 +100,7 @@ pub use clock::{Clock, EmbassyClock, SimulatedClock};
 pub use message::{Message, QoS};
 pub use publisher::{
     Backoff, BackoffConfig, BackoffError, MessageQueue, PublishError, Publisher, PublisherError,
-    QueueError, ResilientPublisher, Stage, Stats,
+    QueueError, ResilientError, ResilientPublisher, ResilientPublisherError, Stage, Stats,
 };
 pub use reading::{Quantity, Reading, Sample, SampleFull};
 pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};

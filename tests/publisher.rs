@@ -199,6 +199,110 @@ fn blocking_sensors_plug_in_through_the_adapter() {
     );
 }
 
+#[test]
+fn publish_sends_a_sample_the_caller_read_without_a_sensor() {
+    let sample = temperature(21.5);
+    let mut buf = [0u8; 128];
+    // `()`: no sensor; the publisher only publishes what it is handed.
+    let mut publisher = Publisher::new(
+        (),
+        ThingSpeakSink::new(7, &[(1, Quantity::Temperature)]).unwrap(),
+        MemoryTransport::<4, 128>::new(),
+        SimulatedClock::new().with_unix_time(1_700_000_000),
+        &mut buf,
+    );
+    assert_eq!(embassy_futures::block_on(publisher.publish(&sample)), Ok(1));
+    // A sample that carries its time keeps it (published 15 s later, at the channel's pace).
+    let mut stamped = temperature(22.0);
+    stamped.set_timestamp(Some(1_600_000_000));
+    assert_eq!(
+        embassy_futures::block_on(publisher.publish(&stamped)),
+        Ok(1)
+    );
+    let pairs: Vec<Vec<(String, String)>> = publisher
+        .transport()
+        .messages()
+        .iter()
+        .map(|m| form_urlencoded::parse(&m.payload).into_owned().collect())
+        .collect();
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    // An unstamped sample goes out with the clock's time; the caller's copy stays as it was.
+    assert_eq!(
+        pairs,
+        [
+            vec![
+                pair("field1", "21.5"),
+                pair("created_at", "2023-11-14T22:13:20Z")
+            ],
+            vec![
+                pair("field1", "22"),
+                pair("created_at", "2020-09-13T12:26:40Z")
+            ],
+        ]
+    );
+    assert_eq!(sample.timestamp(), None);
+}
+
+#[test]
+fn publish_errors_name_their_stage() {
+    let mut transport = MemoryTransport::<4, 64>::new();
+    transport.fail_next(1);
+    let mut buf = [0u8; 64];
+    let mut publisher = Publisher::new(
+        (),
+        JsonSink::object("t"),
+        transport,
+        SimulatedClock::new(),
+        &mut buf,
+    );
+    let err = embassy_futures::block_on(publisher.publish(&temperature(1.0))).unwrap_err();
+    assert_eq!(err, PublishError::Transport(MemoryError::Injected));
+    let err =
+        embassy_futures::block_on(publisher.publish(&temperature(f32::INFINITY))).unwrap_err();
+    assert_eq!(err.stage(), Stage::Encode);
+    assert!(publisher.transport().messages().is_empty());
+}
+
+#[test]
+fn publish_waits_out_the_thingspeak_interval_like_publish_once() {
+    let mut buf = [0u8; 128];
+    let mut publisher = Publisher::new(
+        (),
+        ThingSpeakSink::new(7, &[(1, Quantity::Temperature)]).unwrap(),
+        MemoryTransport::<4, 128>::new(),
+        SimulatedClock::new(),
+        &mut buf,
+    );
+    embassy_futures::block_on(publisher.publish(&temperature(1.0))).unwrap();
+    assert_eq!(publisher.ready_in_ms(), 15_000);
+    embassy_futures::block_on(publisher.publish(&temperature(2.0))).unwrap();
+    let (_, _, transport, mut clock) = publisher.into_parts();
+    assert_eq!(transport.messages().len(), 2);
+    assert_eq!(sensorpub::Clock::now_ms(&mut clock), 15_000);
+}
+
+#[test]
+fn the_sensor_can_be_reached_between_publishes() {
+    let script = [Ok(temperature(1.0)), Ok(temperature(2.0))];
+    let mut buf = [0u8; 64];
+    let mut publisher = Publisher::new(
+        MockSensor::new(&script),
+        JsonSink::object("t"),
+        MemoryTransport::<4, 64>::new(),
+        SimulatedClock::new(),
+        &mut buf,
+    );
+    embassy_futures::block_on(publisher.publish_once()).unwrap();
+    // Swap in another script: the next publish reads from it.
+    let replacement = [Ok(temperature(9.0))];
+    *publisher.sensor_mut() = MockSensor::new(&replacement);
+    embassy_futures::block_on(publisher.publish_once()).unwrap();
+    assert_eq!(
+        publisher.transport().messages()[1].payload,
+        br#"{"temperature":9}"#
+    );
+}
+
 /// A deterministic RNG for tests (Knuth's MMIX LCG, high bits).
 struct Lcg(u64);
 

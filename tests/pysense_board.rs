@@ -129,14 +129,14 @@ fn a_whole_board_sample_is_published_as_one_json_object() {
     embassy_futures::block_on(async {
         board.power_on_sensors().await.unwrap();
         assert_eq!(board.init().await, Presence::ALL);
-        let mut publisher = Publisher::<_, _, _, _, 10>::new(
+        let mut publisher = Publisher::new(
             &mut board,
             JsonSink::object("pysense/value").with_decimals(2).unwrap(),
             MemoryTransport::<4, 512>::new(),
             SimulatedClock::new(),
             &mut buf,
         );
-        publisher.publish_once().await.unwrap();
+        publisher.publish_once::<10>().await.unwrap();
         let sent = &publisher.transport().messages()[0];
         assert_eq!(sent.topic, "pysense/value");
         let json: serde_json::Map<String, serde_json::Value> =

@@ -5,7 +5,7 @@
 //! reaches the subscriber, in order, published at QoS 1; one whose PUBACK was lost with the
 //! connection is sent again after the reconnect, so the subscriber may see it twice (counted,
 //! allowed). One message is in flight at a time, so each outage repeats at most one message.
-//! A broker that never comes back ends in `PublishError::GaveUp` after the configured
+//! A broker that never comes back ends in `ResilientError::GaveUp` after the configured
 //! attempts, and every message not delivered is still in the publisher's queue.
 
 mod common;
@@ -18,8 +18,8 @@ use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
 use sensorpub::{
-    Backoff, BackoffConfig, Clock, JsonSink, MessageQueue, PublishError, Publisher, QoS, Quantity,
-    Reading, ResilientPublisher, Sample, Sensor, Stage, Transport,
+    Backoff, BackoffConfig, Clock, JsonSink, MessageQueue, Publisher, QoS, Quantity, Reading,
+    ResilientError, ResilientPublisher, Sample, Sensor, Stage, Transport,
 };
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -324,7 +324,7 @@ fn gives_up_with_the_queue_readable<T>(
         ResilientPublisher::new(publisher, backoff(Some(3)), MessageQueue::<64, 2048>::new());
     let error = async_io::block_on(publisher.run_for(PERIOD_MS, COUNT))
         .expect_err("a broker that never returns is an error");
-    let PublishError::GaveUp { attempts, last } = &error else {
+    let ResilientError::GaveUp { attempts, last } = &error else {
         panic!("expected GaveUp, got {error:?}");
     };
     assert_eq!(*attempts, 3);
@@ -332,7 +332,7 @@ fn gives_up_with_the_queue_readable<T>(
     eprintln!("gave up: {last:?}");
 
     let delivered = publisher.stats().published;
-    let produced = publisher.publisher().sensor().produced();
+    let produced = publisher.sensor().produced();
     assert_eq!(delivered, 5, "the first five went out before the stop");
     let received = receive_all(subscriber, delivered);
     assert_at_least_once_in_order(&received, delivered, 1);

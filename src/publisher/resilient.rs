@@ -1,5 +1,9 @@
 //! [`ResilientPublisher`]: a [`Publisher`] that lives through broker outages.
 //!
+//! It is the `Publisher`'s own publish path with a different end ([`Recovery`], an
+//! [`Outlet`]): the queue, the reconnection schedule and the pacing of replays live here;
+//! reading, stamping, encoding and the run loops are the `Publisher`'s.
+//!
 //! Every encoded message goes into a [`MessageQueue`] first and leaves it only when the
 //! transport returns `Ok` (QoS 1: the broker acknowledged it). While the broker is away the
 //! publisher keeps sampling into the queue and reconnects on a [`Backoff`] schedule; once
@@ -13,18 +17,22 @@
 //! Up   ── transport says not connected ───▶ Down { retry_at: now }
 //! Down ── at retry_at, connect Ok ────────▶ Up: the queue is sent, oldest first
 //! Down ── at retry_at, connect Err ───────▶ Down { retry_at: now + next backoff wait }
-//! any failure with no backoff wait left ──▶ PublishError::GaveUp; queue kept, backoff reset,
+//! any failure with no backoff wait left ──▶ ResilientError::GaveUp; queue kept, backoff reset,
 //!                                           Down { retry_at: now } (the next call retries)
 //! ```
 
 use super::backoff::Backoff;
-use super::queue::MessageQueue;
-use super::{PublishError, Publisher, PublisherError};
+use super::outlet::{Outlet, delay_ms};
+use super::queue::{MessageQueue, QueueError};
+use super::{PublishError, Publisher, Stage};
 use crate::clock::Clock;
+use crate::message::Message;
+use crate::reading::Sample;
 use crate::sensor::Sensor;
 use crate::sink::Sink;
 use crate::transport::Transport;
 use core::convert::Infallible;
+use core::fmt;
 use embedded_hal_async::delay::DelayNs;
 use rand_core::Rng;
 
@@ -53,9 +61,100 @@ pub struct Stats {
     pub reconnects: u32,
 }
 
+/// A [`ResilientPublisher`]'s publish failed; says at which stage and keeps the underlying
+/// error. There is no transport variant: a transport failure is ridden out, and reported
+/// only as [`GaveUp`](Self::GaveUp) when the attempts run out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ResilientError<SE, KE, TE> {
+    /// The sensor failed; nothing was queued.
+    Sensor(SE),
+    /// The sink could not encode the sample; messages of the sample before this one were
+    /// queued.
+    Encode(KE),
+    /// A message could not be queued (larger than the whole queue); messages of the sample
+    /// before this one were queued.
+    Queue(QueueError),
+    /// The broker stayed away through the [`BackoffConfig::max_attempts`] reconnection
+    /// attempts. Every message not delivered is still in [`ResilientPublisher::queue`];
+    /// calling the publisher again starts a new round of attempts.
+    ///
+    /// [`BackoffConfig::max_attempts`]: super::BackoffConfig::max_attempts
+    GaveUp {
+        /// Reconnection attempts made, each after a backoff wait.
+        attempts: u32,
+        /// The error of the last failed attempt.
+        last: TE,
+    },
+}
+
+impl<SE, KE, TE> ResilientError<SE, KE, TE> {
+    /// Which stage failed.
+    pub fn stage(&self) -> Stage {
+        match self {
+            ResilientError::Sensor(_) => Stage::Sensor,
+            ResilientError::Encode(_) => Stage::Encode,
+            ResilientError::Queue(_) => Stage::Queue,
+            ResilientError::GaveUp { .. } => Stage::Transport,
+        }
+    }
+}
+
+impl<SE, KE, TE> ResilientError<SE, KE, TE> {
+    /// The publish path's error, with the resilient end's failures as their own variants.
+    fn from_path(error: PublishError<SE, KE, Failure<TE>>) -> Self {
+        match error {
+            PublishError::Sensor(e) => ResilientError::Sensor(e),
+            PublishError::Encode(e) => ResilientError::Encode(e),
+            PublishError::Transport(Failure::Queue(e)) => ResilientError::Queue(e),
+            PublishError::Transport(Failure::GaveUp { attempts, last }) => {
+                ResilientError::GaveUp { attempts, last }
+            }
+        }
+    }
+}
+
+impl<SE: fmt::Display, KE: fmt::Display, TE: fmt::Display> fmt::Display
+    for ResilientError<SE, KE, TE>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResilientError::Sensor(e) => write!(f, "sensor: {e}"),
+            ResilientError::Encode(e) => write!(f, "encode: {e}"),
+            ResilientError::Queue(e) => write!(f, "queue: {e}"),
+            ResilientError::GaveUp { attempts, last } => write!(
+                f,
+                "transport: broker unreachable after {attempts} reconnection attempts \
+                 (last: {last}); undelivered messages are still queued"
+            ),
+        }
+    }
+}
+
+impl<SE, KE, TE> core::error::Error for ResilientError<SE, KE, TE>
+where
+    SE: fmt::Debug + fmt::Display,
+    KE: fmt::Debug + fmt::Display,
+    TE: fmt::Debug + fmt::Display,
+{
+}
+
+/// The error of a [`ResilientPublisher`] over sensor `S` (sample capacity `N`), sink `K` and
+/// transport `T`.
+pub type ResilientPublisherError<S, K, T, const N: usize> =
+    ResilientError<<S as Sensor<N>>::Error, <K as Sink>::Error, <T as Transport>::Error>;
+
+/// What only the resilient end of the publish path fails with.
+#[derive(Debug)]
+pub(crate) enum Failure<TE> {
+    Queue(QueueError),
+    GaveUp { attempts: u32, last: TE },
+}
+
 /// A [`Publisher`] with an outage queue and reconnection: a short broker outage loses
 /// nothing, a long one loses the oldest messages (counted), a permanent one ends in
-/// [`PublishError::GaveUp`] with the messages still readable in [`queue`](Self::queue).
+/// [`ResilientError::GaveUp`] with the messages still readable in [`queue`](Self::queue).
 ///
 /// **Delivery guarantee.** A message leaves the queue only when [`Transport::publish`]
 /// returned `Ok`. At QoS 1 that means the broker acknowledged it, so every QoS 1 message is
@@ -118,31 +217,14 @@ pub struct Stats {
 /// assert_eq!(publisher.stats().dropped, 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct ResilientPublisher<
-    'b,
-    S,
-    K,
-    T,
-    C,
-    R,
-    const N: usize,
-    const MSGS: usize,
-    const BYTES: usize,
-> {
-    publisher: Publisher<'b, S, K, T, C, N>,
-    backoff: Backoff<R>,
-    queue: MessageQueue<MSGS, BYTES>,
-    link: Link,
-    /// Earliest instant the front of the queue may reach the broker (a sink's rate limit).
-    next_send_ms: u64,
-    published: u32,
-    reconnects: u32,
+pub struct ResilientPublisher<'b, S, K, T, C, R, const MSGS: usize, const BYTES: usize> {
+    publisher: Publisher<'b, S, K, T, C>,
+    recovery: Recovery<R, MSGS, BYTES>,
 }
 
-impl<'b, S, K, T, C, R, const N: usize, const MSGS: usize, const BYTES: usize>
-    ResilientPublisher<'b, S, K, T, C, R, N, MSGS, BYTES>
+impl<'b, S, K, T, C, R, const MSGS: usize, const BYTES: usize>
+    ResilientPublisher<'b, S, K, T, C, R, MSGS, BYTES>
 where
-    S: Sensor<N>,
     K: Sink,
     T: Transport,
     C: Clock + DelayNs,
@@ -154,19 +236,32 @@ where
     /// Give the queue more bytes (`BYTES`) than the encode buffer, so that any message the
     /// sink can write also fits the queue.
     pub fn new(
-        publisher: Publisher<'b, S, K, T, C, N>,
+        publisher: Publisher<'b, S, K, T, C>,
         backoff: Backoff<R>,
         queue: MessageQueue<MSGS, BYTES>,
     ) -> Self {
         Self {
             publisher,
-            backoff,
-            queue,
-            link: Link::Up,
-            next_send_ms: 0,
-            published: 0,
-            reconnects: 0,
+            recovery: Recovery {
+                backoff,
+                queue,
+                link: Link::Up,
+                next_send_ms: 0,
+                published: 0,
+                reconnects: 0,
+            },
         }
+    }
+
+    /// Encodes `sample` into the queue, then sends what the link and the sink's rate limit
+    /// allow now; returns how many messages the sample became. See
+    /// [`publish_once`](Self::publish_once), which reads the sensor and does this.
+    pub async fn publish<const M: usize>(
+        &mut self,
+        sample: &Sample<M>,
+    ) -> Result<usize, ResilientError<Infallible, K::Error, T::Error>> {
+        let result = self.publisher.publish_via(&mut self.recovery, sample).await;
+        result.map_err(ResilientError::from_path)
     }
 
     /// Reads one sample, encodes its messages into the queue, then sends what the link and
@@ -175,122 +270,197 @@ where
     /// It does not wait for a reconnection: with the broker away the messages stay queued
     /// (see [`flush`](Self::flush)). It waits only as [`Publisher::publish_once`] does, for
     /// the sink's rate limit before encoding, serving the queue meanwhile. Errors:
-    /// [`PublishError::Sensor`] (nothing queued), [`PublishError::Encode`],
-    /// [`PublishError::Queue`], [`PublishError::GaveUp`].
-    pub async fn publish_once(&mut self) -> Result<usize, PublisherError<S, K, T, N>> {
-        let p = &mut self.publisher;
-        let mut sample = p.sensor.read().await.map_err(PublishError::Sensor)?;
-        if sample.timestamp().is_none() {
-            sample.set_timestamp(p.clock.unix_time());
-        }
-        let count = p.sink.message_count(&sample);
-        for index in 0..count {
-            let now_ms = self.publisher.clock.now_ms();
-            let wait_ms = self.publisher.sink.ready_in_ms(now_ms);
-            if wait_ms > 0 {
-                self.wait_until(now_ms.saturating_add(wait_ms)).await?;
-            }
-            let p = &mut self.publisher;
-            let now_ms = p.clock.now_ms();
-            let message = p
-                .sink
-                .encode(&sample, index, now_ms, p.buf)
-                .map_err(PublishError::Encode)?
-                .with_qos(p.qos)
-                .with_retain(p.retain);
-            // Right after an encode the sink says how long the next message must wait: that
-            // is the spacing to keep when this message is replayed later.
-            let hold_ms = u32::try_from(p.sink.ready_in_ms(now_ms)).unwrap_or(u32::MAX);
-            self.queue
-                .push_held(&message, hold_ms)
-                .map_err(PublishError::Queue)?;
-        }
-        self.serve().await?;
-        Ok(count)
+    /// [`ResilientError::Sensor`] (nothing queued), [`ResilientError::Encode`],
+    /// [`ResilientError::Queue`], [`ResilientError::GaveUp`].
+    pub async fn publish_once<const N: usize>(
+        &mut self,
+    ) -> Result<usize, ResilientPublisherError<S, K, T, N>>
+    where
+        S: Sensor<N>,
+    {
+        let result = self.publisher.publish_once_via(&mut self.recovery).await;
+        result.map_err(ResilientError::from_path)
     }
 
     /// Publishes `samples` samples, one every `period_ms` (fixed rate), then waits until the
     /// queue is empty. Between samples it reconnects and replays as the backoff and rate
     /// limits allow. Returns at the first error; with unlimited attempts it waits for the
     /// broker as long as it takes.
-    pub async fn run_for(
+    pub async fn run_for<const N: usize>(
         &mut self,
         period_ms: u32,
         samples: u32,
-    ) -> Result<(), PublisherError<S, K, T, N>> {
-        let mut next_ms = self.publisher.clock.now_ms();
-        for done in 0..samples {
-            self.publish_once().await?;
-            if done + 1 < samples {
-                next_ms = self.wait_until_next(next_ms, period_ms).await?;
-            }
-        }
-        self.flush().await
+    ) -> Result<(), ResilientPublisherError<S, K, T, N>>
+    where
+        S: Sensor<N>,
+    {
+        let result = (self.publisher)
+            .run_for_via(&mut self.recovery, period_ms, samples)
+            .await;
+        result.map_err(ResilientError::from_path)
     }
 
     /// Publishes one sample every `period_ms`, forever, riding out outages. Returns only with
-    /// an error (a sensor or encode failure, or [`PublishError::GaveUp`] when the attempts
+    /// an error (a sensor or encode failure, or [`ResilientError::GaveUp`] when the attempts
     /// are limited); calling it again carries on with the queue as it is.
-    pub async fn run(&mut self, period_ms: u32) -> Result<Infallible, PublisherError<S, K, T, N>> {
-        let mut next_ms = self.publisher.clock.now_ms();
-        loop {
-            self.publish_once().await?;
-            next_ms = self.wait_until_next(next_ms, period_ms).await?;
-        }
+    pub async fn run<const N: usize>(
+        &mut self,
+        period_ms: u32,
+    ) -> Result<Infallible, ResilientPublisherError<S, K, T, N>>
+    where
+        S: Sensor<N>,
+    {
+        let result = self.publisher.run_via(&mut self.recovery, period_ms).await;
+        result.map_err(ResilientError::from_path)
     }
 
     /// Waits until every queued message is delivered, reconnecting as needed; returns
-    /// [`PublishError::GaveUp`] if the broker stays away through the configured attempts.
-    pub async fn flush(&mut self) -> Result<(), PublisherError<S, K, T, N>> {
-        loop {
-            self.serve().await?;
-            if self.queue.is_empty() {
-                return Ok(());
-            }
-            let now_ms = self.publisher.clock.now_ms();
-            let wake_ms = self.next_event_ms().unwrap_or(now_ms);
-            self.sleep_until(now_ms, wake_ms).await;
+    /// [`ResilientError::GaveUp`] if the broker stays away through the configured attempts.
+    pub async fn flush(&mut self) -> Result<(), ResilientError<Infallible, K::Error, T::Error>> {
+        let result = self.publisher.flush_via(&mut self.recovery).await;
+        result.map_err(ResilientError::from_path)
+    }
+
+    /// Milliseconds until the sink's rate limit lets the next message be encoded (0: now),
+    /// e.g. to skip a sample instead of waiting for it. See [`Publisher::ready_in_ms`].
+    pub fn ready_in_ms(&mut self) -> u64 {
+        self.publisher.ready_in_ms()
+    }
+
+    /// The messages not delivered yet, oldest first; still readable after
+    /// [`ResilientError::GaveUp`].
+    pub fn queue(&self) -> &MessageQueue<MSGS, BYTES> {
+        &self.recovery.queue
+    }
+
+    /// Counters: published, queued, dropped, reconnects.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            published: self.recovery.published,
+            queued: self.recovery.queue.len(),
+            dropped: self.recovery.queue.dropped(),
+            reconnects: self.recovery.reconnects,
         }
     }
 
-    /// Waits until `last_ms + period_ms`, serving the queue meanwhile, and returns that
-    /// instant; if it has passed, starts the next period now instead of bursting.
-    async fn wait_until_next(
+    /// The wrapped publisher (sensor, sink, transport, clock).
+    pub fn publisher(&self) -> &Publisher<'b, S, K, T, C> {
+        &self.publisher
+    }
+
+    /// The sensor.
+    pub fn sensor(&self) -> &S {
+        self.publisher.sensor()
+    }
+
+    /// The sensor, mutably (e.g. to reconfigure or re-initialise it between publishes).
+    pub fn sensor_mut(&mut self) -> &mut S {
+        self.publisher.sensor_mut()
+    }
+
+    /// The transport (e.g. to read what a [`MemoryTransport`](crate::MemoryTransport)
+    /// recorded).
+    pub fn transport(&self) -> &T {
+        self.publisher.transport()
+    }
+
+    /// The transport, mutably (e.g. to play an outage on a
+    /// [`MemoryTransport`](crate::MemoryTransport)).
+    pub fn transport_mut(&mut self) -> &mut T {
+        self.publisher.transport_mut()
+    }
+
+    /// Takes the publisher apart: the wrapped [`Publisher`], the backoff (its attempt count
+    /// as it is) and the queue with every message not delivered yet.
+    pub fn into_parts(
+        self,
+    ) -> (
+        Publisher<'b, S, K, T, C>,
+        Backoff<R>,
+        MessageQueue<MSGS, BYTES>,
+    ) {
+        let Recovery { backoff, queue, .. } = self.recovery;
+        (self.publisher, backoff, queue)
+    }
+}
+
+/// The resilient end of the publish path: the outage queue, the link state, the
+/// reconnection schedule and the pacing of queued messages.
+struct Recovery<R, const MSGS: usize, const BYTES: usize> {
+    backoff: Backoff<R>,
+    queue: MessageQueue<MSGS, BYTES>,
+    link: Link,
+    /// Earliest instant the front of the queue may reach the broker (a sink's rate limit).
+    next_send_ms: u64,
+    published: u32,
+    reconnects: u32,
+}
+
+impl<T, C, R, const MSGS: usize, const BYTES: usize> Outlet<T, C> for Recovery<R, MSGS, BYTES>
+where
+    T: Transport,
+    C: Clock + DelayNs,
+    R: Rng,
+{
+    type Error = Failure<T::Error>;
+
+    async fn send(
         &mut self,
-        last_ms: u64,
-        period_ms: u32,
-    ) -> Result<u64, PublisherError<S, K, T, N>> {
-        let target_ms = last_ms.saturating_add(u64::from(period_ms));
-        let now_ms = self.publisher.clock.now_ms();
-        if now_ms >= target_ms {
-            return Ok(now_ms);
-        }
-        self.wait_until(target_ms).await?;
-        Ok(target_ms)
+        _transport: &mut T,
+        _clock: &mut C,
+        message: &Message<'_>,
+        hold_ms: u64,
+    ) -> Result<(), Self::Error> {
+        let hold_ms = u32::try_from(hold_ms).unwrap_or(u32::MAX);
+        self.queue
+            .push_held(message, hold_ms)
+            .map_err(Failure::Queue)?;
+        Ok(())
     }
 
     /// Waits until `target_ms`, reconnecting and sending queued messages as they fall due.
-    async fn wait_until(&mut self, target_ms: u64) -> Result<(), PublisherError<S, K, T, N>> {
+    async fn wait_until(
+        &mut self,
+        transport: &mut T,
+        clock: &mut C,
+        target_ms: u64,
+    ) -> Result<(), Self::Error> {
         loop {
-            self.serve().await?;
-            let now_ms = self.publisher.clock.now_ms();
+            self.serve(transport, clock).await?;
+            let now_ms = clock.now_ms();
             if now_ms >= target_ms {
                 return Ok(());
             }
             let wake_ms = self
                 .next_event_ms()
                 .map_or(target_ms, |event_ms| event_ms.min(target_ms));
-            self.sleep_until(now_ms, wake_ms).await;
+            sleep_until(clock, now_ms, wake_ms).await;
         }
     }
 
-    /// Sleeps until `wake_ms`, at least 1 ms so that a loop around it always moves the clock.
-    async fn sleep_until(&mut self, now_ms: u64, wake_ms: u64) {
-        self.publisher
-            .wait_ms(wake_ms.saturating_sub(now_ms).max(1))
-            .await;
+    async fn sample_done(&mut self, transport: &mut T, clock: &mut C) -> Result<(), Self::Error> {
+        self.serve(transport, clock).await
     }
 
+    async fn flush(&mut self, transport: &mut T, clock: &mut C) -> Result<(), Self::Error> {
+        loop {
+            self.serve(transport, clock).await?;
+            if self.queue.is_empty() {
+                return Ok(());
+            }
+            let now_ms = clock.now_ms();
+            let wake_ms = self.next_event_ms().unwrap_or(now_ms);
+            sleep_until(clock, now_ms, wake_ms).await;
+        }
+    }
+}
+
+/// Sleeps until `wake_ms`, at least 1 ms so that a loop around it always moves the clock.
+async fn sleep_until<C: DelayNs>(clock: &mut C, now_ms: u64, wake_ms: u64) {
+    delay_ms(clock, wake_ms.saturating_sub(now_ms).max(1)).await;
+}
+
+impl<R: Rng, const MSGS: usize, const BYTES: usize> Recovery<R, MSGS, BYTES> {
     /// When [`serve`](Self::serve) next has something to do: a connection attempt, or the
     /// next queued message once the rate limit allows it. `None`: nothing until new messages.
     fn next_event_ms(&self) -> Option<u64> {
@@ -303,7 +473,11 @@ where
 
     /// Does what is due now, without waiting: a connection attempt whose time has come, then
     /// queued messages, oldest first, as long as the link is up and the rate limit allows.
-    async fn serve(&mut self) -> Result<(), PublisherError<S, K, T, N>> {
+    async fn serve<T: Transport, C: Clock>(
+        &mut self,
+        transport: &mut T,
+        clock: &mut C,
+    ) -> Result<(), Failure<T::Error>> {
         // A transport that reports "not connected" right after a successful connect must not
         // spin us in a connect loop: its next publish fails and the backoff takes over.
         let mut just_connected = false;
@@ -311,13 +485,13 @@ where
         // it while we were idle, before a message is written into a dead socket.
         let mut polled = false;
         loop {
-            let now_ms = self.publisher.clock.now_ms();
+            let now_ms = clock.now_ms();
             match self.link {
                 Link::Down { retry_at_ms } => {
                     if now_ms < retry_at_ms {
                         return Ok(());
                     }
-                    match self.publisher.transport.connect().await {
+                    match transport.connect().await {
                         Ok(()) => {
                             crate::log::info!(
                                 "broker connected; {=usize} messages queued",
@@ -327,11 +501,11 @@ where
                             self.reconnects = self.reconnects.saturating_add(1);
                             just_connected = true;
                         }
-                        Err(error) => return self.retry_later(error),
+                        Err(error) => return self.retry_later(clock, error),
                     }
                 }
                 Link::Up => {
-                    if !just_connected && !self.publisher.transport.is_connected() {
+                    if !just_connected && !transport.is_connected() {
                         // Noticed, not failed: try at once; only a failure waits.
                         self.link = Link::Down {
                             retry_at_ms: now_ms,
@@ -340,8 +514,8 @@ where
                     }
                     if !just_connected && !polled {
                         polled = true;
-                        if let Err(error) = self.publisher.transport.poll().await {
-                            return self.retry_later(error);
+                        if let Err(error) = transport.poll().await {
+                            return self.retry_later(clock, error);
                         }
                     }
                     let Some((message, hold_ms)) = self.queue.front_held() else {
@@ -350,10 +524,10 @@ where
                     if now_ms < self.next_send_ms {
                         return Ok(());
                     }
-                    let result = self.publisher.transport.publish(&message).await;
+                    let result = transport.publish(&message).await;
                     // Delivered or not (a failed QoS 0 publish may still have arrived), the
                     // next message keeps the sink's distance from this one.
-                    let sent_ms = self.publisher.clock.now_ms();
+                    let sent_ms = clock.now_ms();
                     self.next_send_ms = sent_ms.saturating_add(u64::from(hold_ms));
                     match result {
                         Ok(()) => {
@@ -364,7 +538,7 @@ where
                             // attempts.
                             self.backoff.reset();
                         }
-                        Err(error) => return self.retry_later(error),
+                        Err(error) => return self.retry_later(clock, error),
                     }
                 }
             }
@@ -373,8 +547,8 @@ where
 
     /// After a failure: schedules the next connection attempt after a backoff wait, or gives
     /// up when the attempts are used up (and starts a fresh round on the next call).
-    fn retry_later(&mut self, error: T::Error) -> Result<(), PublisherError<S, K, T, N>> {
-        let now_ms = self.publisher.clock.now_ms();
+    fn retry_later<C: Clock, TE>(&mut self, clock: &mut C, error: TE) -> Result<(), Failure<TE>> {
+        let now_ms = clock.now_ms();
         match self.backoff.next_delay_ms() {
             Some(wait_ms) => {
                 crate::log::warn!("broker unreachable; next attempt in {=u32} ms", wait_ms);
@@ -393,45 +567,12 @@ where
                 self.link = Link::Down {
                     retry_at_ms: now_ms,
                 };
-                Err(PublishError::GaveUp {
+                Err(Failure::GaveUp {
                     attempts,
                     last: error,
                 })
             }
         }
-    }
-
-    /// The messages not delivered yet, oldest first; still readable after
-    /// [`PublishError::GaveUp`].
-    pub fn queue(&self) -> &MessageQueue<MSGS, BYTES> {
-        &self.queue
-    }
-
-    /// Counters: published, queued, dropped, reconnects.
-    pub fn stats(&self) -> Stats {
-        Stats {
-            published: self.published,
-            queued: self.queue.len(),
-            dropped: self.queue.dropped(),
-            reconnects: self.reconnects,
-        }
-    }
-
-    /// The wrapped publisher (sensor, sink, transport, clock).
-    pub fn publisher(&self) -> &Publisher<'b, S, K, T, C, N> {
-        &self.publisher
-    }
-
-    /// The transport (e.g. to read what a [`MemoryTransport`](crate::MemoryTransport)
-    /// recorded).
-    pub fn transport(&self) -> &T {
-        &self.publisher.transport
-    }
-
-    /// The transport, mutably (e.g. to play an outage on a
-    /// [`MemoryTransport`](crate::MemoryTransport)).
-    pub fn transport_mut(&mut self) -> &mut T {
-        &mut self.publisher.transport
     }
 }
 

@@ -56,6 +56,9 @@ pub trait BlockingSensor<const N: usize> {
 /// Adapter that makes a [`BlockingSensor`] a [`Sensor`]: the read runs to completion inside
 /// the future's first poll.
 ///
+/// It takes the sensor by value or lends it: `Blocking(&mut board)` keeps `board` yours for
+/// other work once the publisher is done with it.
+///
 /// ```
 /// use sensorpub::{Blocking, BlockingSensor, Quantity, Reading, Sample, SampleFull, Sensor};
 ///
@@ -80,6 +83,14 @@ impl<S> Blocking<S> {
     /// Gives the wrapped sensor back.
     pub fn into_inner(self) -> S {
         self.0
+    }
+}
+
+impl<S: BlockingSensor<N> + ?Sized, const N: usize> BlockingSensor<N> for &mut S {
+    type Error = S::Error;
+
+    fn read(&mut self) -> Result<Sample<N>, Self::Error> {
+        (**self).read()
     }
 }
 

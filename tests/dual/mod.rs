@@ -119,7 +119,7 @@ where
     S::Error: core::fmt::Debug,
 {
     let mut buf = [0u8; 128];
-    let mut publisher: sensorpub::Publisher<'_, _, _, _, _, 2> = sensorpub::Publisher::new(
+    let mut publisher = sensorpub::Publisher::new(
         sensor,
         sink,
         sensorpub::MemoryTransport::<2, 128>::new(),
@@ -127,7 +127,7 @@ where
         &mut buf,
     );
     assert_eq!(
-        embassy_futures::block_on(publisher.publish_once()).unwrap(),
+        embassy_futures::block_on(publisher.publish_once::<2>()).unwrap(),
         1
     );
     publisher.transport().messages()[0].payload.to_vec()

@@ -3,8 +3,8 @@
 //! when its credentials are built in). README.md says how to wire, build and flash it.
 //!
 //! Three tasks: `wifi_task` keeps the station associated, `net_task` runs the IP stack (DHCP,
-//! DNS, TCP), `publish_task` runs [`sensorpub::station::run`], the same function the host test
-//! `tests/firmware_publish.rs` runs against a local broker and a simulated PySense.
+//! DNS, TCP), `publish_task` runs [`sensorpub_station::run`], the same function the host test
+//! `station/tests/firmware_publish.rs` runs against a local broker and a simulated PySense.
 #![no_std]
 #![no_main]
 
@@ -33,8 +33,8 @@ use esp_radio::wifi::{
 };
 use net::Network;
 use sensorpub::EmbassyClock;
-use sensorpub::station::{self, Buffers};
 use sensorpub::transport::{Broker, ThingSpeak};
+use sensorpub_station::{self as station, Buffers, NodeConfig};
 use static_cell::StaticCell;
 
 // ---- Configuration, fixed at build time (`SSID=... PASSWORD=... cargo run --release`). ----
@@ -184,7 +184,7 @@ async fn publish_task(stack: Stack<'static>, net: &'static Net, bus: &'static Bu
         Ok(broker) => broker,
         Err(e) => return log::error!("BROKER={BROKER}: {e}"),
     };
-    let config = station::StationConfig {
+    let config = NodeConfig {
         device: DEVICE,
         broker,
         topic: TOPIC,

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::message::QoS;
-use crate::publisher::{BackoffConfig, QueueError, Stage};
+use crate::publisher::{BackoffConfig, PublishError, QueueError, Stage};
 use crate::reading::{Quantity, Reading, Sample};
 use crate::sensor::{MockError, MockSensor};
 use crate::sink::{JsonSink, ThingSpeakSink};
@@ -215,7 +215,6 @@ type JsonPublisher<'b, 's, const MSGS: usize, const BYTES: usize> = ResilientPub
     Logged,
     SharedClock,
     Fixed,
-    1,
     MSGS,
     BYTES,
 >;
@@ -328,7 +327,7 @@ fn a_broker_that_never_comes_back_ends_in_gave_up_with_the_queue_readable() {
     let error = block_on(p.run_for(100, 3)).unwrap_err();
     assert_eq!(
         error,
-        PublishError::GaveUp {
+        ResilientError::GaveUp {
             attempts: 3,
             last: MemoryError::ConnectRefused
         }
@@ -357,7 +356,7 @@ fn a_broker_that_accepts_connects_but_fails_every_publish_also_runs_out_of_attem
     let error = block_on(p.flush()).unwrap_err();
     assert_eq!(
         error,
-        PublishError::GaveUp {
+        ResilientError::GaveUp {
             attempts: 4,
             last: MemoryError::Injected
         }
@@ -421,7 +420,7 @@ fn sensor_errors_queue_nothing() {
     let mut buf = [0u8; 64];
     let mut p = json_publisher::<4, 128>(&script, &mut buf, &clock, None);
     let error = block_on(p.publish_once()).unwrap_err();
-    assert_eq!(error, PublishError::Sensor(MockError::Scripted(9)));
+    assert_eq!(error, ResilientError::Sensor(MockError::Scripted(9)));
     assert!(p.queue().is_empty());
 }
 
@@ -435,7 +434,7 @@ fn a_message_larger_than_the_whole_queue_is_a_queue_error() {
     let error = block_on(p.publish_once()).unwrap_err();
     assert_eq!(
         error,
-        PublishError::Queue(QueueError::TooLarge {
+        ResilientError::Queue(QueueError::TooLarge {
             len: 14,
             capacity: 8
         })
@@ -561,5 +560,88 @@ fn a_connection_closed_while_idle_is_noticed_by_poll_and_reopened_before_sending
         .count();
     assert_eq!(publishes, 2);
     assert_eq!(p.transport().connect_times(), [100]);
+    assert_eq!(p.transport().received(), strings(1..=2));
+}
+
+#[test]
+fn publish_queues_a_sample_read_once_for_two_destinations() {
+    let clock = SharedClock::at_unix(UNIX_START);
+    let sample: Sample<2> = Sample::from_readings(&[Reading::new(Quantity::Value, 7.0)]).unwrap();
+    let (mut json_buf, mut ts_buf) = ([0u8; 64], [0u8; 128]);
+    let mut json = ResilientPublisher::new(
+        Publisher::new(
+            (),
+            JsonSink::value("apricot/value"),
+            Logged::new(&clock),
+            clock.clone(),
+            &mut json_buf,
+        )
+        .with_qos(QoS::AtLeastOnce),
+        exact_backoff(None),
+        MessageQueue::<4, 128>::new(),
+    );
+    let mut thingspeak = ResilientPublisher::new(
+        Publisher::new(
+            (),
+            ThingSpeakSink::new(42, &[(1, Quantity::Value)]).unwrap(),
+            Logged::new(&clock),
+            clock.clone(),
+            &mut ts_buf,
+        ),
+        exact_backoff(None),
+        MessageQueue::<4, 512>::new(),
+    );
+    // The JSON broker is away: its copy waits in the queue; ThingSpeak's goes out.
+    json.transport_mut().memory.disconnect();
+    json.transport_mut().memory.fail_connects(usize::MAX);
+    assert_eq!(block_on(json.publish(&sample)), Ok(1));
+    assert_eq!(block_on(thingspeak.publish(&sample)), Ok(1));
+    let queued: Vec<&[u8]> = json.queue().iter().map(|m| m.payload).collect();
+    assert_eq!(queued, [b"7"]);
+    assert_eq!(json.queue().front().map(|m| m.qos), Some(QoS::AtLeastOnce));
+    let sent = thingspeak.transport().accepted();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(created_at(&sent[0].1), "2023-11-14T22:13:20Z");
+    assert_eq!(sample.timestamp(), None);
+    // The channel's next update is 15 s away: a caller can skip instead of waiting.
+    assert_eq!(thingspeak.ready_in_ms(), 15_000);
+
+    json.transport_mut().memory.fail_connects(0);
+    block_on(json.flush()).unwrap();
+    assert_eq!(json.transport().received(), strings([7]));
+}
+
+#[test]
+fn into_parts_hands_back_the_publisher_backoff_and_undelivered_queue() {
+    let clock = SharedClock::default();
+    let script = numbered(3);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<8, 256>(&script, &mut buf, &clock, Some(2));
+    p.transport_mut().memory.disconnect();
+    p.transport_mut().memory.fail_connects(usize::MAX);
+    block_on(p.publish_once()).unwrap();
+    block_on(p.publish_once()).unwrap();
+    let stats = p.stats();
+    assert_eq!(stats.queued, 2);
+    let (mut publisher, backoff, queue) = p.into_parts();
+    // The undelivered messages, in order, with their QoS.
+    let queued: Vec<(&[u8], QoS)> = queue.iter().map(|m| (m.payload, m.qos)).collect();
+    assert_eq!(
+        queued,
+        [(&b"1"[..], QoS::AtLeastOnce), (&b"2"[..], QoS::AtLeastOnce)]
+    );
+    // The backoff keeps its count: the immediate attempt cost none, the failure one.
+    assert_eq!(backoff.attempts(), 1);
+    // The publisher keeps its sensor position and settings: the next read is "3".
+    assert_eq!(
+        block_on(publisher.publish_once()),
+        Err(PublishError::Transport(MemoryError::NotConnected))
+    );
+    assert_eq!(publisher.sensor().reads(), 3);
+
+    // Put back together, the queue is delivered once the broker returns.
+    let mut p = ResilientPublisher::new(publisher, backoff, queue);
+    p.transport_mut().memory.fail_connects(0);
+    block_on(p.flush()).unwrap();
     assert_eq!(p.transport().received(), strings(1..=2));
 }

@@ -1,32 +1,30 @@
-//! The PySense station: what the example firmware (`examples/esp32`) does, as one function,
+//! The PySense node: what the example firmware (`examples/esp32`) does, as one function,
 //! [`run`], generic over the network stack (`embedded-nal-async`), the I2C bus
 //! (`embedded-hal-async`), the clock and the RNG. The firmware runs it on embassy-net and
 //! esp-hal; `tests/firmware_publish.rs` runs the same function on std's network stack against
 //! an MQTT broker on 127.0.0.1 with a simulated PySense, so what the device does is tested on
 //! every `cargo test`, not only compiled.
 //!
-//! Every period the station reads the four PySense sensors once and publishes the sample as a
-//! JSON object over MQTT 5 (QoS 1) and, when a ThingSpeak channel is configured, as a bulk
-//! update over MQTT 3.1.1 at the channel's 15 s interval (samples in between go to the broker
-//! only). Each destination is a [`ResilientPublisher`]: while its broker is away the messages
-//! wait in a bounded queue and the connection is retried on a jittered exponential backoff,
-//! so an outage shorter than the queue loses nothing, and a dead ThingSpeak never stops the
-//! JSON feed. The sensors are the whole board ([`PySenseAsync`]): a chip that does not answer
-//! is left out of the samples and looked for again every period; one that fails mid-read
-//! costs that period's sample, then the board is initialised again. What happens is reported
-//! as [`Event`]s to a callback: the firmware logs them.
+//! It is an application of [sensorpub], not part of it: one board, four ThingSpeak fields,
+//! its topic format, QoS 1 and two decimals are this node's choices.
+//!
+//! Every period the node reads the four PySense sensors once and publishes that one sample
+//! ([`Publisher::publish`](sensorpub::Publisher::publish)) as a JSON object over MQTT 5
+//! (QoS 1) and, when a ThingSpeak channel is configured, as a bulk update over MQTT 3.1.1 at
+//! the channel's 15 s interval (samples in between go to the broker only). Each destination
+//! is a [`ResilientPublisher`]: while its broker is away the messages wait in a bounded queue
+//! and the connection is retried on a jittered exponential backoff, so an outage shorter than
+//! the queue loses nothing, and a dead ThingSpeak never stops the JSON feed. The sensors are
+//! the whole board ([`PySenseAsync`]): a chip that does not answer is left out of the samples
+//! and looked for again every period; one that fails mid-read costs that period's sample,
+//! then the board is initialised again. What happens is reported as [`Event`]s to a
+//! callback: the firmware logs them.
+#![no_std]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
-use crate::clock::Clock;
-use crate::message::QoS;
-use crate::publisher::{
-    Backoff, BackoffConfig, BackoffError, MessageQueue, Publisher, ResilientPublisher, Stats,
-};
-use crate::pysense::{Presence, PySenseAsync};
-use crate::reading::{Quantity, Sample};
-use crate::sensor::Sensor;
-use crate::sink::{ConfigError, JsonSink, Sink};
-use crate::transport::{Broker, Mqtt5, Mqtt5Link, MqttConfigError, MqttOptions, ThingSpeak};
-use core::cell::RefCell;
 use core::convert::Infallible;
 use core::fmt::{self, Write as _};
 use core::pin::pin;
@@ -34,6 +32,12 @@ use embedded_hal_async::delay::DelayNs;
 use embedded_hal_async::i2c::I2c;
 use embedded_nal_async::{Dns, TcpConnect};
 use rand_core::Rng;
+use sensorpub::pysense::{Presence, PySenseAsync};
+use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, MqttConfigError, MqttOptions, ThingSpeak};
+use sensorpub::{
+    Backoff, BackoffConfig, BackoffError, Clock, ConfigError, JsonSink, MessageQueue, Publisher,
+    QoS, Quantity, ResilientPublisher, Sample, Sensor, Stats,
+};
 
 /// Readings in one sample: every reading of a whole [`PySenseAsync`] (temperature, humidity,
 /// pressure, the pressure sensor's temperature, illuminance, acceleration x/y/z, pitch, roll).
@@ -45,7 +49,7 @@ pub const MESSAGE_BUFFER: usize = 384;
 pub const TOPIC_CAPACITY: usize = 96;
 /// minimq's session buffer: `MQTT5_RX` to receive, the rest to encode CONNECT and PUBLISH.
 pub const MQTT5_SESSION: usize = 1024;
-/// Received packets the station sees are CONNACK and PUBACK: small.
+/// Received packets the node sees are CONNACK and PUBACK: small.
 pub const MQTT5_RX: usize = 256;
 /// MQTT 3.1.1 (ThingSpeak) send buffer: one PUBLISH of a bulk update.
 pub const MQTT311_TX: usize = 512;
@@ -72,9 +76,9 @@ pub const THINGSPEAK_FIELDS: [(u8, Quantity); 4] = [
     (4, Quantity::Illuminance),
 ];
 
-/// What the station publishes, where.
+/// What the node publishes, where. (Not esp-radio's `StationConfig`, the Wi-Fi settings.)
 #[derive(Debug, Clone, Copy)]
-pub struct StationConfig<'a> {
+pub struct NodeConfig<'a> {
     /// The device's name: the MQTT client id, the `"device"` member of the JSON, and part of
     /// the default topic.
     pub device: &'a str,
@@ -88,7 +92,7 @@ pub struct StationConfig<'a> {
     pub thingspeak: Option<ThingSpeak<'a>>,
 }
 
-/// Every buffer the station needs, in one caller-owned place so its size is visible
+/// Every buffer the node needs, in one caller-owned place so its size is visible
 /// (`size_of::<Buffers>()`); the outage queues live in the future of [`run`].
 pub struct Buffers {
     topic: heapless::String<TOPIC_CAPACITY>,
@@ -121,10 +125,10 @@ impl Default for Buffers {
     }
 }
 
-/// The station's configuration cannot work; [`run`] returns it before any I/O.
+/// The node's configuration cannot work; [`run`] returns it before any I/O.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum StationError {
+pub enum NodeError {
     /// `sensorpub/<device>/value` is longer than [`TOPIC_CAPACITY`]: use a shorter device
     /// name or set the topic.
     TopicTooLong,
@@ -136,21 +140,21 @@ pub enum StationError {
     Backoff(BackoffError),
 }
 
-impl fmt::Display for StationError {
+impl fmt::Display for NodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StationError::TopicTooLong => write!(
+            NodeError::TopicTooLong => write!(
                 f,
                 "topic longer than {TOPIC_CAPACITY} bytes: use a shorter device name or set the topic"
             ),
-            StationError::Broker(e) => write!(f, "MQTT 5 options: {e}"),
-            StationError::Sink(e) => write!(f, "sink: {e}"),
-            StationError::Backoff(e) => write!(f, "backoff: {e}"),
+            NodeError::Broker(e) => write!(f, "MQTT 5 options: {e}"),
+            NodeError::Sink(e) => write!(f, "sink: {e}"),
+            NodeError::Backoff(e) => write!(f, "backoff: {e}"),
         }
     }
 }
 
-impl core::error::Error for StationError {}
+impl core::error::Error for NodeError {}
 
 /// Where a message goes, in [`Event`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +175,7 @@ impl fmt::Display for Destination {
     }
 }
 
-/// What the station did, reported as it happens. Errors are borrowed as `dyn Display`, so
+/// What the node did, reported as it happens. Errors are borrowed as `dyn Display`, so
 /// one callback serves every driver and transport.
 #[derive(Clone, Copy)]
 pub enum Event<'a> {
@@ -184,7 +188,7 @@ pub enum Event<'a> {
         error: &'a dyn fmt::Display,
     },
     /// Which chips answered when the board was (re)initialised. An absent chip is left out
-    /// of samples; the station looks for it again every period until all four answer.
+    /// of samples; the node looks for it again every period until all four answer.
     SensorsFound {
         /// The chips that answered.
         presence: Presence,
@@ -273,7 +277,7 @@ impl defmt::Format for Event<'_> {
     }
 }
 
-/// Runs the station forever: powers the PySense 2 sensors, then every `period_ms` reads
+/// Runs the node forever: powers the PySense 2 sensors, then every `period_ms` reads
 /// them and publishes the sample (see the [module docs](self)).
 ///
 /// - `net`: the network stack (embassy-net's TCP client and DNS socket on a device,
@@ -284,12 +288,12 @@ impl defmt::Format for Event<'_> {
 /// - `rng`: the backoff jitter; cloned for each destination.
 /// - `report`: called with every [`Event`].
 ///
-/// Returns only if the configuration cannot work ([`StationError`]), before any I/O.
+/// Returns only if the configuration cannot work ([`NodeError`]), before any I/O.
 ///
 /// ```no_run
 /// use rand_core::SeedableRng;
 /// use sensorpub::EmbassyClock;
-/// use sensorpub::station::{self, Buffers, StationConfig};
+/// use sensorpub_station::{self as station, Buffers, NodeConfig};
 /// use sensorpub::transport::Broker;
 ///
 /// # async fn demo() {
@@ -297,7 +301,7 @@ impl defmt::Format for Event<'_> {
 /// let net = std_embedded_nal_async::Stack::default();
 /// let bus = embedded_hal_mock::eh1::i2c::Mock::new(&[]);
 /// let rng = rand_xorshift::XorShiftRng::seed_from_u64(1);
-/// let config = StationConfig {
+/// let config = NodeConfig {
 ///     device: "apricot",
 ///     broker: Broker::new("127.0.0.1", 1883),
 ///     topic: None, // sensorpub/apricot/value
@@ -317,10 +321,10 @@ pub async fn run<N, B, I, C, R, F>(
     bus: B,
     clock: C,
     rng: R,
-    config: &StationConfig<'_>,
+    config: &NodeConfig<'_>,
     buffers: &mut Buffers,
     mut report: F,
-) -> Result<Infallible, StationError>
+) -> Result<Infallible, NodeError>
 where
     N: TcpConnect + Dns,
     B: FnMut() -> I,
@@ -343,30 +347,29 @@ where
         None => {
             topic.clear();
             write!(topic, "sensorpub/{}/value", config.device)
-                .map_err(|_| StationError::TopicTooLong)?;
+                .map_err(|_| NodeError::TopicTooLong)?;
             topic.as_str()
         }
     };
     let backoff = BackoffConfig::new(BACKOFF_BASE_MS, BACKOFF_CAP_MS)
-        .map_err(StationError::Backoff)?
+        .map_err(NodeError::Backoff)?
         .with_unlimited_attempts();
-
-    // The latest sample, read once per period and handed to both publishers.
-    let latest = RefCell::new(None);
 
     let options = MqttOptions::new(config.device);
     let link = Mqtt5Link::new(mqtt5_message);
     let driver = pin!(
         Mqtt5::driver(net, config.broker, &options, mqtt5_session, MQTT5_RX, &link)
-            .map_err(StationError::Broker)?
+            .map_err(NodeError::Broker)?
     );
     let json_sink = JsonSink::object(topic)
         .with_device(config.device)
         .with_decimals(2)
-        .map_err(StationError::Sink)?;
+        .map_err(NodeError::Sink)?;
+    // No sensor in either publisher: the board is read once a period, here, and that one
+    // sample is handed to both.
     let mut broker = ResilientPublisher::new(
         Publisher::new(
-            Latest(&latest),
+            (),
             json_sink,
             Mqtt5::new(&link, driver),
             clock.clone(),
@@ -380,10 +383,8 @@ where
     let mut thingspeak = match &config.thingspeak {
         Some(channel) => Some(ResilientPublisher::new(
             Publisher::new(
-                Latest(&latest),
-                channel
-                    .sink(&THINGSPEAK_FIELDS)
-                    .map_err(StationError::Sink)?,
+                (),
+                channel.sink(&THINGSPEAK_FIELDS).map_err(NodeError::Sink)?,
                 channel.transport(net, mqtt311_tx, mqtt311_rx),
                 clock.clone(),
                 thingspeak_buf,
@@ -412,7 +413,7 @@ where
             }
             presence = Some(found);
         }
-        let sample = match board.read().await {
+        let sample: Option<Sample<SAMPLE_CAPACITY>> = match board.read().await {
             Ok(sample) => Some(sample),
             Err(error) => {
                 report(Event::SensorFailed { error: &error });
@@ -420,10 +421,13 @@ where
                 None
             }
         };
-        if let Some(sample) = sample {
+        if let Some(mut sample) = sample {
+            // Stamped once, so both destinations carry the same time.
+            if sample.timestamp().is_none() {
+                sample.set_timestamp(clock.unix_time());
+            }
             report(Event::Sampled { sample: &sample });
-            *latest.borrow_mut() = Some(sample);
-            match broker.publish_once().await {
+            match broker.publish(&sample).await {
                 Ok(_) => report(Event::Delivered {
                     to: Destination::Broker,
                     stats: broker.stats(),
@@ -436,9 +440,8 @@ where
             if let Some(thingspeak) = &mut thingspeak {
                 // One update per channel interval: a sample that comes sooner goes to the
                 // broker only, instead of holding the loop until ThingSpeak would take it.
-                let now_ms = clock.now_ms();
-                if thingspeak.publisher().sink().ready_in_ms(now_ms) == 0 {
-                    match thingspeak.publish_once().await {
+                if thingspeak.ready_in_ms() == 0 {
+                    match thingspeak.publish(&sample).await {
                         Ok(_) => report(Event::Delivered {
                             to: Destination::ThingSpeak,
                             stats: thingspeak.stats(),
@@ -467,26 +470,5 @@ async fn wait_ms<C: DelayNs>(clock: &mut C, mut ms: u64) {
         let step = u32::try_from(ms).unwrap_or(u32::MAX);
         clock.delay_ms(step).await;
         ms -= u64::from(step);
-    }
-}
-
-/// The sample the station read this period, as a [`Sensor`] for the publishers.
-struct Latest<'s>(&'s RefCell<Option<Sample<SAMPLE_CAPACITY>>>);
-
-/// [`Latest`] was read before the station stored a sample (never, by construction).
-#[derive(Debug)]
-struct NoSample;
-
-impl fmt::Display for NoSample {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no sample read yet")
-    }
-}
-
-impl Sensor<SAMPLE_CAPACITY> for Latest<'_> {
-    type Error = NoSample;
-
-    async fn read(&mut self) -> Result<Sample<SAMPLE_CAPACITY>, NoSample> {
-        self.0.borrow().clone().ok_or(NoSample)
     }
 }
