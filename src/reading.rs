@@ -208,6 +208,7 @@ impl<const N: usize> Sample<N> {
 }
 
 #[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 impl<const N: usize> defmt::Format for Sample<N> {
     fn format(&self, f: defmt::Formatter) {
         defmt::write!(

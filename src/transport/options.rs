@@ -59,6 +59,7 @@ impl fmt::Debug for Credentials<'_> {
 }
 
 #[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 impl defmt::Format for Credentials<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
@@ -218,6 +219,7 @@ impl fmt::Debug for MqttOptions<'_> {
 }
 
 #[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 impl defmt::Format for MqttOptions<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(

@@ -163,6 +163,7 @@ impl fmt::Debug for ThingSpeak<'_> {
 }
 
 #[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 impl defmt::Format for ThingSpeak<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
