@@ -185,10 +185,14 @@ where
 
     /// Reads one sample, encodes it and publishes its messages; returns how many went out.
     ///
-    /// A sensor error publishes nothing. The sample is stamped with [`Clock::unix_time`] if
-    /// the sensor did not stamp it.
+    /// A sensor error publishes nothing. An empty sample (a filter such as
+    /// [`Delta`](crate::Delta) held every reading back) publishes nothing and returns
+    /// `Ok(0)`. The sample is stamped with [`Clock::unix_time`] if the sensor did not stamp it.
     pub async fn publish_once(&mut self) -> Result<usize, PublisherError<S, K, T, N>> {
         let mut sample = self.sensor.read().await.map_err(PublishError::Sensor)?;
+        if sample.is_empty() {
+            return Ok(0);
+        }
         if sample.timestamp().is_none() {
             sample.set_timestamp(self.clock.unix_time());
         }

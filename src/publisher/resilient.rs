@@ -174,7 +174,8 @@ where
     ///
     /// It does not wait for a reconnection: with the broker away the messages stay queued
     /// (see [`flush`](Self::flush)). It waits only as [`Publisher::publish_once`] does, for
-    /// the sink's rate limit before encoding, serving the queue meanwhile. Errors:
+    /// the sink's rate limit before encoding, serving the queue meanwhile. An empty sample
+    /// (every reading filtered out) queues nothing and returns `Ok(0)`. Errors:
     /// [`PublishError::Sensor`] (nothing queued), [`PublishError::Encode`],
     /// [`PublishError::Queue`], [`PublishError::GaveUp`].
     pub async fn publish_once(&mut self) -> Result<usize, PublisherError<S, K, T, N>> {
@@ -183,7 +184,12 @@ where
         if sample.timestamp().is_none() {
             sample.set_timestamp(p.clock.unix_time());
         }
-        let count = p.sink.message_count(&sample);
+        // An empty sample (every reading filtered out) is nothing to send, not an error.
+        let count = if sample.is_empty() {
+            0
+        } else {
+            p.sink.message_count(&sample)
+        };
         for index in 0..count {
             let now_ms = self.publisher.clock.now_ms();
             let wait_ms = self.publisher.sink.ready_in_ms(now_ms);
