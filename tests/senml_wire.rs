@@ -86,10 +86,8 @@ fn resolve(payload: &[u8]) -> Result<Vec<Resolved>, String> {
         }
         // Section 4.5.2 and 12.1: a unit, if any, is a registered one.
         let unit = unit.or_else(|| base_unit.clone());
-        if let Some(u) = &unit {
-            if !REGISTERED_UNITS.contains(&u.as_str()) {
-                return Err(format!("unit {u:?} is not in RFC 8428's registry"));
-            }
+        if let Some(u) = unit.as_deref().filter(|u| !REGISTERED_UNITS.contains(u)) {
+            return Err(format!("unit {u:?} is not in RFC 8428's registry"));
         }
         // Section 4.3: a record holds a value (or a sum; we send none).
         let value = value.ok_or("a record without a value")?;
