@@ -102,25 +102,44 @@ fn resolve(payload: &[u8]) -> Result<Vec<Resolved>, String> {
 }
 
 /// What a reading must resolve to, from the RFC's table and the conversions the sink
-/// documents (g → m/s² by standard gravity, degrees → radians).
-fn expected_unit_and_value(reading: &Reading) -> (Option<&'static str>, f32) {
+/// documents (g → m/s² by standard gravity, degrees → radians), computed in f64, and whether
+/// the value was converted (the sink converts in f32, one rounding more: see [`close`]).
+fn expected_unit_and_value(reading: &Reading) -> (Option<&'static str>, f64, bool) {
     let v = f64::from(reading.value);
-    match reading.quantity {
-        Quantity::Temperature | Quantity::DewPoint => (Some("Cel"), reading.value),
-        Quantity::Humidity => (Some("%RH"), reading.value),
-        Quantity::Pressure => (Some("Pa"), reading.value),
-        Quantity::Altitude => (Some("m"), reading.value),
-        Quantity::Illuminance => (Some("lx"), reading.value),
-        Quantity::Voltage => (Some("V"), reading.value),
+    let (unit, value, converted) = match reading.quantity {
+        Quantity::Temperature | Quantity::DewPoint => (Some("Cel"), v, false),
+        Quantity::Humidity => (Some("%RH"), v, false),
+        Quantity::Pressure => (Some("Pa"), v, false),
+        Quantity::Altitude => (Some("m"), v, false),
+        Quantity::Illuminance => (Some("lx"), v, false),
+        Quantity::Voltage => (Some("V"), v, false),
         Quantity::AccelerationX | Quantity::AccelerationY | Quantity::AccelerationZ => {
-            (Some("m/s2"), (v * 9.80665) as f32)
+            (Some("m/s2"), v * 9.80665, true)
         }
-        Quantity::Pitch | Quantity::Roll => (Some("rad"), v.to_radians() as f32),
-        Quantity::Value => (None, reading.value),
-        Quantity::Custom { unit: "", .. } => (None, reading.value),
-        Quantity::Custom { unit, .. } => (Some(unit), reading.value),
+        Quantity::Pitch | Quantity::Roll => (Some("rad"), v.to_radians(), true),
+        Quantity::Value => (None, v, false),
+        Quantity::Custom { unit: "", .. } => (None, v, false),
+        Quantity::Custom { unit, .. } => (Some(unit), v, false),
         _ => unreachable!("a quantity this test does not know"),
+    };
+    (unit, value, converted)
+}
+
+/// `got` is `want` as an f32 reads it: exactly when the value was not converted; within the
+/// three roundings of an f32 conversion (constant, product, and 2^-24 each) when it was.
+fn close(got: f64, want: f64, converted: bool) -> bool {
+    if !converted {
+        // The shortest text reads back as the very same f32.
+        return got as f32 == want as f32;
     }
+    (got - want).abs() <= want.abs() * 4.0 * f64::from(f32::EPSILON) + f64::from(f32::MIN_POSITIVE)
+}
+
+/// Whether the sink should refuse the reading as non-finite: NaN, infinite, or beyond f32
+/// once converted.
+fn overflows(reading: &Reading) -> bool {
+    let (_, value, _) = expected_unit_and_value(reading);
+    !value.is_finite() || value.abs() > f64::from(f32::MAX) * (1.0 - 4.0 * f64::from(f32::EPSILON))
 }
 
 const ALL: [Quantity; 13] = [
@@ -201,13 +220,18 @@ fn every_record_resolves_to_the_device_the_time_and_a_registered_unit() {
     let records = resolve(payload.as_bytes()).unwrap();
     assert_eq!(records.len(), sample.len());
     for (record, reading) in records.iter().zip(sample.readings()) {
-        let (unit, value) = expected_unit_and_value(reading);
+        let (unit, value, converted) = expected_unit_and_value(reading);
         assert_eq!(
             record.name,
             format!("urn:dev:mac:0024befffe804ff1:{}", reading.quantity.name())
         );
         assert_eq!(record.unit.as_deref(), unit);
-        assert_eq!(record.value as f32, value, "{}", record.name);
+        assert!(
+            close(record.value, value, converted),
+            "{}: {} vs {value}",
+            record.name,
+            record.value
+        );
         assert_eq!(record.time, 1_764_400_000.0);
     }
 }
@@ -470,15 +494,16 @@ proptest! {
                 let records = resolve(msg.payload).map_err(TestCaseError::fail)?;
                 prop_assert_eq!(records.len(), sample.len());
                 for (record, reading) in records.iter().zip(sample.readings()) {
-                    let (unit, value) = expected_unit_and_value(reading);
+                    let (unit, value, converted) = expected_unit_and_value(reading);
                     prop_assert_eq!(&record.name, &format!("node-7:{}", reading.quantity.name()));
                     prop_assert_eq!(record.unit.as_deref(), unit);
                     prop_assert_eq!(record.time, sample.timestamp().unwrap_or(0) as f64);
                     match decimals {
-                        None => prop_assert_eq!(record.value as f32, value),
+                        None => prop_assert!(close(record.value, value, converted),
+                            "{} vs {}", record.value, value),
                         Some(d) => {
-                            let tolerance = 0.5 * 10f64.powi(-i32::from(d)) + f64::from(value.abs()) * 1e-6;
-                            prop_assert!((record.value - f64::from(value)).abs() <= tolerance,
+                            let tolerance = 0.5 * 10f64.powi(-i32::from(d)) + value.abs() * 1e-6;
+                            prop_assert!((record.value - value).abs() <= tolerance,
                                 "{} vs {}", record.value, value);
                         }
                     }
@@ -492,8 +517,7 @@ proptest! {
             Err(EncodeError::NonFinite { quantity }) => {
                 let reading = sample.readings().iter().find(|r| r.quantity == quantity);
                 let reading = reading.expect("the refused quantity is in the sample");
-                let refused = sample.readings().iter().any(|r| r.quantity == quantity
-                    && !expected_unit_and_value(r).1.is_finite());
+                let refused = sample.readings().iter().any(|r| r.quantity == quantity && overflows(r));
                 prop_assert!(refused, "{:?} was finite: {:?}", quantity, reading);
             }
             Err(EncodeError::NothingToSend) => prop_assert!(sample.is_empty()),

@@ -7,11 +7,13 @@ use super::{Sink, split_topic};
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
 
-/// Standard gravity, m/s² per g (exact by definition: CGPM 1901, NIST SP 330).
-const STANDARD_GRAVITY: f64 = 9.806_65;
+/// Standard gravity, m/s² per g (exact by definition: CGPM 1901, NIST SP 330). Conversions
+/// are in f32: a Cortex-M4F has no f64 unit, and f64 arithmetic would link about 1.2 KB of
+/// soft-float routines for a difference of at most one unit in the last place.
+const STANDARD_GRAVITY: f32 = 9.806_65;
 
 /// Radians per degree.
-const RADIANS_PER_DEGREE: f64 = core::f64::consts::PI / 180.0;
+const RADIANS_PER_DEGREE: f32 = core::f32::consts::PI / 180.0;
 
 /// Separates the device from the reading name in the resolved SenML name
 /// (`apricot` + `:` + `temperature`).
@@ -165,9 +167,8 @@ impl Record {
                 }
             }
         };
-        // Converted in f64 and rounded once to f32.
         let value = match scale {
-            Some(scale) => (f64::from(reading.value) * scale) as f32,
+            Some(scale) => reading.value * scale,
             None => reading.value,
         };
         if !value.is_finite() {
