@@ -61,11 +61,10 @@ impl<S> Calibrate<S> {
         if raw_a == raw_b {
             return Err(FilterError::SamePoints);
         }
-        // In f64, so points close together keep their precision.
-        let multiply =
-            (f64::from(true_b) - f64::from(true_a)) / (f64::from(raw_b) - f64::from(raw_a));
-        let offset = f64::from(true_a) - multiply * f64::from(raw_a);
-        Self::linear(sensor, quantity, multiply as f32, offset as f32)
+        let multiply = (true_b - true_a) / (raw_b - raw_a);
+        let offset = true_a - multiply * raw_a;
+        // Points far apart can overflow f32; `linear` refuses the infinite result.
+        Self::linear(sensor, quantity, multiply, offset)
     }
 
     /// The factor and the offset, as `(multiply, offset)`.

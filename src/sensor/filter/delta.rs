@@ -130,11 +130,11 @@ impl<S, C> Delta<S, C> {
         if value == last {
             return false;
         }
-        // In f64: the difference of two finite f32 never overflows there.
-        let moved = (f64::from(value) - f64::from(last)).abs();
+        // A difference too large for f32 is infinite, which is "moved far enough" too.
+        let moved = (value - last).abs();
         match self.threshold {
-            Threshold::Absolute(t) => moved >= f64::from(t),
-            Threshold::Percent(p) => moved >= f64::from(last).abs() * f64::from(p) / 100.0,
+            Threshold::Absolute(t) => moved >= t,
+            Threshold::Percent(p) => moved >= last.abs() * (p / 100.0),
         }
     }
 }

@@ -67,9 +67,10 @@ impl<S, const W: usize> MovingAverage<S, W> {
         self.window[self.next] = value;
         self.next = (self.next + 1) % W;
         self.len = (self.len + 1).min(W);
-        // Summed in f64: no drift from a running f32 sum, exact enough for any f32 window.
-        let sum: f64 = self.window[..self.len].iter().map(|&v| f64::from(v)).sum();
-        (sum / self.len as f64) as f32
+        // Summed afresh each time, so no rounding error accumulates over a long run; in f32,
+        // as an MCU's FPU computes (f64 would link soft-float routines on a Cortex-M4F).
+        let sum: f32 = self.window[..self.len].iter().sum();
+        sum / self.len as f32
     }
 }
 
