@@ -4,6 +4,7 @@
 //! Implement both for your platform (embassy, RTIC, tokio) or use [`SimulatedClock`] in
 //! tests, where waiting advances time instantly.
 
+use core::cell::Cell;
 use embedded_hal_async::delay::DelayNs;
 
 /// Monotonic time and, when known, wall-clock time.
@@ -31,6 +32,11 @@ impl<C: Clock + ?Sized> Clock for &mut C {
 /// A clock that only moves when something waits on it: tests run rate limits and intervals
 /// of minutes in microseconds, deterministically.
 ///
+/// `&SimulatedClock` is a clock too, so one simulated time can be shared: pass `&clock` to
+/// the [`Publisher`](crate::Publisher) and to time-based filters
+/// ([`Throttle`](crate::Throttle), [`Delta::with_heartbeat`](crate::Delta::with_heartbeat)),
+/// and the filters see the time the publisher waits.
+///
 /// ```
 /// use embedded_hal_async::delay::DelayNs;
 /// use sensorpub::{Clock, SimulatedClock};
@@ -42,7 +48,8 @@ impl<C: Clock + ?Sized> Clock for &mut C {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimulatedClock {
-    now_ns: u64,
+    /// A `Cell` so that `&SimulatedClock` can advance it (shared by a publisher and filters).
+    now_ns: Cell<u64>,
     unix_epoch_offset: Option<u64>,
 }
 
@@ -50,7 +57,7 @@ impl SimulatedClock {
     /// A clock at 0 ms that does not know the date.
     pub const fn new() -> Self {
         Self {
-            now_ns: 0,
+            now_ns: Cell::new(0),
             unix_epoch_offset: None,
         }
     }
@@ -62,25 +69,57 @@ impl SimulatedClock {
     }
 
     /// Moves the clock forward by `ms`.
-    pub fn advance_ms(&mut self, ms: u64) {
-        self.now_ns = self.now_ns.saturating_add(ms.saturating_mul(1_000_000));
+    pub fn advance_ms(&self, ms: u64) {
+        self.advance_ns(ms.saturating_mul(1_000_000));
+    }
+
+    fn advance_ns(&self, ns: u64) {
+        self.now_ns.set(self.now_ns.get().saturating_add(ns));
+    }
+
+    fn ms(&self) -> u64 {
+        self.now_ns.get() / 1_000_000
+    }
+
+    fn unix(&self) -> Option<u64> {
+        self.unix_epoch_offset
+            .map(|offset| offset + self.now_ns.get() / 1_000_000_000)
     }
 }
 
 impl Clock for SimulatedClock {
     fn now_ms(&mut self) -> u64 {
-        self.now_ns / 1_000_000
+        self.ms()
     }
 
     fn unix_time(&mut self) -> Option<u64> {
-        self.unix_epoch_offset
-            .map(|offset| offset + self.now_ns / 1_000_000_000)
+        self.unix()
+    }
+}
+
+impl Clock for &SimulatedClock {
+    fn now_ms(&mut self) -> u64 {
+        self.ms()
+    }
+
+    fn unix_time(&mut self) -> Option<u64> {
+        self.unix()
     }
 }
 
 impl DelayNs for SimulatedClock {
     async fn delay_ns(&mut self, ns: u32) {
-        self.now_ns = self.now_ns.saturating_add(u64::from(ns));
+        self.advance_ns(u64::from(ns));
+    }
+
+    async fn delay_ms(&mut self, ms: u32) {
+        self.advance_ms(u64::from(ms));
+    }
+}
+
+impl DelayNs for &SimulatedClock {
+    async fn delay_ns(&mut self, ns: u32) {
+        self.advance_ns(u64::from(ns));
     }
 
     async fn delay_ms(&mut self, ms: u32) {

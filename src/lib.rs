@@ -14,8 +14,10 @@
 //! ```
 //!
 //! - [`Sensor`]: produces a [`Sample`] of [`Reading`]s (async; blocking drivers plug in through
-//!   [`Blocking`]). Shipped: [`RandomSensor`] (the lab's random numbers), [`MockSensor`].
-//! - [`Sink`]: the wire format. Shipped: [`JsonSink`], [`ThingSpeakSink`].
+//!   [`Blocking`]). Shipped: [`RandomSensor`] (the lab's random numbers), [`MockSensor`];
+//!   filters that wrap any sensor ([`MovingAverage`], [`Delta`], [`Throttle`], …).
+//! - [`Sink`]: the wire format. Shipped: [`JsonSink`], [`SenmlSink`] (RFC 8428),
+//!   [`ThingSpeakSink`].
 //! - [`Transport`]: delivers a [`Message`]. Shipped: [`Mqtt5`] (minimq) and [`Mqtt311`]
 //!   (mqttrs codec), both over `embedded-nal-async` (embassy-net in firmware,
 //!   `std-embedded-nal-async` on a PC); [`ThingSpeak`] configures the 3.1.1 one for
@@ -104,6 +106,10 @@ pub use publisher::{
 };
 pub use reading::{Quantity, Reading, Sample, SampleFull};
 pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};
-pub use sink::{ConfigError, EncodeError, JsonSink, Sink, ThingSpeakSink};
+pub use sensor::{
+    Calibrate, Clamp, Delta, ExponentialMovingAverage, FilterError, MovingAverage, NoClock,
+    Throttle,
+};
+pub use sink::{ConfigError, EncodeError, JsonSink, SenmlSink, Sink, ThingSpeakSink};
 pub use transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttError, MqttOptions, ThingSpeak};
 pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};

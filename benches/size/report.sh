@@ -16,6 +16,7 @@ CONFIGS=(
     "json|JsonSink (all modes)"
     "thingspeak|ThingSpeakSink (all options)"
     "sinks|JsonSink + ThingSpeakSink"
+    "senml|SenmlSink (all options)"
     "publisher|Publisher + both sinks + MockSensor + MemoryTransport"
     "fmt_json|core::fmt write!: JSON object"
     "fmt_thingspeak|core::fmt write!: ThingSpeak bulk"

@@ -230,8 +230,9 @@ where
 
     /// Reads one sample, encodes it and publishes its messages; returns how many went out.
     ///
-    /// A sensor error publishes nothing. The sample is stamped with [`Clock::unix_time`] if
-    /// the sensor did not stamp it. For a sensor that fills any capacity, name `N`:
+    /// A sensor error publishes nothing. An empty sample (a filter such as
+    /// [`Delta`](crate::Delta) held every reading back) publishes nothing and returns `Ok(0)`.
+    /// The sample is stamped with [`Clock::unix_time`] if the sensor did not stamp it. For a sensor that fills any capacity, name `N`:
     /// `publish_once::<10>()`.
     pub async fn publish_once<const N: usize>(
         &mut self,
@@ -360,7 +361,13 @@ where
         outlet: &mut O,
         sample: &Sample<M>,
     ) -> Result<usize, PublishError<Infallible, K::Error, O::Error>> {
-        let count = self.sink.message_count(sample);
+        // An empty sample (a filter such as `Delta` held every reading back) is nothing to
+        // send, not an error; the outlet still gets its `sample_done` (the queue is served).
+        let count = if sample.is_empty() {
+            0
+        } else {
+            self.sink.message_count(sample)
+        };
         for index in 0..count {
             let now_ms = self.clock.now_ms();
             let wait_ms = self.sink.ready_in_ms(now_ms);

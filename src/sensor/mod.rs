@@ -2,11 +2,17 @@
 //!
 //! A sensor produces a [`Sample`] of readings. The core is async so one `Publisher` serves
 //! embassy, RTIC and tokio alike; blocking drivers implement [`BlockingSensor`] and plug in
-//! through the zero-cost [`Blocking`] adapter, so no driver is written twice.
+//! through the zero-cost [`Blocking`] adapter, so no driver is written twice. The [`filter`]
+//! adapters (averages, delta, throttle, calibration, clamp) wrap any sensor and are sensors.
 
+pub mod filter;
 mod mock;
 mod random;
 
+pub use filter::{
+    Calibrate, Clamp, Delta, ExponentialMovingAverage, FilterError, MovingAverage, NoClock,
+    Throttle,
+};
 pub use mock::{MockError, MockSensor};
 pub use random::RandomSensor;
 

@@ -30,6 +30,9 @@ pub enum ConfigError {
     NonFiniteLocation,
     /// A ThingSpeak status longer than 255 bytes (ThingSpeak's limit for one field).
     StatusTooLong,
+    /// A SenML device name that is empty, does not start with a letter or digit, or holds a
+    /// character other than `A-Z a-z 0-9 - : . / _` (RFC 8428 section 4.5.1).
+    InvalidName,
 }
 
 impl fmt::Display for ConfigError {
@@ -58,6 +61,9 @@ impl fmt::Display for ConfigError {
                 f.write_str("ThingSpeak latitude, longitude or elevation is not a finite number")
             }
             ConfigError::StatusTooLong => f.write_str("ThingSpeak status is longer than 255 bytes"),
+            ConfigError::InvalidName => f.write_str(
+                "SenML name must start with a letter or digit and hold only A-Z a-z 0-9 - : . / _",
+            ),
         }
     }
 }
@@ -93,6 +99,18 @@ pub enum EncodeError {
         /// Milliseconds until the next message is allowed.
         retry_in_ms: u64,
     },
+    /// SenML: a [`Quantity::Custom`] name is empty or holds a character SenML names may not
+    /// (only `A-Z a-z 0-9 - : . / _`).
+    InvalidName {
+        /// The quantity with that name.
+        quantity: Quantity,
+    },
+    /// SenML: a [`Quantity::Custom`] unit is not in RFC 8428's unit registry (section 12.1),
+    /// so a SenML consumer could not interpret it. Use a registered symbol or none (`""`).
+    UnregisteredUnit {
+        /// The quantity with that unit.
+        quantity: Quantity,
+    },
 }
 
 impl fmt::Display for EncodeError {
@@ -112,6 +130,12 @@ impl fmt::Display for EncodeError {
             EncodeError::NoSuchMessage => f.write_str("message index beyond the sample's messages"),
             EncodeError::TooSoon { retry_in_ms } => {
                 write!(f, "rate limit: next message allowed in {retry_in_ms} ms")
+            }
+            EncodeError::InvalidName { quantity } => {
+                write!(f, "{quantity} is not a valid SenML name")
+            }
+            EncodeError::UnregisteredUnit { quantity } => {
+                write!(f, "the unit of {quantity} is not a registered SenML unit")
             }
         }
     }

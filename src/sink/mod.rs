@@ -7,12 +7,14 @@
 mod error;
 mod json;
 mod number;
+mod senml;
 mod thingspeak;
 mod timestamp;
 
 pub use error::{ConfigError, EncodeError};
 pub use json::JsonSink;
 pub use number::MAX_DECIMALS;
+pub use senml::SenmlSink;
 pub use thingspeak::{FREE_INTERVAL_MS, ThingSpeakSink};
 
 use crate::message::Message;

@@ -8,7 +8,7 @@
 
 use core::fmt::Write as _;
 use core::hint::black_box;
-use sensorpub::{JsonSink, Quantity, Reading, Sample, Sink, ThingSpeakSink};
+use sensorpub::{JsonSink, Quantity, Reading, Sample, SenmlSink, Sink, ThingSpeakSink};
 
 /// The sample every encoder writes: temperature 21.53 °C, humidity 45.2 %.
 pub const TEMPERATURE: f32 = 21.53;
@@ -32,6 +32,13 @@ pub const JSON_VALUE: &[u8] = b"21.53";
 pub const THINGSPEAK_BULK: &[u8] = b"field1=21.53&field2=45.2";
 /// The ThingSpeak bulk feed with two fixed decimals.
 pub const THINGSPEAK_BULK_FIXED2: &[u8] = b"field1=21.53&field2=45.20";
+/// Topic and device of the SenML messages.
+pub const SENML_TOPIC: &str = "apricot/senml";
+/// See [`SENML_TOPIC`].
+pub const SENML_DEVICE: &str = "apricot";
+/// The SenML pack (no timestamp: the harness has no clock).
+pub const SENML_PACK: &[u8] =
+    br#"[{"bn":"apricot:","n":"temperature","u":"Cel","v":21.53},{"n":"humidity","u":"%RH","v":45.2}]"#;
 /// The ThingSpeak topic.
 pub const THINGSPEAK_TOPIC: &str = "channels/1234567/publish";
 
@@ -68,6 +75,16 @@ pub fn fail() -> ! {
 /// The JSON sink, built at run time from opaque options so every mode's code is linked.
 pub fn json_sink(decimals: Option<u8>) -> JsonSink<'static> {
     let sink = black_box(JsonSink::object(JSON_TOPIC));
+    match black_box(decimals) {
+        Some(d) => sink.with_decimals(d).unwrap_or_else(|_| fail()),
+        None => sink,
+    }
+}
+
+/// The SenML sink, options opaque.
+pub fn senml_sink(decimals: Option<u8>) -> SenmlSink<'static> {
+    let sink =
+        SenmlSink::new(black_box(SENML_TOPIC), black_box(SENML_DEVICE)).unwrap_or_else(|_| fail());
     match black_box(decimals) {
         Some(d) => sink.with_decimals(d).unwrap_or_else(|_| fail()),
         None => sink,

@@ -142,6 +142,7 @@ fn check_outputs() {
         THINGSPEAK_TOPIC,
         THINGSPEAK_BULK_FIXED2,
     );
+    check_sink("senml", senml_sink(None), SENML_TOPIC, SENML_PACK);
     let field = ThingSpeakSink::new(CHANNEL, &FIELDS)
         .unwrap_or_else(|_| fail())
         .per_field();
@@ -219,7 +220,7 @@ fn check_outputs() {
         &out.as_bytes()[..len],
         THINGSPEAK_BULK_FIXED2,
     );
-    hprintln!("outputs: 16 checks passed (sinks, publish_once, reference encoders)");
+    hprintln!("outputs: 17 checks passed (sinks, publish_once, reference encoders)");
 }
 
 #[entry]
@@ -281,6 +282,13 @@ fn main() -> ! {
     let mut sink = json_sink(None);
     cal.report(
         "JsonSink object, 2 readings",
+        ticks(|| {
+            encode(&mut sink, &sample, &mut buf);
+        }),
+    );
+    let mut sink = senml_sink(None);
+    cal.report(
+        "SenmlSink, 2 readings",
         ticks(|| {
             encode(&mut sink, &sample, &mut buf);
         }),

@@ -1,0 +1,23 @@
+//! Size: `SenmlSink` alone (shortest or fixed decimals: options are opaque, so every mode's
+//! code is linked).
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+use cortex_m_rt::entry;
+use sensorpub_size::*;
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[entry]
+fn main() -> ! {
+    let sample = sample();
+    let mut sink = senml_sink(black_box(None));
+    let mut buf = [0u8; BUF];
+    loop {
+        encode(&mut sink, &sample, &mut buf);
+    }
+}
