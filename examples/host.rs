@@ -203,7 +203,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         .topic
         .clone()
         .unwrap_or_else(|| format!("sensorpub/{}/value", args.device));
-    let sink = JsonSink::value(&topic);
+    let sink = JsonSink::value(&topic)?;
     let subscriber = Subscriber {
         address: subscriber_address,
         client_id: format!("{client_id}-subscriber"),

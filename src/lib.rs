@@ -41,7 +41,7 @@
 //! let mut buf = [0u8; 128];
 //! let mut publisher = Publisher::new(
 //!     MockSensor::new(&script),
-//!     JsonSink::object("apricot/value"),
+//!     JsonSink::object("apricot/value")?,
 //!     MemoryTransport::<4, 64>::new(),
 //!     SimulatedClock::new(),
 //!     &mut buf,
@@ -77,6 +77,7 @@ mod reading;
 pub mod sensor;
 pub mod sink;
 pub mod station;
+mod topic;
 pub mod transport;
 
 /// The README's code blocks are compiled and run as doctests.
@@ -93,5 +94,6 @@ pub use publisher::{
 pub use reading::{Quantity, Reading, Sample, SampleFull};
 pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};
 pub use sink::{ConfigError, EncodeError, JsonSink, Sink, ThingSpeakSink};
+pub use topic::{MAX_TOPIC_LEN, TopicError, validate_topic_name};
 pub use transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttError, MqttOptions, ThingSpeak};
 pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};

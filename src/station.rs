@@ -361,6 +361,7 @@ where
             .map_err(StationError::Broker)?
     );
     let json_sink = JsonSink::object(topic)
+        .map_err(StationError::Sink)?
         .with_device(config.device)
         .with_decimals(2)
         .map_err(StationError::Sink)?;

@@ -1,6 +1,7 @@
 //! Errors of the sinks: [`ConfigError`] when a sink is built, [`EncodeError`] per sample.
 
 use crate::reading::Quantity;
+use crate::topic::TopicError;
 use core::fmt;
 
 /// A sink's configuration is invalid; returned when the sink is built, before any I/O.
@@ -30,6 +31,10 @@ pub enum ConfigError {
     NonFiniteLocation,
     /// A ThingSpeak status longer than 255 bytes (ThingSpeak's limit for one field).
     StatusTooLong,
+    /// The topic is not one a message can be published to (empty, a wildcard, NUL, too long).
+    InvalidTopic(TopicError),
+    /// ThingSpeak channel 0: channel ids start at 1 (copy it from the channel's page).
+    ChannelZero,
 }
 
 impl fmt::Display for ConfigError {
@@ -58,11 +63,21 @@ impl fmt::Display for ConfigError {
                 f.write_str("ThingSpeak latitude, longitude or elevation is not a finite number")
             }
             ConfigError::StatusTooLong => f.write_str("ThingSpeak status is longer than 255 bytes"),
+            ConfigError::InvalidTopic(e) => e.fmt(f),
+            ConfigError::ChannelZero => {
+                f.write_str("ThingSpeak channel 0 does not exist: channel ids start at 1")
+            }
         }
     }
 }
 
 impl core::error::Error for ConfigError {}
+
+impl From<TopicError> for ConfigError {
+    fn from(e: TopicError) -> Self {
+        ConfigError::InvalidTopic(e)
+    }
+}
 
 /// A sample could not be encoded; no message was produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

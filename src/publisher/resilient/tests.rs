@@ -224,7 +224,7 @@ fn json_publisher<'b, 's, const MSGS: usize, const BYTES: usize>(
 ) -> JsonPublisher<'b, 's, MSGS, BYTES> {
     let publisher = Publisher::new(
         MockSensor::new(script),
-        JsonSink::value("apricot/value"),
+        JsonSink::value("apricot/value").unwrap(),
         Logged::new(clock),
         clock.clone(),
         buf,
