@@ -433,9 +433,14 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
     /// then publishes the birth message. Does nothing when already connected.
+    /// [`MqttError::InvalidTopic`], before any I/O, if the will's topic is not a valid topic
+    /// name.
     async fn connect(&mut self) -> Result<(), MqttError> {
         if self.connection.is_some() {
             return Ok(());
+        }
+        if let Some(will) = self.options.will() {
+            validate_topic_name(will.topic)?;
         }
         let result = match with_timeout(self.timeout(), self.handshake()).await {
             Ok(result) => result,
