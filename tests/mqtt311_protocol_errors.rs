@@ -97,10 +97,7 @@ fn serve(n: usize, mut stream: TcpStream, script: Script, events: &mpsc::Sender<
     let mut packets = Vec::new();
     let mut buf = [0u8; 4096];
     let mut replied = false;
-    loop {
-        let Ok(read) = stream.read(&mut buf) else {
-            break;
-        };
+    while let Ok(read) = stream.read(&mut buf) {
         if read == 0 {
             break;
         }
