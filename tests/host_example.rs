@@ -541,3 +541,51 @@ fn the_outage_watch_gives_up_only_when_the_broker_is_away_long_enough() {
     never.failed(0, false, "closed".to_owned());
     assert!(!never.should_give_up(u64::MAX));
 }
+
+#[test]
+fn the_verifying_subscriber_reconnects_after_an_outage() {
+    // The old subscriber did not reconnect: every outage ended in exit 1. Now it subscribes
+    // again and sees what is published after; what the broker routed while it was away (the
+    // publisher's replayed backlog may be) is lost to it, which exit status 3 reports.
+    let mut broker = TestBroker::start();
+    let mut watcher = broker.subscribe("sensorpub/verified/value");
+    let address = format!("127.0.0.1:{}", broker.port(Version::V5));
+    let args = [
+        "--broker",
+        &address,
+        "--mqtt",
+        "5",
+        "--qos",
+        "1",
+        "--device",
+        "verified",
+        "--verify",
+        "--count",
+        "80",
+        "--interval-ms",
+        "40",
+        "--give-up-after",
+        "0",
+    ];
+    let result = host_in_background(args.iter().map(|s| (*s).to_owned()).collect());
+    let before = 5;
+    watcher.take(before);
+    broker.stop();
+    thread::sleep(Duration::from_secs(1)); // the outage
+    broker.restart();
+    match result.recv_timeout(PATIENCE).expect("the run ends") {
+        Ok(()) => {}
+        Err(failure) => {
+            assert_one_line(&failure, app::EXIT_UNVERIFIED, "subscribed again");
+            // "80 messages delivered, but the verifying subscriber saw only K of them: …"
+            let seen: usize = failure
+                .message
+                .split("saw only ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next()?.parse().ok())
+                .expect("the count seen");
+            // Samples kept coming for a second after it was back: it received some of them.
+            assert!(seen >= before + 10, "{failure:?}");
+        }
+    }
+}

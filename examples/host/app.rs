@@ -120,7 +120,7 @@ pub const PASSWORD_VAR: &str = "THINGSPEAK_MQTT_PASSWORD";
 /// Bytes for one message: topic plus payload.
 const MESSAGE_BUFFER: usize = 512;
 /// How long the verifying subscriber may take for the next message.
-const DRAIN: Duration = Duration::from_secs(10);
+const DRAIN: Duration = Duration::from_secs(5);
 /// How often the run checks whether an outage has lasted long enough to give up.
 const WATCH_PERIOD: Duration = Duration::from_millis(200);
 /// Stack for the publishing thread beyond the queue, which lives on it.
@@ -486,11 +486,18 @@ fn check_arrivals(delivered: &[Vec<u8>], arrivals: &subscriber::Arrivals) -> Res
     let mut outstanding = delivered.len();
     while outstanding > 0 {
         let Some(payload) = arrivals.next_within(DRAIN) else {
+            let why = match arrivals.reconnects() {
+                0 => "the broker did not route the rest back".to_owned(),
+                n => format!(
+                    "it lost its connection and subscribed again {n} times; messages routed \
+                     while it was away are lost to it"
+                ),
+            };
             return Err(Failure::new(
                 EXIT_UNVERIFIED,
                 format!(
-                    "{} messages delivered, but the subscriber saw only {} of them (messages \
-                     routed while it was reconnecting are lost to it)",
+                    "{} messages delivered, but the verifying subscriber saw only {} of them: \
+                     {why}",
                     delivered.len(),
                     delivered.len() - outstanding
                 ),

@@ -9,7 +9,7 @@ use embassy_futures::select::{Either, select};
 use minimq::{ConfigBuilder, QoS, Session, SubscriptionOptions, TopicFilter};
 use sensorpub::transport::{Broker, open};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 use std_embedded_nal_async::Stack;
@@ -18,9 +18,6 @@ use std_embedded_nal_async::Stack;
 const RECONNECT_WAIT: Duration = Duration::from_millis(500);
 /// How often a waiting subscriber checks whether it should stop.
 const STOP_CHECK: Duration = Duration::from_millis(250);
-/// The broker keeps the subscription (and QoS 1 messages) this long while the subscriber is
-/// reconnecting; a broker that restarts loses it anyway, so the subscription is renewed.
-const SESSION_EXPIRY_S: u32 = 120;
 /// Keep-alive, so a broker that vanished without closing is noticed.
 const KEEP_ALIVE_S: u16 = 10;
 
@@ -28,12 +25,18 @@ const KEEP_ALIVE_S: u16 = 10;
 pub struct Arrivals {
     payloads: mpsc::Receiver<Vec<u8>>,
     stop: Arc<AtomicBool>,
+    reconnects: Arc<AtomicU32>,
 }
 
 impl Arrivals {
     /// The next payload, or `None` if none came within `wait`.
     pub fn next_within(&self, wait: Duration) -> Option<Vec<u8>> {
         self.payloads.recv_timeout(wait).ok()
+    }
+
+    /// How many times the subscriber subscribed again after losing its connection.
+    pub fn reconnects(&self) -> u32 {
+        self.reconnects.load(Ordering::Relaxed)
     }
 }
 
@@ -51,55 +54,67 @@ pub fn start(broker: String, client_id: String, topic: String) -> Result<Arrival
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
     let (payload_tx, payloads) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::clone(&stop);
-    std::thread::spawn(move || {
-        async_io::block_on(receive(
-            &broker,
-            &client_id,
-            &topic,
-            &ready_tx,
-            &payload_tx,
-            &stopped,
-        ));
-    });
+    let reconnects = Arc::new(AtomicU32::new(0));
+    let shared = Shared {
+        ready: ready_tx,
+        payloads: payload_tx,
+        stop: Arc::clone(&stop),
+        subscriptions: Arc::clone(&reconnects),
+    };
+    std::thread::spawn(move || async_io::block_on(receive(&broker, &client_id, &topic, &shared)));
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(Arrivals { payloads, stop }),
+        Ok(Ok(())) => Ok(Arrivals {
+            payloads,
+            stop,
+            reconnects,
+        }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err("the subscriber stopped".to_owned()),
     }
 }
 
+/// What the subscriber thread shares with the rest of the program.
+struct Shared {
+    /// The outcome of the first subscription.
+    ready: mpsc::Sender<Result<(), String>>,
+    /// Every payload received.
+    payloads: mpsc::Sender<Vec<u8>>,
+    /// Set when the program no longer listens.
+    stop: Arc<AtomicBool>,
+    /// Subscriptions after the first (one per reconnection).
+    subscriptions: Arc<AtomicU32>,
+}
+
 /// Receives until `stop` is set, reconnecting as needed. Until the first SUBACK, an error
 /// ends it and is sent on `ready`.
-async fn receive(
-    broker: &str,
-    client_id: &str,
-    topic: &str,
-    ready: &mpsc::Sender<Result<(), String>>,
-    payloads: &mpsc::Sender<Vec<u8>>,
-    stop: &AtomicBool,
-) {
+async fn receive(broker: &str, client_id: &str, topic: &str, shared: &Shared) {
     let mut buffer = [0u8; 4096];
-    let config =
-        match ConfigBuilder::from_buffer(&mut buffer, 2048).and_then(|c| c.client_id(client_id)) {
-            Ok(config) => config
-                .keepalive_interval(KEEP_ALIVE_S)
-                .session_expiry_interval(SESSION_EXPIRY_S),
-            Err(e) => {
-                let _ = ready.send(Err(format!("subscriber: {e}")));
-                return;
-            }
-        };
-    let mut session = Session::new(config);
     let mut subscribed_once = false;
-    while !stop.load(Ordering::Relaxed) {
-        let ended = connection(broker, topic, &mut session, ready, payloads, stop).await;
-        match ended {
+    let mut attempt = 0u32;
+    while !shared.stop.load(Ordering::Relaxed) {
+        // A fresh session and client id for every connection: a broker may still hold the
+        // last one (it learns that it died only from the keep-alive), and a broker that
+        // restarted has forgotten it anyway.
+        let id = match attempt {
+            0 => client_id.to_owned(),
+            n => format!("{client_id}-{n}"),
+        };
+        attempt = attempt.wrapping_add(1);
+        let config =
+            match ConfigBuilder::from_buffer(&mut buffer, 2048).and_then(|c| c.client_id(&id)) {
+                Ok(config) => config.keepalive_interval(KEEP_ALIVE_S),
+                Err(e) => {
+                    let _ = shared.ready.send(Err(format!("subscriber: {e}")));
+                    return;
+                }
+            };
+        let mut session = Session::new(config);
+        match connection(broker, topic, &mut session, shared, subscribed_once).await {
             Ok(()) => return, // asked to stop
             Err((e, subscribed)) => {
                 subscribed_once |= subscribed;
                 if !subscribed_once {
-                    let _ = ready.send(Err(e));
+                    let _ = shared.ready.send(Err(format!("subscriber: {e}")));
                     return;
                 }
                 println!("subscriber: {e}; reconnecting");
@@ -115,9 +130,8 @@ async fn connection(
     broker: &str,
     topic: &str,
     session: &mut Session<'_>,
-    ready: &mpsc::Sender<Result<(), String>>,
-    payloads: &mpsc::Sender<Vec<u8>>,
-    stop: &AtomicBool,
+    shared: &Shared,
+    again: bool,
 ) -> Result<(), (String, bool)> {
     let stack = Stack::default();
     let address = Broker::parse(broker).map_err(|e| (e.to_string(), false))?;
@@ -127,18 +141,18 @@ async fn connection(
     let mut connection = session
         .connect(io)
         .await
-        .map_err(|e| (format!("subscriber: {e}"), false))?;
+        .map_err(|e| (e.to_string(), false))?;
     let filter = TopicFilter::new(topic)
         .options(SubscriptionOptions::default().maximum_qos(QoS::AtLeastOnce));
     let op = connection
         .subscribe(&[filter], &[])
         .await
-        .map_err(|e| (format!("subscriber: {e}"), false))?;
+        .map_err(|e| (e.to_string(), false))?;
     while connection.is_pending(&op) {
         connection
             .poll()
             .await
-            .map_err(|e| (format!("subscriber: {e}"), false))?;
+            .map_err(|e| (e.to_string(), false))?;
     }
     if !connection.is_complete(&op) {
         return Err((
@@ -146,7 +160,12 @@ async fn connection(
             false,
         ));
     }
-    let _ = ready.send(Ok(()));
+    if again {
+        shared.subscriptions.fetch_add(1, Ordering::Relaxed);
+        println!("subscriber: subscribed again");
+    } else {
+        let _ = shared.ready.send(Ok(()));
+    }
     loop {
         // recv is cancel-safe over async-io's sockets: a timeout only checks `stop`.
         match select(connection.recv(), async_io::Timer::after(STOP_CHECK)).await {
@@ -156,11 +175,11 @@ async fn connection(
                     message.topic(),
                     String::from_utf8_lossy(message.payload())
                 );
-                let _ = payloads.send(message.payload().to_vec());
+                let _ = shared.payloads.send(message.payload().to_vec());
             }
-            Either::First(Err(e)) => return Err((format!("subscriber: {e}"), true)),
+            Either::First(Err(e)) => return Err((e.to_string(), true)),
             Either::Second(_) => {
-                if stop.load(Ordering::Relaxed) {
+                if shared.stop.load(Ordering::Relaxed) {
                     return Ok(());
                 }
             }
