@@ -332,16 +332,19 @@ fn invalid_topics_are_refused_before_anything_is_written() {
 }
 
 #[test]
-fn a_will_with_an_invalid_topic_is_refused_before_connecting() {
+fn a_will_or_birth_with_an_invalid_topic_is_refused_before_connecting() {
     // Nothing listens here: the error must come before any connection attempt.
     let stack = Stack::default();
-    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
-    let options = MqttOptions::new("hostile").with_will(Message::new("dev/+/status", b"offline"));
     let broker = Broker::new("127.0.0.1", 9);
-    let mut mqtt = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
-    assert_eq!(
-        async_io::block_on(mqtt.connect()),
-        Err(MqttError::InvalidTopic(TopicError::Wildcard { at: 4 }))
-    );
-    assert!(!mqtt.is_connected());
+    let will = MqttOptions::new("hostile").with_will(Message::new("dev/+/status", b"offline"));
+    let birth = MqttOptions::new("hostile").with_birth(Message::new("dev/#", b"online"));
+    for options in [will, birth] {
+        let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+        let mut mqtt = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
+        assert_eq!(
+            async_io::block_on(mqtt.connect()),
+            Err(MqttError::InvalidTopic(TopicError::Wildcard { at: 4 }))
+        );
+        assert!(!mqtt.is_connected());
+    }
 }

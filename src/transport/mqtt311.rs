@@ -433,14 +433,18 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
     /// then publishes the birth message. Does nothing when already connected.
-    /// [`MqttError::InvalidTopic`], before any I/O, if the will's topic is not a valid topic
-    /// name.
+    /// [`MqttError::InvalidTopic`], before any I/O, if the will's or the birth message's
+    /// topic is not a valid topic name. A birth message that cannot be published closes the
+    /// new connection again: `connect` succeeds whole or not at all.
     async fn connect(&mut self) -> Result<(), MqttError> {
         if self.connection.is_some() {
             return Ok(());
         }
-        if let Some(will) = self.options.will() {
-            validate_topic_name(will.topic)?;
+        for message in [self.options.will(), self.options.birth()]
+            .into_iter()
+            .flatten()
+        {
+            validate_topic_name(message.topic)?;
         }
         let result = match with_timeout(self.timeout(), self.handshake()).await {
             Ok(result) => result,
@@ -449,9 +453,10 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
         if let Err(e) = result {
             return self.fail(e);
         }
-        if let Some(birth) = self.options.birth() {
-            let result = self.publish_connected(&birth).await;
-            self.settle(result)?;
+        if let Some(birth) = self.options.birth()
+            && let Err(e) = self.publish_connected(&birth).await
+        {
+            return self.fail(e);
         }
         Ok(())
     }
