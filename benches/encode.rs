@@ -214,7 +214,7 @@ fn ts_floor(out: &mut [u8; BUF], values: &[f32], fixed2: bool) -> usize {
 // ---- groups ----------------------------------------------------------------------------
 
 fn json_sink(fixed2: bool) -> JsonSink<'static> {
-    let sink = JsonSink::object(JSON_TOPIC);
+    let sink = JsonSink::object(JSON_TOPIC).expect("valid topic");
     if fixed2 {
         sink.with_decimals(2).expect("2 decimals")
     } else {
@@ -332,7 +332,7 @@ fn bench_single(c: &mut Criterion) {
     let value = INPUT[0].1;
     let mut buf = [0u8; BUF];
 
-    let mut json = JsonSink::value(JSON_TOPIC);
+    let mut json = JsonSink::value(JSON_TOPIC).expect("valid topic");
     let expected = sink_bytes(&mut json, &sample, 0);
     let floor = |out: &mut [u8; BUF], v: f32| {
         let at = put(out, 0, JSON_TOPIC.as_bytes());

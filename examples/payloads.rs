@@ -25,9 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let mut buf = [0u8; 256];
 
-    let mut value = JsonSink::value("apricot/value").of(Quantity::Temperature);
+    let mut value = JsonSink::value("apricot/value")?.of(Quantity::Temperature);
     print(&mut value, &sample, &mut buf)?;
-    let mut object = JsonSink::object("apricot/value").with_device("apricot");
+    let mut object = JsonSink::object("apricot/value")?.with_device("apricot");
     print(&mut object, &sample, &mut buf)?;
     let mut bulk = ThingSpeakSink::new(CHANNEL_ID, &fields)?.with_status("lab & test")?;
     print(&mut bulk, &sample, &mut buf)?;

@@ -92,7 +92,7 @@ fn publish_one_reading() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let mut buf = [0u8; 128];
     let mut publisher = Publisher::new(
         Blocking(&mut sht40), // lent: `sht40` is ours again once the publisher is dropped
-        JsonSink::object("sht40/value").with_decimals(1)?,
+        JsonSink::object("sht40/value")?.with_decimals(1)?,
         MemoryTransport::<1, 128>::new(),
         SimulatedClock::new(),
         &mut buf,

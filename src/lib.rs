@@ -50,7 +50,7 @@
 //! let mut buf = [0u8; 128];
 //! let mut publisher = Publisher::new(
 //!     MockSensor::new(&script),
-//!     JsonSink::object("apricot/value"),
+//!     JsonSink::object("apricot/value")?,
 //!     MemoryTransport::<4, 64>::new(),
 //!     SimulatedClock::new(),
 //!     &mut buf,
@@ -91,6 +91,7 @@ pub mod pysense;
 mod reading;
 pub mod sensor;
 pub mod sink;
+mod topic;
 pub mod transport;
 
 /// The README's code blocks are compiled and run as doctests.
@@ -111,5 +112,6 @@ pub use sensor::{
     Throttle,
 };
 pub use sink::{ConfigError, EncodeError, JsonSink, SenmlSink, Sink, ThingSpeakSink};
+pub use topic::{MAX_TOPIC_LEN, TopicError, validate_topic_name};
 pub use transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttError, MqttOptions, ThingSpeak};
 pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};

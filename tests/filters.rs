@@ -309,7 +309,7 @@ fn a_filtered_out_sample_publishes_nothing_and_is_not_an_error() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         Delta::absolute(MockSensor::new(&script), T, 0.5).unwrap(),
-        JsonSink::object("apricot/value"),
+        JsonSink::object("apricot/value").unwrap(),
         MemoryTransport::<4, 64>::new(),
         SimulatedClock::new(),
         &mut buf,
@@ -339,7 +339,7 @@ fn a_throttle_on_the_publishers_clock_thins_a_fast_loop() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         Throttle::new(MockSensor::new(&script).repeating(), T, &clock, 5_000),
-        JsonSink::value("apricot/value"),
+        JsonSink::value("apricot/value").unwrap(),
         MemoryTransport::<8, 64>::new(),
         &clock,
         &mut buf,
@@ -356,7 +356,7 @@ fn the_resilient_publisher_also_takes_a_filtered_out_sample_as_nothing_to_send()
     let mut buf = [0u8; 64];
     let publisher = Publisher::new(
         Delta::absolute(MockSensor::new(&script), T, 0.5).unwrap(),
-        JsonSink::value("apricot/value"),
+        JsonSink::value("apricot/value").unwrap(),
         MemoryTransport::<4, 64>::new(),
         SimulatedClock::new(),
         &mut buf,

@@ -34,7 +34,7 @@ fn object_parses_back_to_the_sample_for_one_to_eight_readings() {
     for n in 1..=8 {
         let pairs: Vec<(Quantity, f32)> = QUANTITIES.iter().copied().zip(values).take(n).collect();
         let sample = sample_of(&pairs);
-        let (_, payload) = encode_to_string(&mut JsonSink::object("t"), &sample);
+        let (_, payload) = encode_to_string(&mut JsonSink::object("t").unwrap(), &sample);
         let parsed: serde_json::Map<String, Value> = serde_json::from_str(&payload).unwrap();
         assert_eq!(parsed.len(), n, "{payload}");
         for (quantity, value) in pairs {
@@ -47,7 +47,8 @@ fn object_parses_back_to_the_sample_for_one_to_eight_readings() {
 #[test]
 fn object_keeps_reading_order_and_exact_bytes() {
     let sample = sample_of(&[(Quantity::Temperature, 21.53), (Quantity::Humidity, 45.2)]);
-    let (topic, payload) = encode_to_string(&mut JsonSink::object("apricot/value"), &sample);
+    let (topic, payload) =
+        encode_to_string(&mut JsonSink::object("apricot/value").unwrap(), &sample);
     assert_eq!(topic, "apricot/value");
     assert_eq!(payload, r#"{"temperature":21.53,"humidity":45.2}"#);
 }
@@ -57,7 +58,8 @@ fn bare_value_matches_ujson_dumps_of_the_lab_numbers() {
     // The lab publishes `ujson.dumps(math.floor(r * 1000))`: a Python int, printed in decimal.
     for n in 0..1000 {
         let sample = sample_of(&[(Quantity::Value, n as f32)]);
-        let (_, payload) = encode_to_string(&mut JsonSink::value("apricot/value"), &sample);
+        let (_, payload) =
+            encode_to_string(&mut JsonSink::value("apricot/value").unwrap(), &sample);
         assert_eq!(payload, n.to_string());
     }
     // Python's repr of the same floats (shortest round-trip text).
@@ -68,7 +70,7 @@ fn bare_value_matches_ujson_dumps_of_the_lab_numbers() {
         (0.1, "0.1"),
     ] {
         let sample = sample_of(&[(Quantity::Temperature, value)]);
-        let (_, payload) = encode_to_string(&mut JsonSink::value("t"), &sample);
+        let (_, payload) = encode_to_string(&mut JsonSink::value("t").unwrap(), &sample);
         assert_eq!(payload, ujson);
     }
 }
@@ -76,9 +78,12 @@ fn bare_value_matches_ujson_dumps_of_the_lab_numbers() {
 #[test]
 fn bare_value_of_a_chosen_quantity() {
     let sample = sample_of(&[(Quantity::Temperature, 21.5), (Quantity::Humidity, 45.0)]);
-    let (_, payload) = encode_to_string(&mut JsonSink::value("t").of(Quantity::Humidity), &sample);
+    let (_, payload) = encode_to_string(
+        &mut JsonSink::value("t").unwrap().of(Quantity::Humidity),
+        &sample,
+    );
     assert_eq!(payload, "45");
-    let mut sink = JsonSink::value("t").of(Quantity::Pressure);
+    let mut sink = JsonSink::value("t").unwrap().of(Quantity::Pressure);
     let mut buf = [0u8; 64];
     assert_eq!(
         sink.encode(&sample, 0, 0, &mut buf),
@@ -91,6 +96,7 @@ fn renamed_keys_fixed_decimals_and_device_id() {
     let sample = sample_of(&[(Quantity::Temperature, 21.5), (Quantity::Humidity, 45.257)]);
     let keys = [(Quantity::Temperature, "t"), (Quantity::Humidity, "rh")];
     let mut sink = JsonSink::object("x")
+        .unwrap()
         .with_keys(&keys)
         .unwrap()
         .with_decimals(2)
@@ -109,16 +115,16 @@ fn renamed_keys_fixed_decimals_and_device_id() {
 fn invalid_configuration_is_refused_when_built() {
     let bad_keys = [(Quantity::Temperature, "a\"b")];
     assert_eq!(
-        JsonSink::object("x").with_keys(&bad_keys).err(),
+        JsonSink::object("x").unwrap().with_keys(&bad_keys).err(),
         Some(ConfigError::InvalidKey)
     );
     let control = [(Quantity::Temperature, "a\nb")];
     assert_eq!(
-        JsonSink::object("x").with_keys(&control).err(),
+        JsonSink::object("x").unwrap().with_keys(&control).err(),
         Some(ConfigError::InvalidKey)
     );
     assert_eq!(
-        JsonSink::object("x").with_decimals(7).err(),
+        JsonSink::object("x").unwrap().with_decimals(7).err(),
         Some(ConfigError::TooManyDecimals { decimals: 7 })
     );
 }
@@ -129,8 +135,8 @@ fn non_finite_values_are_a_typed_error_never_null() {
         let sample = sample_of(&[(Quantity::Temperature, 21.0), (Quantity::Humidity, bad)]);
         let mut buf = [0u8; 128];
         for mut sink in [
-            JsonSink::object("t"),
-            JsonSink::value("t").of(Quantity::Humidity),
+            JsonSink::object("t").unwrap(),
+            JsonSink::value("t").unwrap().of(Quantity::Humidity),
         ] {
             assert_eq!(
                 sink.encode(&sample, 0, 0, &mut buf),
@@ -147,7 +153,9 @@ fn duplicate_keys_are_refused() {
     let sample = sample_of(&[(Quantity::Temperature, 1.0), (Quantity::Temperature, 2.0)]);
     let mut buf = [0u8; 128];
     assert_eq!(
-        JsonSink::object("t").encode(&sample, 0, 0, &mut buf),
+        JsonSink::object("t")
+            .unwrap()
+            .encode(&sample, 0, 0, &mut buf),
         Err(EncodeError::DuplicateKey {
             quantity: Quantity::Temperature
         })
@@ -156,6 +164,7 @@ fn duplicate_keys_are_refused() {
     let keys = [(Quantity::Humidity, "device")];
     let sample = sample_of(&[(Quantity::Humidity, 1.0)]);
     let mut sink = JsonSink::object("t")
+        .unwrap()
         .with_keys(&keys)
         .unwrap()
         .with_device("d");
@@ -171,9 +180,10 @@ fn duplicate_keys_are_refused() {
 fn every_buffer_shorter_than_the_output_is_a_typed_error() {
     let sample = sample_of(&[(Quantity::Temperature, 21.53), (Quantity::Humidity, 45.2)]);
     let sinks = [
-        JsonSink::object("apricot/value"),
-        JsonSink::value("apricot/value"),
+        JsonSink::object("apricot/value").unwrap(),
+        JsonSink::value("apricot/value").unwrap(),
         JsonSink::object("apricot/value")
+            .unwrap()
             .with_device("apricot")
             .with_decimals(3)
             .unwrap(),
@@ -200,7 +210,7 @@ fn every_buffer_shorter_than_the_output_is_a_typed_error() {
 #[test]
 fn only_message_zero_exists() {
     let sample = sample_of(&[(Quantity::Temperature, 1.0)]);
-    let mut sink = JsonSink::object("t");
+    let mut sink = JsonSink::object("t").unwrap();
     assert_eq!(sink.message_count(&sample), 1);
     let mut buf = [0u8; 64];
     assert_eq!(
@@ -213,7 +223,10 @@ fn only_message_zero_exists() {
 fn an_empty_sample_sends_nothing() {
     let sample = Sample::<8>::new();
     let mut buf = [0u8; 64];
-    for mut sink in [JsonSink::object("t").with_device("d"), JsonSink::value("t")] {
+    for mut sink in [
+        JsonSink::object("t").unwrap().with_device("d"),
+        JsonSink::value("t").unwrap(),
+    ] {
         assert_eq!(
             sink.encode(&sample, 0, 0, &mut buf),
             Err(EncodeError::NothingToSend)

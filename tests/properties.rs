@@ -52,7 +52,7 @@ proptest! {
 
     #[test]
     fn json_object_is_valid_and_round_trips(sample in any_sample(), len in 0usize..300, decimals in proptest::option::of(0u8..=6)) {
-        let mut sink = JsonSink::object("t");
+        let mut sink = JsonSink::object("t").unwrap();
         if let Some(d) = decimals {
             sink = sink.with_decimals(d).unwrap();
         }
@@ -91,7 +91,7 @@ proptest! {
 
     #[test]
     fn json_value_is_a_valid_number(sample in any_sample(), len in 0usize..40) {
-        let mut sink = JsonSink::value("t");
+        let mut sink = JsonSink::value("t").unwrap();
         let mut buf = vec![0u8; len];
         let first = sample.readings().first().copied();
         match sink.encode(&sample, 0, 0, &mut buf) {

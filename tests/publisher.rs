@@ -17,7 +17,7 @@ fn a_sensor_error_publishes_nothing_and_names_the_sensor_stage() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         MockSensor::new(&script),
-        JsonSink::object("t"),
+        JsonSink::object("t").unwrap(),
         MemoryTransport::<4, 64>::new(),
         SimulatedClock::new(),
         &mut buf,
@@ -34,7 +34,7 @@ fn an_encode_error_names_the_encode_stage_and_keeps_the_cause() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         MockSensor::new(&script),
-        JsonSink::object("t"),
+        JsonSink::object("t").unwrap(),
         MemoryTransport::<4, 64>::new(),
         SimulatedClock::new(),
         &mut buf,
@@ -62,7 +62,7 @@ fn a_transport_error_names_the_transport_stage() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         MockSensor::new(&script),
-        JsonSink::object("t"),
+        JsonSink::object("t").unwrap(),
         transport,
         SimulatedClock::new(),
         &mut buf,
@@ -84,7 +84,7 @@ fn qos_and_retain_reach_the_transport() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         MockSensor::new(&script),
-        JsonSink::value("t"),
+        JsonSink::value("t").unwrap(),
         MemoryTransport::<4, 64>::new(),
         SimulatedClock::new(),
         &mut buf,
@@ -102,7 +102,7 @@ fn run_for_publishes_at_a_fixed_rate() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         MockSensor::new(&script).repeating(),
-        JsonSink::value("t"),
+        JsonSink::value("t").unwrap(),
         MemoryTransport::<8, 64>::new(),
         SimulatedClock::new(),
         &mut buf,
@@ -124,7 +124,7 @@ fn run_stops_at_the_first_error() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         MockSensor::new(&script),
-        JsonSink::value("t"),
+        JsonSink::value("t").unwrap(),
         MemoryTransport::<8, 64>::new(),
         SimulatedClock::new(),
         &mut buf,
@@ -158,7 +158,7 @@ fn random_sensor_publishes_lab_style_whole_numbers() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         RandomSensor::new(Lcg(42)),
-        JsonSink::value("apricot/value"),
+        JsonSink::value("apricot/value").unwrap(),
         MemoryTransport::<100, 64>::new(),
         SimulatedClock::new(),
         &mut buf,
@@ -187,7 +187,7 @@ fn blocking_sensors_plug_in_through_the_adapter() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         Blocking(Thermometer),
-        JsonSink::object("t"),
+        JsonSink::object("t").unwrap(),
         MemoryTransport::<4, 64>::new(),
         SimulatedClock::new(),
         &mut buf,
@@ -250,7 +250,7 @@ fn publish_errors_name_their_stage() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         (),
-        JsonSink::object("t"),
+        JsonSink::object("t").unwrap(),
         transport,
         SimulatedClock::new(),
         &mut buf,
@@ -287,7 +287,7 @@ fn the_sensor_can_be_reached_between_publishes() {
     let mut buf = [0u8; 64];
     let mut publisher = Publisher::new(
         MockSensor::new(&script),
-        JsonSink::object("t"),
+        JsonSink::object("t").unwrap(),
         MemoryTransport::<4, 64>::new(),
         SimulatedClock::new(),
         &mut buf,

@@ -131,7 +131,10 @@ fn a_whole_board_sample_is_published_as_one_json_object() {
         assert_eq!(board.init().await, Presence::ALL);
         let mut publisher = Publisher::new(
             &mut board,
-            JsonSink::object("pysense/value").with_decimals(2).unwrap(),
+            JsonSink::object("pysense/value")
+                .unwrap()
+                .with_decimals(2)
+                .unwrap(),
             MemoryTransport::<4, 512>::new(),
             SimulatedClock::new(),
             &mut buf,

@@ -352,7 +352,7 @@ fn barometer_publishes_pressure_and_chip_temperature_as_distinct_json_keys() {
     let delay = CheckedDelay::new(&[Wait::delay_ms(OS128_MS)]);
     let mut checks = (i2c.clone(), delay.clone());
     // Shortest round-trip numbers: the quarter-pascal fraction survives exactly.
-    let sink = JsonSink::object("pysense/value");
+    let sink = JsonSink::object("pysense/value").unwrap();
     assert_eq!(
         dual::publish_one(Mpl3115a2Async::new(i2c, delay), sink),
         br#"{"pressure":101325.75,"pressure_sensor_temperature":-5.25}"#

@@ -494,7 +494,10 @@ fn async_driver_publishes_through_a_publisher_as_json() {
     let delay = CheckedDelay::new(&[Wait::delay_us(RH_12BIT_US + T_14BIT_US)]);
     let i2c = Mock::new(&one_sample_script());
     let mut checks = (i2c.clone(), delay.clone());
-    let sink = JsonSink::object("pysense/value").with_decimals(2).unwrap();
+    let sink = JsonSink::object("pysense/value")
+        .unwrap()
+        .with_decimals(2)
+        .unwrap();
     assert_eq!(
         dual::publish_one(Si7006Async::new(i2c, delay), sink),
         br#"{"temperature":23.34,"humidity":54.79}"#
@@ -511,7 +514,10 @@ fn blocking_driver_publishes_through_the_blocking_adapter() {
     let delay = CheckedDelay::new(&[Wait::delay_us(RH_12BIT_US + T_14BIT_US)]);
     let i2c = Mock::new(&one_sample_script());
     let mut checks = (i2c.clone(), delay.clone());
-    let sink = JsonSink::object("pysense/value").with_decimals(1).unwrap();
+    let sink = JsonSink::object("pysense/value")
+        .unwrap()
+        .with_decimals(1)
+        .unwrap();
     assert_eq!(
         dual::publish_one(Blocking(Si7006::new(i2c, delay)), sink),
         br#"{"temperature":23.3,"humidity":54.8}"#

@@ -157,7 +157,7 @@ fn stream_survives_a_restart<T>(
     let mut buf = [0u8; 64];
     let publisher = Publisher::new(
         sensor,
-        JsonSink::value(TOPIC),
+        JsonSink::value(TOPIC).unwrap(),
         transport,
         HostClock(Instant::now()),
         &mut buf,
@@ -268,7 +268,7 @@ fn mqtt311_qos1_stream_survives_a_restart_at_an_arbitrary_moment() {
     let mut buf = [0u8; 64];
     let publisher = Publisher::new(
         sensor,
-        JsonSink::value(TOPIC),
+        JsonSink::value(TOPIC).unwrap(),
         mqtt,
         HostClock(Instant::now()),
         &mut buf,
@@ -314,7 +314,7 @@ fn gives_up_with_the_queue_readable<T>(
     let mut buf = [0u8; 64];
     let publisher = Publisher::new(
         sensor,
-        JsonSink::value(TOPIC),
+        JsonSink::value(TOPIC).unwrap(),
         transport,
         HostClock(Instant::now()),
         &mut buf,

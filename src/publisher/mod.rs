@@ -147,7 +147,7 @@ pub type PublisherError<S, K, T, const N: usize> =
 /// let mut buf = [0u8; 128];
 /// let mut publisher = Publisher::new(
 ///     MockSensor::new(&script),
-///     JsonSink::object("apricot/value"),
+///     JsonSink::object("apricot/value")?,
 ///     MemoryTransport::<4, 64>::new(),
 ///     SimulatedClock::new(),
 ///     &mut buf,
@@ -212,7 +212,7 @@ where
     /// // No sensor: the caller reads, the publisher only publishes.
     /// let mut publisher = Publisher::new(
     ///     (),
-    ///     JsonSink::object("apricot/value"),
+    ///     JsonSink::object("apricot/value")?,
     ///     MemoryTransport::<4, 64>::new(),
     ///     SimulatedClock::new(),
     ///     &mut buf,

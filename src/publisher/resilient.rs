@@ -196,7 +196,7 @@ pub(crate) enum Failure<TE> {
 /// let mut buf = [0u8; 64];
 /// let publisher = Publisher::new(
 ///     MockSensor::new(&script),
-///     JsonSink::value("apricot/value"),
+///     JsonSink::value("apricot/value")?,
 ///     MemoryTransport::<8, 64>::new(),
 ///     SimulatedClock::new(),
 ///     &mut buf,

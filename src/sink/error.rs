@@ -1,6 +1,7 @@
 //! Errors of the sinks: [`ConfigError`] when a sink is built, [`EncodeError`] per sample.
 
 use crate::reading::Quantity;
+use crate::topic::TopicError;
 use core::fmt;
 
 /// A sink's configuration is invalid; returned when the sink is built, before any I/O.
@@ -33,6 +34,10 @@ pub enum ConfigError {
     /// A SenML device name that is empty, does not start with a letter or digit, or holds a
     /// character other than `A-Z a-z 0-9 - : . / _` (RFC 8428 section 4.5.1).
     InvalidName,
+    /// The topic is not one a message can be published to (empty, a wildcard, NUL, too long).
+    InvalidTopic(TopicError),
+    /// ThingSpeak channel 0: channel ids start at 1 (copy it from the channel's page).
+    ChannelZero,
 }
 
 impl fmt::Display for ConfigError {
@@ -64,11 +69,21 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidName => f.write_str(
                 "SenML name must start with a letter or digit and hold only A-Z a-z 0-9 - : . / _",
             ),
+            ConfigError::InvalidTopic(e) => e.fmt(f),
+            ConfigError::ChannelZero => {
+                f.write_str("ThingSpeak channel 0 does not exist: channel ids start at 1")
+            }
         }
     }
 }
 
 impl core::error::Error for ConfigError {}
+
+impl From<TopicError> for ConfigError {
+    fn from(e: TopicError) -> Self {
+        ConfigError::InvalidTopic(e)
+    }
+}
 
 /// A sample could not be encoded; no message was produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

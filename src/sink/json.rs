@@ -5,6 +5,7 @@ use super::number::{self, MAX_DECIMALS, Style};
 use super::{Sink, split_topic};
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
+use crate::topic::validate_topic_name;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Key of the device id inside a JSON object.
@@ -43,7 +44,7 @@ enum Shape {
 ///     Reading::new(Quantity::Temperature, 21.5),
 ///     Reading::new(Quantity::Humidity, 45.2),
 /// ])?;
-/// let mut sink = JsonSink::object("apricot/value")
+/// let mut sink = JsonSink::object("apricot/value")?
 ///     .with_keys(&[(Quantity::Temperature, "t"), (Quantity::Humidity, "rh")])?
 ///     .with_decimals(2)?
 ///     .with_device("apricot");
@@ -63,25 +64,29 @@ pub struct JsonSink<'a> {
 
 impl<'a> JsonSink<'a> {
     /// A bare number on `topic`: the sample's first reading (see [`of`](JsonSink::of)).
-    pub const fn value(topic: &'a str) -> Self {
-        Self {
-            topic,
-            shape: Shape::Value(None),
-            keys: &[],
-            decimals: None,
-            device: None,
-        }
+    /// [`ConfigError::InvalidTopic`] if `topic` cannot be published to
+    /// ([`validate_topic_name`]).
+    pub const fn value(topic: &'a str) -> Result<Self, ConfigError> {
+        Self::with_shape(topic, Shape::Value(None))
     }
 
-    /// An object of all readings on `topic`.
-    pub const fn object(topic: &'a str) -> Self {
-        Self {
+    /// An object of all readings on `topic`. [`ConfigError::InvalidTopic`] if `topic` cannot
+    /// be published to ([`validate_topic_name`]).
+    pub const fn object(topic: &'a str) -> Result<Self, ConfigError> {
+        Self::with_shape(topic, Shape::Object)
+    }
+
+    const fn with_shape(topic: &'a str, shape: Shape) -> Result<Self, ConfigError> {
+        if let Err(e) = validate_topic_name(topic) {
+            return Err(ConfigError::InvalidTopic(e));
+        }
+        Ok(Self {
             topic,
-            shape: Shape::Object,
+            shape,
             keys: &[],
             decimals: None,
             device: None,
-        }
+        })
     }
 
     /// For a bare-number sink: send the reading of `quantity` rather than the first one.
@@ -420,7 +425,7 @@ mod tests {
             name: "a\"b\\c\n",
             unit: "",
         };
-        let out = encode_object(JsonSink::object("t"), &[Reading::new(odd, 1.5)]);
+        let out = encode_object(JsonSink::object("t").unwrap(), &[Reading::new(odd, 1.5)]);
         assert_eq!(out, br#"{"a\"b\\c\n":1.5}"#);
     }
 
@@ -429,7 +434,7 @@ mod tests {
         let long = "k".repeat(MAX_VERBATIM_KEY + 5);
         let name: &'static str = std::boxed::Box::leak(long.clone().into_boxed_str());
         let q = Quantity::Custom { name, unit: "" };
-        let out = encode_object(JsonSink::object("t"), &[Reading::new(q, 2.0)]);
+        let out = encode_object(JsonSink::object("t").unwrap(), &[Reading::new(q, 2.0)]);
         assert_eq!(out, std::format!("{{\"{long}\":2}}").into_bytes());
     }
 
@@ -438,6 +443,7 @@ mod tests {
         let key = "k".repeat(MAX_VERBATIM_KEY);
         let keys = [(Quantity::Humidity, key.as_str())];
         let sink = JsonSink::object("t")
+            .unwrap()
             .with_keys(&keys)
             .unwrap()
             .with_device("d\"1");

@@ -30,7 +30,7 @@ use crate::reading::Sample;
 /// use sensorpub::{JsonSink, Quantity, Reading, Sample, Sink};
 ///
 /// let sample = Sample::<2>::from_readings(&[Reading::new(Quantity::Temperature, 21.53)])?;
-/// let mut sink = JsonSink::object("apricot/value");
+/// let mut sink = JsonSink::object("apricot/value")?;
 /// let mut buf = [0u8; 64];
 /// assert_eq!(sink.message_count(&sample), 1);
 /// let msg = sink.encode(&sample, 0, 0, &mut buf)?;

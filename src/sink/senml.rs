@@ -85,8 +85,11 @@ pub struct SenmlSink<'a> {
 
 impl<'a> SenmlSink<'a> {
     /// A SenML pack on `topic`, names based on `device` (base name `<device>:`).
-    /// [`ConfigError::InvalidName`] if `device` is not a valid SenML name.
+    /// [`ConfigError::InvalidTopic`] if `topic` is not a topic name a message can be published
+    /// to ([`validate_topic_name`](crate::validate_topic_name)); [`ConfigError::InvalidName`]
+    /// if `device` is not a valid SenML name.
     pub fn new(topic: &'a str, device: &'a str) -> Result<Self, ConfigError> {
+        crate::topic::validate_topic_name(topic).map_err(ConfigError::InvalidTopic)?;
         let starts_well = device
             .bytes()
             .next()

@@ -82,9 +82,16 @@ pub struct ThingSpeakSink<'a> {
 
 impl<'a> ThingSpeakSink<'a> {
     /// A bulk-feed sink for channel `channel_id`, sending each `(field, quantity)` reading as
-    /// `field<field>`. [`ConfigError::FieldOutOfRange`] unless every field is in `1..=8`,
+    /// `field<field>`. [`ConfigError::ChannelZero`] for channel 0,
+    /// [`ConfigError::FieldOutOfRange`] unless every field is in `1..=8`,
     /// [`ConfigError::DuplicateField`] if one is given twice.
+    ///
+    /// The topic, `channels/<id>/publish`, is digits and fixed text, so it is always a valid
+    /// topic name ([`validate_topic_name`](crate::validate_topic_name)).
     pub fn new(channel_id: u32, fields: &[(u8, Quantity)]) -> Result<Self, ConfigError> {
+        if channel_id == 0 {
+            return Err(ConfigError::ChannelZero);
+        }
         let mut map = [None; FIELDS];
         for &(field, quantity) in fields {
             let slot = usize::from(field)

@@ -2,6 +2,7 @@
 //! I/O; [`MqttError`] when connecting or publishing; [`Refusal`] for a CONNACK that says no.
 
 use super::connect::ConnectError;
+use crate::topic::TopicError;
 use core::fmt;
 use embedded_io_async::ErrorKind;
 
@@ -73,9 +74,10 @@ fn reason_name(code: u8) -> Option<&'static str> {
 
 /// Connecting to the broker or delivering a message failed.
 ///
-/// After every variant but [`QosNotAllowed`](MqttError::QosNotAllowed) and
-/// [`TooLarge`](MqttError::TooLarge) the connection is closed (`is_connected()` is `false`):
-/// call `connect` again, then send the message again (at-least-once).
+/// After every variant but [`QosNotAllowed`](MqttError::QosNotAllowed),
+/// [`TooLarge`](MqttError::TooLarge) and [`InvalidTopic`](MqttError::InvalidTopic) (nothing
+/// was sent for those) the connection is closed (`is_connected()` is `false`): call `connect`
+/// again, which opens a new connection, then send the message again (at-least-once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -104,6 +106,9 @@ pub enum MqttError {
     /// The topic plus payload do not fit the transport's buffers. Nothing was sent: give the
     /// transport bigger buffers.
     TooLarge,
+    /// The message's topic cannot be published to (empty, a wildcard, NUL, too long; see
+    /// [`validate_topic_name`](crate::validate_topic_name)). Nothing was sent.
+    InvalidTopic(TopicError),
 }
 
 impl fmt::Display for MqttError {
@@ -128,11 +133,18 @@ impl fmt::Display for MqttError {
             MqttError::TooLarge => {
                 f.write_str("topic and payload do not fit the transport's buffers")
             }
+            MqttError::InvalidTopic(e) => write!(f, "nothing was sent: {e}"),
         }
     }
 }
 
 impl core::error::Error for MqttError {}
+
+impl From<TopicError> for MqttError {
+    fn from(e: TopicError) -> Self {
+        MqttError::InvalidTopic(e)
+    }
+}
 
 impl From<ConnectError> for MqttError {
     fn from(e: ConnectError) -> Self {

@@ -11,6 +11,7 @@ use super::connect::{Broker, open};
 use super::error::{MqttError, Refusal};
 use super::options::MqttOptions;
 use crate::message::{Message, QoS};
+use crate::topic::validate_topic_name;
 use crate::transport::Transport;
 use embassy_futures::select::{Either, select};
 use embassy_time::{Duration, Instant, with_deadline, with_timeout};
@@ -22,9 +23,15 @@ use mqttrs::{Connack, ConnectReturnCode, Packet, Pid, Protocol, QosPid};
 /// client receives.
 mod packet_type {
     pub const CONNACK: u8 = 2;
+    /// The whole first byte of a CONNACK: type 2, flags 0 (§3.2.1).
+    pub const CONNACK_HEADER: u8 = 0x20;
     pub const PUBACK: u8 = 4;
     pub const PINGRESP: u8 = 13;
 }
+
+/// Connect Acknowledge Flags bits 7–1 are reserved and must be 0; bit 0 is Session Present
+/// (MQTT 3.1.1 §3.2.2.1).
+const CONNACK_RESERVED_FLAGS: u8 = 0xfe;
 
 /// A remaining length takes at most 4 bytes (MQTT 3.1.1 §2.2.3).
 const MAX_LENGTH_BYTES: usize = 4;
@@ -35,6 +42,21 @@ pub const MIN_RX_BUFFER: usize = 4;
 
 /// An MQTT 3.1.1 connection over any `embedded-nal-async` stack: QoS 0 and 1, retain,
 /// keep-alive, will and birth message, CleanSession 1.
+///
+/// Any failure on a live connection closes it: an I/O error, a timeout, or a protocol error
+/// (bytes that do not frame as MQTT, an unexpected packet, a CONNACK with reserved bits set).
+/// The next [`connect`](Transport::connect) then opens a new connection.
+///
+/// **What `Ok` from [`publish`](Transport::publish) means.** At QoS 1: the broker
+/// acknowledged the message (PUBACK with its packet id). At QoS 0 there is no
+/// acknowledgement in MQTT; before writing, the transport reads what the socket already holds,
+/// without waiting, so a connection the broker has already closed (EOF) or reset is reported
+/// as an error and nothing is written. `Ok` then means the PUBLISH was handed to the TCP
+/// stack on a connection that was open a moment before. It cannot promise that the broker
+/// received it: the connection may drop while the bytes are in flight, a close that has not
+/// reached this device yet is not seen, and a broker may discard a message it receives (a
+/// topic it does not allow, ThingSpeak's rate limit) without telling the client. For
+/// delivery you can count on, publish at QoS 1 where the broker allows it.
 ///
 /// `tx` must hold the CONNECT packet and the largest PUBLISH (topic + payload + 7 bytes);
 /// `rx` the packets the broker sends a publisher (4 bytes suffice; [`MIN_RX_BUFFER`]).
@@ -159,7 +181,10 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         };
         self.send(&Packet::Connect(connect)).await?;
         let len = self.read_frame().await?;
-        if self.rx[0] >> 4 != packet_type::CONNACK || len != 4 {
+        if self.rx[0] != packet_type::CONNACK_HEADER
+            || len != 4
+            || self.rx[2] & CONNACK_RESERVED_FLAGS != 0
+        {
             return Err(MqttError::Protocol);
         }
         let ack = match mqttrs::decode_slice(&self.rx[..len]) {
@@ -189,8 +214,10 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
     /// Reads until `rx` starts with a whole packet; returns its length.
     async fn read_frame(&mut self) -> Result<usize, MqttError> {
         loop {
-            if let Some(len) = frame_len(&self.rx[..self.rx_len])? {
-                return Ok(len);
+            match frame_len(&self.rx[..self.rx_len]) {
+                Ok(Some(len)) => return Ok(len),
+                Ok(None) => {}
+                Err(e) => return self.fail(e),
             }
             if self.rx_len == self.rx.len() {
                 // A packet larger than rx: not one a publisher expects.
@@ -221,6 +248,46 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
             Either::First(Err(e)) => self.fail(MqttError::Io(e.kind())),
             Either::Second(()) => Ok(false),
         }
+    }
+
+    /// Handles every packet that has already arrived, without waiting for more: a closed
+    /// or reset connection shows here as [`MqttError::Closed`] or [`MqttError::Io`].
+    async fn handle_available(&mut self) -> Result<(), MqttError> {
+        loop {
+            // Bytes may be waiting from an earlier read (they came with the CONNACK or a
+            // PUBACK): handle those first.
+            loop {
+                match frame_len(&self.rx[..self.rx_len]) {
+                    Ok(Some(len)) => {
+                        self.take_packet(len)?;
+                    }
+                    Ok(None) => break,
+                    Err(e) => return self.fail(e),
+                }
+            }
+            if self.rx_len == self.rx.len() {
+                // A packet larger than rx: not one a publisher expects.
+                return self.fail(MqttError::Protocol);
+            }
+            if !self.read_available().await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Closes the connection if `result` is an error that ends it (every error but those
+    /// for which nothing was sent), so that the next `connect` opens a new one.
+    fn settle<T>(&mut self, result: Result<T, MqttError>) -> Result<T, MqttError> {
+        if let Err(e) = &result {
+            match e {
+                MqttError::QosNotAllowed
+                | MqttError::TooLarge
+                | MqttError::InvalidTopic(_)
+                | MqttError::NotConnected => {}
+                _ => self.close(),
+            }
+        }
+        result
     }
 
     fn consume(&mut self, len: usize) {
@@ -264,6 +331,10 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         if message.qos > self.options.max_qos() {
             return Err(MqttError::QosNotAllowed);
         }
+        validate_topic_name(message.topic)?;
+        // A broker that closed the connection (or reset it) since we last looked: find out
+        // now, so the message is reported undelivered instead of written into a dead socket.
+        self.handle_available().await?;
         let pid = match message.qos {
             QoS::AtMostOnce => None,
             QoS::AtLeastOnce => Some(self.next_pid()),
@@ -283,6 +354,18 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
             }
             None => Ok(()),
         }
+    }
+
+    /// [`poll`](Transport::poll) on a live connection.
+    async fn poll_connected(&mut self) -> Result<(), MqttError> {
+        self.handle_available().await?;
+        let keep_alive = Duration::from_secs(u64::from(self.options.keep_alive_s()));
+        if keep_alive.as_ticks() > 0 && Instant::now() >= self.last_sent + keep_alive / 2 {
+            self.send(&Packet::Pingreq).await?;
+            let deadline = Instant::now() + self.timeout();
+            self.wait_for(Inbound::PingResp, deadline).await?;
+        }
+        Ok(())
     }
 }
 
@@ -334,18 +417,34 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
 
     /// Publishes; at QoS 1 returns once the PUBACK with the message's packet id arrived, or
     /// [`MqttError::Timeout`] (connection closed) after the configured timeout.
+    ///
+    /// Before writing, handles what the broker already sent without waiting for more, so a
+    /// connection it closed is reported ([`MqttError::Closed`]) rather than written into; see
+    /// the type's docs for what a QoS 0 `Ok` still cannot promise.
+    /// [`MqttError::InvalidTopic`] (nothing sent) for a topic that is empty, holds `#`, `+`
+    /// or NUL, or is longer than 65,535 bytes.
     async fn publish(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
         if self.connection.is_none() {
             return Err(MqttError::NotConnected);
         }
-        self.publish_connected(message).await
+        let result = self.publish_connected(message).await;
+        self.settle(result)
     }
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
     /// then publishes the birth message. Does nothing when already connected.
+    /// [`MqttError::InvalidTopic`], before any I/O, if the will's or the birth message's
+    /// topic is not a valid topic name. A birth message that cannot be published closes the
+    /// new connection again: `connect` succeeds whole or not at all.
     async fn connect(&mut self) -> Result<(), MqttError> {
         if self.connection.is_some() {
             return Ok(());
+        }
+        for message in [self.options.will(), self.options.birth()]
+            .into_iter()
+            .flatten()
+        {
+            validate_topic_name(message.topic)?;
         }
         let result = match with_timeout(self.timeout(), self.handshake()).await {
             Ok(result) => result,
@@ -354,8 +453,10 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
         if let Err(e) = result {
             return self.fail(e);
         }
-        if let Some(birth) = self.options.birth() {
-            self.publish_connected(&birth).await?;
+        if let Some(birth) = self.options.birth()
+            && let Err(e) = self.publish_connected(&birth).await
+        {
+            return self.fail(e);
         }
         Ok(())
     }
@@ -371,22 +472,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
         if self.connection.is_none() {
             return Err(MqttError::NotConnected);
         }
-        while self.read_available().await? {
-            while let Some(len) = frame_len(&self.rx[..self.rx_len])? {
-                self.take_packet(len)?;
-            }
-            if self.rx_len == self.rx.len() {
-                // A packet larger than rx: not one a publisher expects.
-                return self.fail(MqttError::Protocol);
-            }
-        }
-        let keep_alive = Duration::from_secs(u64::from(self.options.keep_alive_s()));
-        if keep_alive.as_ticks() > 0 && Instant::now() >= self.last_sent + keep_alive / 2 {
-            self.send(&Packet::Pingreq).await?;
-            let deadline = Instant::now() + self.timeout();
-            self.wait_for(Inbound::PingResp, deadline).await?;
-        }
-        Ok(())
+        let result = self.poll_connected().await;
+        self.settle(result)
     }
 }
 

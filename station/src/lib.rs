@@ -363,6 +363,7 @@ where
             .map_err(NodeError::Broker)?
     );
     let json_sink = JsonSink::object(topic)
+        .map_err(NodeError::Sink)?
         .with_device(config.device)
         .with_decimals(2)
         .map_err(NodeError::Sink)?;

@@ -74,7 +74,7 @@ pub fn fail() -> ! {
 
 /// The JSON sink, built at run time from opaque options so every mode's code is linked.
 pub fn json_sink(decimals: Option<u8>) -> JsonSink<'static> {
-    let sink = black_box(JsonSink::object(JSON_TOPIC));
+    let sink = black_box(JsonSink::object(JSON_TOPIC).unwrap_or_else(|_| fail()));
     match black_box(decimals) {
         Some(d) => sink.with_decimals(d).unwrap_or_else(|_| fail()),
         None => sink,

@@ -227,7 +227,7 @@ fn json_publisher<'b, 's, const MSGS: usize, const BYTES: usize>(
 ) -> JsonPublisher<'b, 's, MSGS, BYTES> {
     let publisher = Publisher::new(
         MockSensor::new(script),
-        JsonSink::value("apricot/value"),
+        JsonSink::value("apricot/value").unwrap(),
         Logged::new(clock),
         clock.clone(),
         buf,
@@ -571,7 +571,7 @@ fn publish_queues_a_sample_read_once_for_two_destinations() {
     let mut json = ResilientPublisher::new(
         Publisher::new(
             (),
-            JsonSink::value("apricot/value"),
+            JsonSink::value("apricot/value").unwrap(),
             Logged::new(&clock),
             clock.clone(),
             &mut json_buf,

@@ -126,7 +126,7 @@ fn check_outputs() {
     );
     check_sink(
         "json value",
-        JsonSink::value(JSON_TOPIC),
+        JsonSink::value(JSON_TOPIC).unwrap_or_else(|_| fail()),
         JSON_TOPIC,
         JSON_VALUE,
     );
@@ -315,7 +315,7 @@ fn main() -> ! {
             encode(&mut sink, &sample, &mut buf);
         }),
     );
-    let mut sink = black_box(JsonSink::value(JSON_TOPIC));
+    let mut sink = black_box(JsonSink::value(JSON_TOPIC).unwrap_or_else(|_| fail()));
     cal.report(
         "JsonSink bare value",
         ticks(|| {

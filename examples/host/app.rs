@@ -1,0 +1,536 @@
+//! The host example's program: command line, setup, the publishing run and what its exit
+//! code means. `examples/host.rs` calls [`cli`]; `tests/host_example.rs` calls it too.
+
+#[path = "broker.rs"]
+mod broker;
+#[path = "clock.rs"]
+mod clock;
+#[path = "delivery.rs"]
+pub mod delivery;
+#[path = "subscriber.rs"]
+mod subscriber;
+
+use clap::{Parser, ValueEnum};
+use core::pin::pin;
+use delivery::{
+    DEFAULT_GIVE_UP_S, DEFAULT_INTERVAL_MS, DEFAULT_QUEUE, OutageWatch, QUEUE_CHOICES, Watched,
+};
+use embassy_futures::select::{Either, select};
+use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions, ThingSpeak};
+use sensorpub::{
+    Backoff, JsonSink, MessageQueue, Publisher, QoS, Quantity, RandomSensor, ResilientPublisher,
+    Sink, Transport,
+};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt::Display;
+use std::time::{Duration, Instant};
+use std_embedded_nal_async::Stack;
+
+// ---------------------------------------------------------------- configuration
+
+/// Publish random sensor values over MQTT (5 or 3.1.1) as JSON or to ThingSpeak.
+///
+/// Without --broker an MQTT broker starts inside this program on 127.0.0.1, and a subscriber
+/// checks that every message arrived. Through broker outages messages wait in a queue and
+/// the publisher reconnects.
+#[derive(Parser, Debug)]
+#[command(
+    name = "host",
+    version,
+    after_help = "Exit status: 0 every message was delivered (QoS 1: acknowledged by the broker; \
+                  QoS 0: written to an open connection); 1 a message was dropped, the run gave \
+                  up, or the broker is unreachable or refused; 2 bad input; 3 delivered, but \
+                  the verifying subscriber did not see every message."
+)]
+pub struct Args {
+    /// Use the broker at HOST:PORT (e.g. test.mosquitto.org:1883) instead of the embedded one.
+    #[arg(long, value_name = "HOST:PORT")]
+    broker: Option<String>,
+    /// MQTT protocol version: 5, or 3 for 3.1.1 [default: 5; 3 with --format thingspeak].
+    #[arg(long, value_parser = ["3", "5"])]
+    mqtt: Option<String>,
+    /// Payload format: the lab's bare JSON number, or a ThingSpeak channel update.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+    /// Topic for JSON [default: sensorpub/<device>/value]; ThingSpeak's is channels/<ID>/publish.
+    #[arg(long, value_name = "T")]
+    topic: Option<String>,
+    /// How many samples to publish (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    count: u32,
+    /// Milliseconds between samples (ThingSpeak also waits out its 15 s update limit).
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_INTERVAL_MS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    interval_ms: u32,
+    /// Quality of service: 0, or 1 (acknowledged; not allowed by ThingSpeak).
+    #[arg(long, value_parser = ["0", "1"], default_value = "0")]
+    qos: String,
+    /// Device name: in the topic and the MQTT client id.
+    #[arg(long, value_name = "NAME", default_value = "apricot")]
+    device: String,
+    /// ThingSpeak channel id (with --format thingspeak).
+    #[arg(long, value_name = "ID")]
+    channel: Option<u32>,
+    /// ThingSpeak MQTT-device client id (the password comes from THINGSPEAK_MQTT_PASSWORD).
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// ThingSpeak MQTT-device user name.
+    #[arg(long, value_name = "U")]
+    username: Option<String>,
+    /// Check by subscribing that every message came back through the broker (always on with
+    /// the embedded broker; never with ThingSpeak, which refuses subscribers without
+    /// credentials).
+    #[arg(long)]
+    verify: bool,
+    /// Give up when the broker has been away this many seconds (0: never).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_GIVE_UP_S)]
+    give_up_after: u64,
+    /// Messages kept while the broker is away (the oldest is dropped when full, and the run
+    /// fails): 16, 64, 256, 1024, 4096 or 16384.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_QUEUE, value_parser = parse_queue)]
+    queue: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// A bare JSON number, as the lab's `ujson.dumps(value)`.
+    Json,
+    /// `field1=<value>` on channels/<ID>/publish (MQTT 3.1.1, QoS 0).
+    Thingspeak,
+}
+
+fn parse_queue(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if QUEUE_CHOICES.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "the queue holds 16, 64, 256, 1024, 4096 or 16384 messages (its capacity is a \
+             compile-time constant, as on a microcontroller), not {n}"
+        ))
+    }
+}
+
+/// Environment variable with the ThingSpeak MQTT-device password (never a flag: flags show
+/// in shell history and `ps`).
+pub const PASSWORD_VAR: &str = "THINGSPEAK_MQTT_PASSWORD";
+/// Bytes for one message: topic plus payload.
+const MESSAGE_BUFFER: usize = 512;
+/// How long the verifying subscriber may take for the next message.
+const DRAIN: Duration = Duration::from_secs(5);
+/// How often the run checks whether an outage has lasted long enough to give up.
+const WATCH_PERIOD: Duration = Duration::from_millis(200);
+/// Stack for the publishing thread beyond the queue, which lives on it.
+const STACK_BASE: usize = 8 << 20;
+
+/// The exit status for a run that did not deliver everything.
+pub const EXIT_FAILED: u8 = 1;
+/// The exit status for bad input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// The exit status for a run whose verifying subscriber missed messages.
+pub const EXIT_UNVERIFIED: u8 = 3;
+
+/// Why the run failed: the exit status, and one line for stderr.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Exit status.
+    pub code: u8,
+    /// What went wrong, one line.
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Display) -> Self {
+        let text = message.to_string();
+        let line = text.lines().next().unwrap_or_default();
+        Self {
+            code,
+            message: line.strip_prefix("error: ").unwrap_or(line).to_owned(),
+        }
+    }
+
+    fn bad_input(message: impl Display) -> Self {
+        Self::new(EXIT_BAD_INPUT, message)
+    }
+
+    fn failed(message: impl Display) -> Self {
+        Self::new(EXIT_FAILED, message)
+    }
+}
+
+/// Parses `args` (the first is the program name) and runs; `password` is the value of
+/// [`PASSWORD_VAR`]. `Ok` for a run that delivered every message (and for `--help`).
+pub fn cli<I, T>(args: I, password: Option<String>) -> Result<(), Failure>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = match Args::try_parse_from(args) {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            print!("{e}");
+            return Ok(());
+        }
+        Err(e) => return Err(Failure::bad_input(e)),
+    };
+    // The queue lives on the publishing thread's stack (no heap in the library's types).
+    let stack = STACK_BASE + 4 * args.queue * MESSAGE_BUFFER;
+    std::thread::Builder::new()
+        .name("publisher".to_owned())
+        .stack_size(stack)
+        .spawn(move || run(&args, password))
+        .map_err(|e| Failure::failed(format!("cannot start the publishing thread: {e}")))?
+        .join()
+        .map_err(|_| Failure::failed("the publishing thread panicked"))?
+}
+
+// ---------------------------------------------------------------- setup
+
+fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
+    let thingspeak = args.format == Format::Thingspeak;
+    let mqtt5 = match args.mqtt.as_deref() {
+        Some("5") if thingspeak => {
+            return Err(Failure::bad_input(
+                "ThingSpeak speaks MQTT 3.1.1 only: use --mqtt 3",
+            ));
+        }
+        Some("5") => true,
+        Some(_) => false,
+        None => !thingspeak,
+    };
+    if thingspeak && args.verify {
+        return Err(Failure::bad_input(
+            "--verify does not work with ThingSpeak: it refuses subscribers without \
+             credentials; check the channel's page instead",
+        ));
+    }
+    let qos = if args.qos == "1" {
+        QoS::AtLeastOnce
+    } else {
+        QoS::AtMostOnce
+    };
+
+    // Everything the user typed is checked before anything starts or connects.
+    let client_id = format!("sensorpub-{}", args.device);
+    let topic = match (thingspeak, &args.topic) {
+        (false, Some(topic)) => topic.clone(),
+        (false, None) => format!("sensorpub/{}/value", args.device),
+        (true, _) => String::new(),
+    };
+    if !thingspeak {
+        JsonSink::value(&topic).map_err(Failure::bad_input)?;
+    }
+    let credentials = if thingspeak {
+        Some(thingspeak_credentials(args, password)?)
+    } else {
+        None
+    };
+    if let Some(address) = &args.broker {
+        Broker::parse(address).map_err(Failure::bad_input)?;
+    }
+
+    let (broker_address, subscriber_address) = match &args.broker {
+        Some(address) => (address.clone(), address.clone()),
+        None => {
+            let embedded = broker::start().map_err(Failure::failed)?;
+            let port = if mqtt5 {
+                embedded.v5_port
+            } else {
+                embedded.v311_port
+            };
+            println!(
+                "embedded MQTT broker on 127.0.0.1:{} (MQTT 5) and 127.0.0.1:{} (MQTT 3.1.1)",
+                embedded.v5_port, embedded.v311_port
+            );
+            (
+                format!("127.0.0.1:{port}"),
+                format!("127.0.0.1:{}", embedded.v5_port),
+            )
+        }
+    };
+    let verify = !thingspeak && (args.verify || args.broker.is_none());
+    let broker = Broker::parse(&broker_address).map_err(Failure::bad_input)?;
+    let stack = Stack::default();
+
+    if let Some((channel, device_id, username, password)) = &credentials {
+        let profile = ThingSpeak::new(*channel, device_id, username, password)
+            .with_broker(broker)
+            .with_qos(qos)
+            .map_err(Failure::bad_input)?;
+        let sink = profile
+            .sink(&[(1, Quantity::Value)])
+            .map_err(Failure::bad_input)?;
+        let (mut tx, mut rx) = ([0u8; MESSAGE_BUFFER], [0u8; 64]);
+        let transport = profile.transport(&stack, &mut tx, &mut rx);
+        println!(
+            "publishing {} samples to channels/{channel}/publish at {broker} over MQTT 3.1.1, \
+             QoS 0",
+            args.count
+        );
+        return publish(args, sink, transport, profile.qos(), None);
+    }
+
+    let sink = JsonSink::value(&topic).map_err(Failure::bad_input)?;
+    let subscriber = verify.then(|| Subscriber {
+        address: subscriber_address,
+        client_id: format!("{client_id}-subscriber"),
+        topic: topic.clone(),
+    });
+    let options = MqttOptions::new(&client_id);
+    let version = if mqtt5 { "5" } else { "3.1.1" };
+    println!(
+        "publishing {} samples to {topic} at {broker} over MQTT {version}, QoS {}",
+        args.count, args.qos
+    );
+    if mqtt5 {
+        let (mut session, mut message) = ([0u8; 2 * MESSAGE_BUFFER], [0u8; MESSAGE_BUFFER]);
+        let link = Mqtt5Link::new(&mut message);
+        let driver = pin!(
+            Mqtt5::driver(&stack, broker, &options, &mut session, 256, &link)
+                .map_err(Failure::bad_input)?
+        );
+        publish(args, sink, Mqtt5::new(&link, driver), qos, subscriber)
+    } else {
+        let (mut tx, mut rx) = ([0u8; MESSAGE_BUFFER], [0u8; 64]);
+        let transport = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
+        publish(args, sink, transport, qos, subscriber)
+    }
+}
+
+/// Channel, client id, user name and password for ThingSpeak, each checked.
+fn thingspeak_credentials(
+    args: &Args,
+    password: Option<String>,
+) -> Result<(u32, String, String, String), Failure> {
+    let channel = args
+        .channel
+        .ok_or_else(|| Failure::bad_input("--format thingspeak needs --channel ID"))?;
+    // The sink refuses channel 0 (and any other bad channel) with its own words.
+    sensorpub::ThingSpeakSink::new(channel, &[(1, Quantity::Value)]).map_err(Failure::bad_input)?;
+    let client_id = args
+        .client_id
+        .clone()
+        .ok_or_else(|| Failure::bad_input("--format thingspeak needs --client-id ID"))?;
+    let username = args
+        .username
+        .clone()
+        .ok_or_else(|| Failure::bad_input("--format thingspeak needs --username U"))?;
+    let password = password.ok_or_else(|| {
+        Failure::bad_input(format!(
+            "--format thingspeak needs the MQTT device's password in {PASSWORD_VAR}"
+        ))
+    })?;
+    if password.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "{PASSWORD_VAR} is empty: set it to the MQTT device's password"
+        )));
+    }
+    Ok((channel, client_id, username, password))
+}
+
+// ---------------------------------------------------------------- the run
+
+/// Who watches the topic when delivery is verified: the subscriber connects after the
+/// publisher, so a broker that is unreachable or refuses is reported by the transport.
+struct Subscriber {
+    address: String,
+    client_id: String,
+    topic: String,
+}
+
+/// Runs [`deliver`] with the queue capacity `args.queue` (a type parameter).
+fn publish<K, T>(
+    args: &Args,
+    sink: K,
+    transport: T,
+    qos: QoS,
+    subscriber: Option<Subscriber>,
+) -> Result<(), Failure>
+where
+    K: Sink,
+    K::Error: Display,
+    T: Transport + Disconnect,
+    T::Error: Display,
+{
+    const B: usize = MESSAGE_BUFFER;
+    match args.queue {
+        16 => deliver::<K, T, 16, { 16 * B }>(args, sink, transport, qos, subscriber),
+        64 => deliver::<K, T, 64, { 64 * B }>(args, sink, transport, qos, subscriber),
+        256 => deliver::<K, T, 256, { 256 * B }>(args, sink, transport, qos, subscriber),
+        1024 => deliver::<K, T, 1024, { 1024 * B }>(args, sink, transport, qos, subscriber),
+        4096 => deliver::<K, T, 4096, { 4096 * B }>(args, sink, transport, qos, subscriber),
+        16384 => deliver::<K, T, 16384, { 16384 * B }>(args, sink, transport, qos, subscriber),
+        n => Err(Failure::bad_input(
+            parse_queue(&n.to_string()).err().unwrap_or_default(),
+        )),
+    }
+}
+
+/// Connects, publishes `args.count` samples one `args.interval_ms` apart through a
+/// `ResilientPublisher` (queue of `MSGS` messages, reconnection with backoff), gives up when
+/// an outage lasts `args.give_up_after` seconds, then checks what the publisher knows and,
+/// when verifying, what the subscriber saw.
+fn deliver<K, T, const MSGS: usize, const BYTES: usize>(
+    args: &Args,
+    sink: K,
+    transport: T,
+    qos: QoS,
+    subscriber: Option<Subscriber>,
+) -> Result<(), Failure>
+where
+    K: Sink,
+    K::Error: Display,
+    T: Transport + Disconnect,
+    T::Error: Display,
+{
+    let start = Instant::now();
+    let now_ms = move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let watch = OutageWatch::new(args.give_up_after);
+    let kept = RefCell::new(Vec::new());
+    let mut transport = Watched::new(transport, &watch, now_ms).echo();
+    if subscriber.is_some() {
+        transport = transport.keep(&kept);
+    }
+    // The first connection decides whether the broker is there at all (unreachable, refused:
+    // one line, exit 1); later losses are outages the publisher rides out.
+    async_io::block_on(transport.connect()).map_err(Failure::failed)?;
+    let arrivals = match &subscriber {
+        Some(s) => Some(
+            subscriber::start(s.address.clone(), s.client_id.clone(), s.topic.clone())
+                .map_err(Failure::failed)?,
+        ),
+        None => None,
+    };
+
+    let mut buf = [0u8; MESSAGE_BUFFER];
+    let publisher = Publisher::new(
+        RandomSensor::new(rand::rng()),
+        sink,
+        &mut transport,
+        clock::HostClock::new(),
+        &mut buf,
+    )
+    .with_qos(qos);
+    let backoff = Backoff::new(
+        delivery::backoff_config().map_err(Failure::bad_input)?,
+        rand::rng(),
+    );
+    let mut publisher =
+        ResilientPublisher::new(publisher, backoff, MessageQueue::<MSGS, BYTES>::new());
+    let outcome = async_io::block_on(select(
+        publisher.run_for(args.interval_ms, args.count),
+        give_up_watch(&watch, now_ms),
+    ));
+    let stats = publisher.stats();
+    drop(publisher);
+    let delivered = stats.published;
+    match outcome {
+        Either::First(Ok(())) => {}
+        Either::First(Err(e)) => return Err(Failure::failed(e)),
+        Either::Second(()) => {
+            return Err(Failure::failed(format!(
+                "gave up: the broker was away for {} s (--give-up-after; last error: {}); \
+                 {delivered} of {} messages delivered",
+                args.give_up_after,
+                watch.last_error().unwrap_or_default(),
+                args.count,
+            )));
+        }
+    }
+    if stats.dropped > 0 {
+        return Err(Failure::failed(format!(
+            "{} of {} messages dropped: the queue of {MSGS} filled during an outage (raise \
+             --queue); reconnected {} times",
+            stats.dropped, args.count, stats.reconnects
+        )));
+    }
+    let meaning = match qos {
+        QoS::AtLeastOnce => "acknowledged by the broker",
+        QoS::AtMostOnce => "QoS 0: written to an open connection, not acknowledged",
+    };
+    println!(
+        "done: {delivered} of {} messages delivered ({meaning}); reconnected {} times, \
+         longest outage {:.1} s",
+        args.count,
+        stats.reconnects,
+        Duration::from_millis(watch.longest_outage_ms()).as_secs_f64()
+    );
+    if let Some(arrivals) = arrivals {
+        check_arrivals(&kept.borrow(), &arrivals)?;
+    }
+    async_io::block_on(transport.inner_mut().disconnect());
+    Ok(())
+}
+
+/// Completes when the outage has lasted the give-up time; never with `--give-up-after 0`.
+async fn give_up_watch(watch: &OutageWatch, mut now_ms: impl FnMut() -> u64) {
+    loop {
+        async_io::Timer::after(WATCH_PERIOD).await;
+        if watch.should_give_up(now_ms()) {
+            return;
+        }
+    }
+}
+
+/// Waits until the subscriber has seen every delivered payload (as often as it was
+/// delivered; duplicates from QoS 1 resends do no harm).
+fn check_arrivals(delivered: &[Vec<u8>], arrivals: &subscriber::Arrivals) -> Result<(), Failure> {
+    let mut missing: HashMap<&[u8], usize> = HashMap::new();
+    for payload in delivered {
+        *missing.entry(payload).or_default() += 1;
+    }
+    let mut outstanding = delivered.len();
+    while outstanding > 0 {
+        let Some(payload) = arrivals.next_within(DRAIN) else {
+            let why = match arrivals.reconnects() {
+                0 => "the broker did not route the rest back".to_owned(),
+                n => format!(
+                    "it lost its connection and subscribed again {n} times; messages routed \
+                     while it was away are lost to it"
+                ),
+            };
+            return Err(Failure::new(
+                EXIT_UNVERIFIED,
+                format!(
+                    "{} messages delivered, but the verifying subscriber saw only {} of them: \
+                     {why}",
+                    delivered.len(),
+                    delivered.len() - outstanding
+                ),
+            ));
+        };
+        if let Some(count) = missing.get_mut(payload.as_slice())
+            && *count > 0
+        {
+            *count -= 1;
+            outstanding -= 1;
+        }
+    }
+    println!(
+        "verified: the subscriber received all {} messages",
+        delivered.len()
+    );
+    Ok(())
+}
+
+/// A clean end: DISCONNECT, so the broker logs a disconnect rather than a lost client.
+trait Disconnect {
+    /// Sends DISCONNECT and closes the connection.
+    async fn disconnect(&mut self);
+}
+
+impl Disconnect for Mqtt5<'_, '_> {
+    async fn disconnect(&mut self) {
+        Mqtt5::disconnect(self).await;
+    }
+}
+
+impl<N: embedded_nal_async::TcpConnect + embedded_nal_async::Dns> Disconnect for Mqtt311<'_, N> {
+    async fn disconnect(&mut self) {
+        Mqtt311::disconnect(self).await;
+    }
+}
