@@ -93,5 +93,7 @@ pub use publisher::{
 pub use reading::{Quantity, Reading, Sample, SampleFull};
 pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};
 pub use sink::{ConfigError, EncodeError, JsonSink, Sink, ThingSpeakSink};
-pub use transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttError, MqttOptions, ThingSpeak};
+pub use transport::{
+    Broker, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311, MqttError, MqttOptions, ThingSpeak,
+};
 pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};

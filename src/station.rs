@@ -25,11 +25,11 @@ use crate::pysense::{Presence, PySenseAsync};
 use crate::reading::{Quantity, Sample};
 use crate::sensor::Sensor;
 use crate::sink::{ConfigError, JsonSink, Sink};
-use crate::transport::{Broker, Mqtt5, Mqtt5Link, MqttConfigError, MqttOptions, ThingSpeak};
+use crate::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttConfigError, MqttOptions, ThingSpeak};
 use core::cell::RefCell;
 use core::convert::Infallible;
 use core::fmt::{self, Write as _};
-use core::pin::pin;
+use embassy_futures::select::{Either, select};
 use embedded_hal_async::delay::DelayNs;
 use embedded_hal_async::i2c::I2c;
 use embedded_nal_async::{Dns, TcpConnect};
@@ -43,8 +43,8 @@ pub const SAMPLE_CAPACITY: usize = 10;
 pub const MESSAGE_BUFFER: usize = 384;
 /// Longest JSON topic (`sensorpub/<device>/value`).
 pub const TOPIC_CAPACITY: usize = 96;
-/// minimq's session buffer: `MQTT5_RX` to receive, the rest to encode CONNECT and PUBLISH.
-pub const MQTT5_SESSION: usize = 1024;
+/// minimq's transmit arena: CONNECT and PUBLISH are encoded there.
+pub const MQTT5_TX: usize = 768;
 /// Received packets the station sees are CONNACK and PUBACK: small.
 pub const MQTT5_RX: usize = 256;
 /// MQTT 3.1.1 (ThingSpeak) send buffer: one PUBLISH of a bulk update.
@@ -92,8 +92,7 @@ pub struct StationConfig<'a> {
 /// (`size_of::<Buffers>()`); the outage queues live in the future of [`run`].
 pub struct Buffers {
     topic: heapless::String<TOPIC_CAPACITY>,
-    mqtt5_session: [u8; MQTT5_SESSION],
-    mqtt5_message: [u8; MESSAGE_BUFFER],
+    mqtt5: Mqtt5Buffers<MQTT5_RX, MQTT5_TX, MESSAGE_BUFFER>,
     json: [u8; MESSAGE_BUFFER],
     mqtt311_tx: [u8; MQTT311_TX],
     mqtt311_rx: [u8; MQTT311_RX],
@@ -105,8 +104,7 @@ impl Buffers {
     pub const fn new() -> Self {
         Self {
             topic: heapless::String::new(),
-            mqtt5_session: [0; MQTT5_SESSION],
-            mqtt5_message: [0; MESSAGE_BUFFER],
+            mqtt5: Mqtt5Buffers::new(),
             json: [0; MESSAGE_BUFFER],
             mqtt311_tx: [0; MQTT311_TX],
             mqtt311_rx: [0; MQTT311_RX],
@@ -331,8 +329,7 @@ where
 {
     let Buffers {
         topic,
-        mqtt5_session,
-        mqtt5_message,
+        mqtt5,
         json,
         mqtt311_tx,
         mqtt311_rx,
@@ -355,24 +352,15 @@ where
     let latest = RefCell::new(None);
 
     let options = MqttOptions::new(config.device);
-    let link = Mqtt5Link::new(mqtt5_message);
-    let driver = pin!(
-        Mqtt5::driver(net, config.broker, &options, mqtt5_session, MQTT5_RX, &link)
-            .map_err(StationError::Broker)?
-    );
+    let (mqtt5, mut mqtt5_runner) =
+        Mqtt5::new(net, config.broker, options, mqtt5).map_err(StationError::Broker)?;
     let json_sink = JsonSink::object(topic)
         .with_device(config.device)
         .with_decimals(2)
         .map_err(StationError::Sink)?;
     let mut broker = ResilientPublisher::new(
-        Publisher::new(
-            Latest(&latest),
-            json_sink,
-            Mqtt5::new(&link, driver),
-            clock.clone(),
-            json,
-        )
-        .with_qos(QoS::AtLeastOnce),
+        Publisher::new(Latest(&latest), json_sink, mqtt5, clock.clone(), json)
+            .with_qos(QoS::AtLeastOnce),
         Backoff::new(backoff, rng.clone()),
         MessageQueue::<BROKER_QUEUE_MESSAGES, BROKER_QUEUE_BYTES>::new(),
     );
@@ -394,71 +382,77 @@ where
         None => None,
     };
 
-    let mut board = PySenseAsync::new(bus, clock.clone());
-    match board.power_on_sensors().await {
-        Ok(_) => report(Event::SensorsPowered),
-        Err(error) => report(Event::PowerOnFailed { error: &error }),
-    }
-    let mut presence = None;
-    let mut clock = clock;
-    let mut next_ms = clock.now_ms();
-    loop {
-        if presence != Some(Presence::ALL) {
-            // Again until every chip answers: one that starts slowly or is plugged in later
-            // joins the samples.
-            let found = board.init().await;
-            if presence != Some(found) {
-                report(Event::SensorsFound { presence: found });
-            }
-            presence = Some(found);
+    // The MQTT 5 runner serves the broker publisher's handle while the station runs.
+    let station = async {
+        let mut board = PySenseAsync::new(bus, clock.clone());
+        match board.power_on_sensors().await {
+            Ok(_) => report(Event::SensorsPowered),
+            Err(error) => report(Event::PowerOnFailed { error: &error }),
         }
-        let sample = match board.read().await {
-            Ok(sample) => Some(sample),
-            Err(error) => {
-                report(Event::SensorFailed { error: &error });
-                presence = None;
-                None
+        let mut presence = None;
+        let mut clock = clock;
+        let mut next_ms = clock.now_ms();
+        loop {
+            if presence != Some(Presence::ALL) {
+                // Again until every chip answers: one that starts slowly or is plugged in later
+                // joins the samples.
+                let found = board.init().await;
+                if presence != Some(found) {
+                    report(Event::SensorsFound { presence: found });
+                }
+                presence = Some(found);
             }
-        };
-        if let Some(sample) = sample {
-            report(Event::Sampled { sample: &sample });
-            *latest.borrow_mut() = Some(sample);
-            match broker.publish_once().await {
-                Ok(_) => report(Event::Delivered {
-                    to: Destination::Broker,
-                    stats: broker.stats(),
-                }),
-                Err(error) => report(Event::Failed {
-                    to: Destination::Broker,
-                    error: &error,
-                }),
-            }
-            if let Some(thingspeak) = &mut thingspeak {
-                // One update per channel interval: a sample that comes sooner goes to the
-                // broker only, instead of holding the loop until ThingSpeak would take it.
-                let now_ms = clock.now_ms();
-                if thingspeak.publisher().sink().ready_in_ms(now_ms) == 0 {
-                    match thingspeak.publish_once().await {
-                        Ok(_) => report(Event::Delivered {
-                            to: Destination::ThingSpeak,
-                            stats: thingspeak.stats(),
-                        }),
-                        Err(error) => report(Event::Failed {
-                            to: Destination::ThingSpeak,
-                            error: &error,
-                        }),
+            let sample = match board.read().await {
+                Ok(sample) => Some(sample),
+                Err(error) => {
+                    report(Event::SensorFailed { error: &error });
+                    presence = None;
+                    None
+                }
+            };
+            if let Some(sample) = sample {
+                report(Event::Sampled { sample: &sample });
+                *latest.borrow_mut() = Some(sample);
+                match broker.publish_once().await {
+                    Ok(_) => report(Event::Delivered {
+                        to: Destination::Broker,
+                        stats: broker.stats(),
+                    }),
+                    Err(error) => report(Event::Failed {
+                        to: Destination::Broker,
+                        error: &error,
+                    }),
+                }
+                if let Some(thingspeak) = &mut thingspeak {
+                    // One update per channel interval: a sample that comes sooner goes to the
+                    // broker only, instead of holding the loop until ThingSpeak would take it.
+                    let now_ms = clock.now_ms();
+                    if thingspeak.publisher().sink().ready_in_ms(now_ms) == 0 {
+                        match thingspeak.publish_once().await {
+                            Ok(_) => report(Event::Delivered {
+                                to: Destination::ThingSpeak,
+                                stats: thingspeak.stats(),
+                            }),
+                            Err(error) => report(Event::Failed {
+                                to: Destination::ThingSpeak,
+                                error: &error,
+                            }),
+                        }
                     }
                 }
             }
+            next_ms = next_ms.saturating_add(u64::from(config.period_ms));
+            let now_ms = clock.now_ms();
+            if now_ms >= next_ms {
+                // Overran the period (a slow connect): start the next one now, no burst.
+                next_ms = now_ms;
+            } else {
+                wait_ms(&mut clock, next_ms - now_ms).await;
+            }
         }
-        next_ms = next_ms.saturating_add(u64::from(config.period_ms));
-        let now_ms = clock.now_ms();
-        if now_ms >= next_ms {
-            // Overran the period (a slow connect): start the next one now, no burst.
-            next_ms = now_ms;
-        } else {
-            wait_ms(&mut clock, next_ms - now_ms).await;
-        }
+    };
+    match select(mqtt5_runner.run(), station).await {
+        Either::First(never) | Either::Second(never) => never,
     }
 }
 

@@ -5,8 +5,7 @@
 mod common;
 
 use common::{RawListener, split_packets};
-use core::pin::pin;
-use sensorpub::transport::{Broker, Credentials, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
+use sensorpub::transport::{Broker, Credentials, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std_embedded_nal_async::Stack;
 
@@ -61,15 +60,7 @@ fn mqtt311_sends_credentials_will_clean_session_and_a_retained_birth() {
 fn mqtt5_sends_credentials_will_clean_start_and_a_retained_birth() {
     // CONNACK, flags 0, reason 0 success, no properties (MQTT 5 §3.2).
     let listener = RawListener::start(&[0x20, 0x03, 0x00, 0x00, 0x00]);
-    let stack = Stack::default();
-    let options = options();
-    let (mut session, mut message) = ([0u8; 1024], [0u8; 128]);
-    let link = Mqtt5Link::new(&mut message);
-    let broker = Broker::new("127.0.0.1", listener.port());
-    let driver =
-        pin!(Mqtt5::driver(&stack, broker, &options, &mut session, 256, &link).expect("driver"));
-    let mut mqtt = Mqtt5::new(&link, driver);
-    async_io::block_on(async {
+    common::with_mqtt5(listener.port(), options(), async |mqtt| {
         mqtt.connect().await.expect("connect");
         mqtt.disconnect().await;
     });

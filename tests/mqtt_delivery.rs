@@ -4,8 +4,7 @@
 mod common;
 
 use common::{TestBroker, Version};
-use core::pin::pin;
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
+use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std_embedded_nal_async::Stack;
 
@@ -58,19 +57,13 @@ fn delivers_in_order_over_mqtt311(qos: QoS) {
 fn delivers_in_order_over_mqtt5(qos: QoS) {
     let broker = TestBroker::start();
     let mut subscriber = broker.subscribe(TOPIC);
-    let stack = Stack::default();
     let options = MqttOptions::new("delivery-5");
-    let (mut session, mut message) = ([0u8; 1024], [0u8; 128]);
-    let link = Mqtt5Link::new(&mut message);
-    let address = Broker::new("127.0.0.1", broker.port(Version::V5));
-    let driver =
-        pin!(Mqtt5::driver(&stack, address, &options, &mut session, 256, &link).expect("driver"));
-    let mut mqtt = Mqtt5::new(&link, driver);
-    async_io::block_on(async {
-        publish_all(&mut mqtt, qos).await;
+    let connected = common::with_mqtt5(broker.port(Version::V5), options, async |mqtt| {
+        publish_all(mqtt, qos).await;
         mqtt.disconnect().await;
+        mqtt.is_connected()
     });
-    assert!(!mqtt.is_connected());
+    assert!(!connected);
     assert_eq!(subscriber.payloads(COUNT), payloads());
     assert_eq!(
         subscriber.next_within(std::time::Duration::from_millis(200)),

@@ -278,7 +278,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         self.send(&Packet::Publish(publish)).await?;
         match pid {
             Some(pid) => {
-                let deadline = Instant::now() + self.timeout();
+                let ack_timeout = u64::from(self.options.ack_timeout_ms());
+                let deadline = Instant::now() + Duration::from_millis(ack_timeout);
                 self.wait_for(Inbound::PubAck(pid), deadline).await
             }
             None => Ok(()),
@@ -333,7 +334,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
     type Error = MqttError;
 
     /// Publishes; at QoS 1 returns once the PUBACK with the message's packet id arrived, or
-    /// [`MqttError::Timeout`] (connection closed) after the configured timeout.
+    /// [`MqttError::Timeout`] (connection closed) after the acknowledgement timeout
+    /// ([`MqttOptions::with_ack_timeout_ms`]).
     async fn publish(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
         if self.connection.is_none() {
             return Err(MqttError::NotConnected);
