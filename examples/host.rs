@@ -22,8 +22,9 @@ mod clock;
 mod subscriber;
 
 use clap::{Parser, ValueEnum};
-use core::pin::pin;
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions, ThingSpeak};
+use core::future::{Future, pending};
+use embassy_futures::select::{Either, select};
+use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions, ThingSpeak};
 use sensorpub::{
     Backoff, BackoffConfig, JsonSink, MessageQueue, Publisher, QoS, Quantity, RandomSensor,
     ResilientPublisher, Sink, Transport,
@@ -196,7 +197,17 @@ fn run(args: &Args) -> Result<(), Failure> {
             "publishing {} samples to {topic} at {broker} over MQTT 3.1.1, QoS 0",
             args.count
         );
-        return publish(args, sensor, sink, transport, profile.qos(), subscriber);
+        // MQTT 3.1.1 has no runner: the transport does its I/O inside its own calls.
+        let runner = pending::<()>();
+        return publish(
+            args,
+            sensor,
+            sink,
+            transport,
+            runner,
+            profile.qos(),
+            subscriber,
+        );
     }
 
     let topic = args
@@ -216,28 +227,21 @@ fn run(args: &Args) -> Result<(), Failure> {
         args.count, args.qos
     );
     if mqtt5 {
-        let (mut session, mut message) = ([0u8; 2 * MESSAGE_BUFFER], [0u8; MESSAGE_BUFFER]);
-        let link = Mqtt5Link::new(&mut message);
-        let driver = pin!(Mqtt5::driver(
-            &stack,
-            broker,
-            &options,
-            &mut session,
-            256,
-            &link
-        )?);
+        let mut buffers = Mqtt5Buffers::<256, { 2 * MESSAGE_BUFFER - 256 }, MESSAGE_BUFFER>::new();
+        let (transport, mut runner) = Mqtt5::new(&stack, broker, options, &mut buffers)?;
+        publish(args, sensor, sink, transport, runner.run(), qos, subscriber)
+    } else {
+        let (mut tx, mut rx) = ([0u8; MESSAGE_BUFFER], [0u8; 64]);
+        let transport = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
         publish(
             args,
             sensor,
             sink,
-            Mqtt5::new(&link, driver),
+            transport,
+            pending::<()>(),
             qos,
             subscriber,
         )
-    } else {
-        let (mut tx, mut rx) = ([0u8; MESSAGE_BUFFER], [0u8; 64]);
-        let transport = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
-        publish(args, sensor, sink, transport, qos, subscriber)
     }
 }
 
@@ -252,12 +256,14 @@ struct Subscriber {
 }
 
 /// Connects, subscribes, publishes `args.count` samples one `args.interval_ms` apart, waits
-/// until the subscriber saw them all.
-fn publish<K, T>(
+/// until the subscriber saw them all. `runner` (MQTT 5's) runs beside it all.
+#[allow(clippy::too_many_arguments)]
+fn publish<K, T, R>(
     args: &Args,
     sensor: RandomSensor<rand::rngs::ThreadRng>,
     sink: K,
     mut transport: T,
+    runner: R,
     qos: QoS,
     subscriber: Subscriber,
 ) -> Result<(), Failure>
@@ -266,57 +272,68 @@ where
     K::Error: std::error::Error + 'static,
     T: Transport + Disconnect,
     T::Error: std::error::Error + 'static,
+    R: Future,
 {
-    async_io::block_on(transport.connect())?;
-    let arrivals = subscriber::start(subscriber.address, subscriber.client_id, subscriber.topic)?;
-    async_io::block_on(async {
-        let mut buf = [0u8; MESSAGE_BUFFER];
-        let publisher = Publisher::new(
-            sensor,
-            sink,
-            &mut transport,
-            clock::HostClock::new(),
-            &mut buf,
-        )
-        .with_qos(qos);
-        // Rides out a broker that goes away: samples wait in the queue (oldest dropped and
-        // counted when it is full) while the transport reconnects with jittered backoff.
-        let backoff = Backoff::new(
-            BackoffConfig::new(RECONNECT_BASE_MS, RECONNECT_CAP_MS)?
-                .with_max_attempts(RECONNECT_ATTEMPTS)?,
-            rand::rng(),
-        );
-        let queue = MessageQueue::<OUTAGE_MESSAGES, { OUTAGE_MESSAGES * MESSAGE_BUFFER }>::new();
-        let mut publisher = ResilientPublisher::new(publisher, backoff, queue);
-        for sample in 1..=args.count {
-            publisher.publish_once().await?;
-            println!("published sample {sample}/{}", args.count);
-            if sample < args.count {
-                async_io::Timer::after(Duration::from_millis(u64::from(args.interval_ms))).await;
+    let work = async {
+        transport.connect().await?;
+        let arrivals =
+            subscriber::start(subscriber.address, subscriber.client_id, subscriber.topic)?;
+        async {
+            let mut buf = [0u8; MESSAGE_BUFFER];
+            let publisher = Publisher::new(
+                sensor,
+                sink,
+                &mut transport,
+                clock::HostClock::new(),
+                &mut buf,
+            )
+            .with_qos(qos);
+            // Rides out a broker that goes away: samples wait in the queue (oldest dropped and
+            // counted when it is full) while the transport reconnects with jittered backoff.
+            let backoff = Backoff::new(
+                BackoffConfig::new(RECONNECT_BASE_MS, RECONNECT_CAP_MS)?
+                    .with_max_attempts(RECONNECT_ATTEMPTS)?,
+                rand::rng(),
+            );
+            let queue =
+                MessageQueue::<OUTAGE_MESSAGES, { OUTAGE_MESSAGES * MESSAGE_BUFFER }>::new();
+            let mut publisher = ResilientPublisher::new(publisher, backoff, queue);
+            for sample in 1..=args.count {
+                publisher.publish_once().await?;
+                println!("published sample {sample}/{}", args.count);
+                if sample < args.count {
+                    async_io::Timer::after(Duration::from_millis(u64::from(args.interval_ms)))
+                        .await;
+                }
+            }
+            // Anything still queued (the broker was away at the end) goes out before we leave.
+            publisher.flush().await?;
+            let stats = publisher.stats();
+            if stats.reconnects > 0 || stats.dropped > 0 {
+                println!(
+                    "reconnected {} times, dropped {} messages",
+                    stats.reconnects, stats.dropped
+                );
+            }
+            Ok::<(), Failure>(())
+        }
+        .await?;
+        for received in 0..args.count {
+            if arrivals.recv_timeout(DRAIN).is_err() {
+                return Err(format!(
+                    "only {received} of {} messages reached the subscriber",
+                    args.count
+                )
+                .into());
             }
         }
-        // Anything still queued (the broker was away at the end) goes out before we leave.
-        publisher.flush().await?;
-        let stats = publisher.stats();
-        if stats.reconnects > 0 || stats.dropped > 0 {
-            println!(
-                "reconnected {} times, dropped {} messages",
-                stats.reconnects, stats.dropped
-            );
-        }
-        Ok::<(), Failure>(())
-    })?;
-    for received in 0..args.count {
-        if arrivals.recv_timeout(DRAIN).is_err() {
-            return Err(format!(
-                "only {received} of {} messages reached the subscriber",
-                args.count
-            )
-            .into());
-        }
+        transport.disconnect().await;
+        Ok(())
+    };
+    match async_io::block_on(select(runner, work)) {
+        Either::First(_) => Err("the MQTT 5 runner stopped".into()),
+        Either::Second(result) => result,
     }
-    async_io::block_on(transport.disconnect());
-    Ok(())
 }
 
 /// A clean end: DISCONNECT, so the broker logs a disconnect rather than a lost client.
@@ -324,7 +341,7 @@ trait Disconnect {
     async fn disconnect(&mut self);
 }
 
-impl Disconnect for Mqtt5<'_, '_> {
+impl Disconnect for Mqtt5<'_> {
     async fn disconnect(&mut self) {
         Mqtt5::disconnect(self).await;
     }
