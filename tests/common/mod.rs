@@ -295,32 +295,48 @@ pub struct RawListener {
 impl RawListener {
     /// Listens on a free port; the first connection gets `reply` after its first read.
     pub fn start(reply: &'static [u8]) -> Self {
+        Self::start_for(reply, 1)
+    }
+
+    /// Listens on a free port for `connections` connections, one after the other; each gets
+    /// `reply` after its first read. [`received`](Self::received) holds the bytes of all.
+    pub fn start_for(reply: &'static [u8], connections: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
         let (tx, bytes) = mpsc::channel();
         thread::spawn(move || {
-            use std::io::{Read, Write};
-            let Ok((mut stream, _)) = listener.accept() else {
-                return;
-            };
-            let mut replied = false;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-                if !replied {
-                    replied = true;
-                    if stream.write_all(reply).is_err() {
-                        break;
-                    }
+            for _ in 0..connections {
+                if !Self::serve(&listener, reply, &tx) {
+                    return;
                 }
             }
         });
         Self { port, bytes }
+    }
+
+    /// Serves one connection until the client closes it; `false` if the test went away.
+    fn serve(listener: &TcpListener, reply: &[u8], tx: &mpsc::Sender<Vec<u8>>) -> bool {
+        use std::io::{Read, Write};
+        let Ok((mut stream, _)) = listener.accept() else {
+            return false;
+        };
+        let mut replied = false;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if tx.send(buf[..n].to_vec()).is_err() {
+                return false;
+            }
+            if !replied {
+                replied = true;
+                if stream.write_all(reply).is_err() {
+                    break;
+                }
+            }
+        }
+        true
     }
 
     /// The port it listens on.
