@@ -134,7 +134,10 @@ impl Transport for Mqtt5<'_> {
         self.settle().await;
         {
             // Free: the runner holds it only while it serves a publish, and it answered.
-            let mut buffer = self.message.lock().await;
+            let mut buffer = self
+                .message
+                .try_borrow_mut()
+                .map_err(|_| MqttError::NotConnected)?;
             let (topic, payload) = (message.topic.as_bytes(), message.payload);
             let slot = buffer
                 .get_mut(..topic.len() + payload.len())

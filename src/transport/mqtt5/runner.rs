@@ -136,16 +136,15 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                     qos,
                     retain,
                 } => {
-                    let buffer = self.message.lock().await;
-                    match copied(&buffer, topic_len, payload_len) {
-                        Some((topic, payload)) => {
-                            let message = Message::new(topic, payload)
-                                .with_qos(qos)
-                                .with_retain(retain);
-                            self.publish(&mut connection, &traffic, &message).await
-                        }
-                        None => Err(MqttError::TooLarge),
-                    }
+                    self.publish_copied(
+                        &mut connection,
+                        &traffic,
+                        topic_len,
+                        payload_len,
+                        qos,
+                        retain,
+                    )
+                    .await
                 }
             };
             if !self.answer(&connection, result) {
@@ -167,6 +166,28 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         }
         self.link.answers.signal(result);
         alive
+    }
+
+    /// Publishes the message the handle copied into the message buffer.
+    // The borrow spans the publish on purpose: the handle writes the buffer only after the
+    // runner answered, and with `try_borrow_mut`, which fails instead of panicking.
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn publish_copied<IO: minimq::Io>(
+        &self,
+        connection: &mut Connection<'_, '_, IO>,
+        traffic: &Traffic,
+        topic_len: usize,
+        payload_len: usize,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<(), MqttError> {
+        let buffer = self.message.try_borrow().map_err(|_| MqttError::TooLarge)?;
+        let (topic, payload) =
+            copied(&buffer, topic_len, payload_len).ok_or(MqttError::TooLarge)?;
+        let message = Message::new(topic, payload)
+            .with_qos(qos)
+            .with_retain(retain);
+        self.publish(connection, traffic, &message).await
     }
 
     /// Publishes `message`: at QoS 1 until minimq saw the PUBACK or the acknowledgement
