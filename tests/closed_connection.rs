@@ -2,7 +2,8 @@
 //! CONNACK and closes it. A QoS 0 publish on that connection must not be reported `Ok`: the
 //! MQTT 5 transport reads the connection before writing and finds the end of the stream.
 //! And the resilient publisher, which counts what the transport reported `Ok`, must not
-//! count such a message as published: it stays queued.
+//! count such a message as published: it stays queued. An idle connection the broker closes
+//! is noticed by the runner alone, and `poll` says why it ended.
 
 mod common;
 
@@ -18,7 +19,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// CONNACK, session present 0, reason 0 success, no properties (MQTT 5 §3.2).
 const CONNACK: [u8; 5] = [0x20, 0x03, 0x00, 0x00, 0x00];
@@ -143,4 +144,26 @@ fn mqtt5_qos0_message_into_a_closed_connection_is_not_counted_published() {
     assert_eq!(stats.published, 0, "{stats:?}");
     assert_eq!(stats.queued, 1, "{stats:?}");
     assert_eq!(stats.reconnects, ATTEMPTS, "{stats:?}");
+}
+
+#[test]
+fn mqtt5_runner_notices_an_idle_connection_the_broker_closed() {
+    let broker = ClosingBroker::start(1);
+    let options = MqttOptions::new("closed-idle");
+    let polls = common::with_mqtt5(broker.port, options, async |mqtt| {
+        mqtt.connect()
+            .await
+            .expect("CONNACK arrives before the close");
+        // No request: only the runner, reading the idle connection, can notice.
+        let deadline = Instant::now() + PATIENCE;
+        while mqtt.is_connected() && Instant::now() < deadline {
+            async_io::Timer::after(Duration::from_millis(5)).await;
+        }
+        assert!(!mqtt.is_connected(), "the close went unnoticed");
+        (mqtt.poll().await, mqtt.poll().await)
+    });
+    assert_eq!(
+        polls,
+        (Err(MqttError::Closed), Err(MqttError::NotConnected))
+    );
 }
