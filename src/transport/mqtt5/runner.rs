@@ -45,9 +45,11 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
 
     /// Serves the handle, forever: spawn it as a task, or `join`/`select` it with the code
     /// that uses the handle (see [`Mqtt5`](crate::transport::Mqtt5)). Dropping the future
-    /// closes the connection (without DISCONNECT).
+    /// closes the connection (without DISCONNECT); running it again starts disconnected.
     pub async fn run(&mut self) -> ! {
         let Self { settings, rx, tx } = self;
+        // A connection a dropped `run` held is gone with it.
+        settings.link.connected.set(false);
         // Why the last connection ended while idle; the next publish or poll reports it.
         let mut ended = None;
         loop {
