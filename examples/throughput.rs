@@ -12,8 +12,8 @@
 //! that rate is one round trip a message.
 
 use clap::Parser;
-use core::pin::pin;
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
+use embassy_futures::select::{Either, select};
+use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -41,6 +41,12 @@ struct Args {
 }
 
 const TOPIC: &str = "sensorpub/throughput";
+
+/// Largest payload the MQTT 5 buffers below take.
+const MAX_PAYLOAD: usize = 8192;
+/// MQTT 5: one incoming packet, minimq's transmit arena (room for the 8 QoS 1 messages it
+/// keeps in flight), the message copied to the runner.
+type Buffers = Mqtt5Buffers<256, { 4096 + 8 * MAX_PAYLOAD }, { 256 + MAX_PAYLOAD }>;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -75,21 +81,20 @@ fn measure(args: &Args) -> Result<f64, Box<dyn std::error::Error>> {
     };
     let payload = vec![b'7'; args.payload_bytes];
     if args.mqtt == "5" {
-        let mut session = vec![0u8; 4096 + 2 * args.payload_bytes];
-        let mut message = vec![0u8; 256 + args.payload_bytes];
-        let link = Mqtt5Link::new(&mut message);
-        let driver = pin!(Mqtt5::driver(
-            &stack,
-            broker,
-            &options,
-            &mut session,
-            256,
-            &link
-        )?);
-        let mut mqtt = Mqtt5::new(&link, driver);
-        let rate = async_io::block_on(run(&mut mqtt, args.count, qos, &payload))?;
-        async_io::block_on(mqtt.disconnect());
-        Ok(rate)
+        if args.payload_bytes > MAX_PAYLOAD {
+            return Err(format!("MQTT 5 here takes payloads up to {MAX_PAYLOAD} B").into());
+        }
+        let mut buffers = Box::new(Buffers::new());
+        let (mut mqtt, mut runner) = Mqtt5::new(&stack, broker, options, &mut buffers)?;
+        let measured = async {
+            let rate = run(&mut mqtt, args.count, qos, &payload).await;
+            mqtt.disconnect().await;
+            rate
+        };
+        match async_io::block_on(select(runner.run(), measured)) {
+            Either::First(never) => never,
+            Either::Second(rate) => Ok(rate?),
+        }
     } else {
         let mut tx = vec![0u8; 256 + args.payload_bytes];
         let mut rx = [0u8; 64];

@@ -113,5 +113,7 @@ pub use sensor::{
 };
 pub use sink::{ConfigError, EncodeError, JsonSink, SenmlSink, Sink, ThingSpeakSink};
 pub use topic::{MAX_TOPIC_LEN, TopicError, validate_topic_name};
-pub use transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttError, MqttOptions, ThingSpeak};
+pub use transport::{
+    Broker, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311, MqttError, MqttOptions, ThingSpeak,
+};
 pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};

@@ -3,11 +3,8 @@
 
 mod common;
 
-use core::pin::pin;
 use embedded_io_async::ErrorKind;
-use sensorpub::transport::{
-    Broker, ConnectError, Mqtt5, Mqtt5Link, Mqtt311, MqttError, MqttOptions,
-};
+use sensorpub::transport::{Broker, ConnectError, Mqtt311, MqttError, MqttOptions};
 use sensorpub::{Message, Transport};
 use std_embedded_nal_async::Stack;
 
@@ -31,15 +28,8 @@ fn mqtt311_to_a_closed_port_is_connection_refused() {
 
 #[test]
 fn mqtt5_to_a_closed_port_is_connection_refused() {
-    let stack = Stack::default();
     let options = MqttOptions::new("nobody");
-    let (mut session, mut message) = ([0u8; 512], [0u8; 64]);
-    let link = Mqtt5Link::new(&mut message);
-    let broker = Broker::new("127.0.0.1", common::free_port());
-    let driver =
-        pin!(Mqtt5::driver(&stack, broker, &options, &mut session, 128, &link).expect("driver"));
-    let mut mqtt = Mqtt5::new(&link, driver);
-    async_io::block_on(async {
+    common::with_mqtt5(common::free_port(), options, async |mqtt| {
         assert_eq!(mqtt.connect().await, Err(REFUSED));
         assert!(!mqtt.is_connected());
         let message = Message::new("sensorpub/x", b"1");

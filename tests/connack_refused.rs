@@ -7,9 +7,8 @@
 mod common;
 
 use common::RawListener;
-use core::pin::pin;
 use sensorpub::Transport;
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttError, MqttOptions, Refusal};
+use sensorpub::transport::{Broker, Mqtt311, MqttError, MqttOptions, Refusal};
 use std_embedded_nal_async::Stack;
 
 fn mqtt311_refusal(connack: &'static [u8]) -> Result<(), MqttError> {
@@ -62,17 +61,12 @@ fn mqtt311_malformed_connack_is_a_protocol_error() {
 fn mqtt5_connack_reason_0x87_is_refused_with_that_code() {
     // CONNACK, flags 0, reason code 0x87 not authorized, no properties (MQTT 5 §3.2).
     let listener = RawListener::start(&[0x20, 0x03, 0x00, 0x87, 0x00]);
-    let stack = Stack::default();
     let options = MqttOptions::new("refused");
-    let (mut session, mut message) = ([0u8; 512], [0u8; 64]);
-    let link = Mqtt5Link::new(&mut message);
-    let broker = Broker::new("127.0.0.1", listener.port());
-    let driver =
-        pin!(Mqtt5::driver(&stack, broker, &options, &mut session, 128, &link).expect("driver"));
-    let mut mqtt = Mqtt5::new(&link, driver);
-    let result = async_io::block_on(mqtt.connect());
+    let (result, connected) = common::with_mqtt5(listener.port(), options, async |mqtt| {
+        (mqtt.connect().await, mqtt.is_connected())
+    });
     assert_eq!(result, Err(MqttError::Refused(Refusal::Reason(0x87))));
-    assert!(!mqtt.is_connected());
+    assert!(!connected);
 }
 
 #[test]

@@ -1,12 +1,12 @@
 //! What the options put on the wire, for both protocol versions, read off a loopback
 //! listener: the CONNECT flags for credentials, a retained QoS 1 will and a clean session,
-//! and the birth message as the first PUBLISH, retained.
+//! and the birth message as the first PUBLISH, retained. A clean session on every
+//! connection: MQTT 5 reconnects send Clean Start 1 and session expiry 0 again.
 
 mod common;
 
 use common::{RawListener, split_packets};
-use core::pin::pin;
-use sensorpub::transport::{Broker, Credentials, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
+use sensorpub::transport::{Broker, Credentials, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std_embedded_nal_async::Stack;
 
@@ -61,15 +61,7 @@ fn mqtt311_sends_credentials_will_clean_session_and_a_retained_birth() {
 fn mqtt5_sends_credentials_will_clean_start_and_a_retained_birth() {
     // CONNACK, flags 0, reason 0 success, no properties (MQTT 5 §3.2).
     let listener = RawListener::start(&[0x20, 0x03, 0x00, 0x00, 0x00]);
-    let stack = Stack::default();
-    let options = options();
-    let (mut session, mut message) = ([0u8; 1024], [0u8; 128]);
-    let link = Mqtt5Link::new(&mut message);
-    let broker = Broker::new("127.0.0.1", listener.port());
-    let driver =
-        pin!(Mqtt5::driver(&stack, broker, &options, &mut session, 256, &link).expect("driver"));
-    let mut mqtt = Mqtt5::new(&link, driver);
-    async_io::block_on(async {
+    common::with_mqtt5(listener.port(), options(), async |mqtt| {
         mqtt.connect().await.expect("connect");
         mqtt.disconnect().await;
     });
@@ -79,4 +71,42 @@ fn mqtt5_sends_credentials_will_clean_start_and_a_retained_birth() {
     assert_eq!(flags, EXPECTED_FLAGS);
     assert_eq!(birth_header, RETAINED_QOS0_PUBLISH);
     assert_eq!(birth_payload, b"online");
+}
+
+/// Clean Start (MQTT 5 §3.1.2.4), the bit CleanSession has in MQTT 3.1.1.
+const CLEAN_START: u8 = 0b0000_0010;
+/// The Session Expiry Interval property, 0: the session ends with the connection
+/// (MQTT 5 §3.1.2.11.2).
+const SESSION_EXPIRY_0: [u8; 5] = [0x11, 0, 0, 0, 0];
+
+#[test]
+fn mqtt5_every_connect_is_a_clean_start_with_session_expiry_0() {
+    // CONNACK, session present 0, reason 0 success, no properties (MQTT 5 §3.2).
+    let listener = RawListener::start_for(&[0x20, 0x03, 0x00, 0x00, 0x00], 3);
+    common::with_mqtt5(
+        listener.port(),
+        MqttOptions::new("clean-start"),
+        async |mqtt| {
+            // minimq alone would ask the broker to resume the first session from the second on.
+            mqtt.connect().await.expect("first connect");
+            mqtt.disconnect().await;
+            mqtt.connect().await.expect("second connect");
+            mqtt.disconnect().await;
+            mqtt.connect().await.expect("third connect");
+            mqtt.disconnect().await;
+        },
+    );
+    let packets = split_packets(&listener.received());
+    let connects: Vec<&Vec<u8>> = packets.iter().filter(|p| p[0] == 0x10).collect();
+    assert_eq!(connects.len(), 3, "{packets:02x?}");
+    for connect in connects {
+        assert_eq!(connect[8], 5, "protocol level 5");
+        assert_eq!(connect[9] & CLEAN_START, CLEAN_START, "{connect:02x?}");
+        // Properties: after the flags and the keep-alive, their length, then the list.
+        let properties = &connect[13..13 + usize::from(connect[12])];
+        assert!(
+            properties.windows(5).any(|p| p == SESSION_EXPIRY_0),
+            "{properties:02x?}"
+        );
+    }
 }

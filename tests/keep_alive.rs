@@ -6,8 +6,7 @@
 mod common;
 
 use common::{TestBroker, Version};
-use core::pin::pin;
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
+use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std::time::Duration;
 use std_embedded_nal_async::Stack;
@@ -50,14 +49,9 @@ fn mqtt311_poll_keeps_an_idle_connection_alive() {
 fn mqtt5_poll_keeps_an_idle_connection_alive() {
     let broker = TestBroker::start();
     let mut subscriber = broker.subscribe(TOPIC);
-    let stack = Stack::default();
     let options = MqttOptions::new("keepalive-5").with_keep_alive_s(1);
-    let (mut session, mut message) = ([0u8; 1024], [0u8; 128]);
-    let link = Mqtt5Link::new(&mut message);
-    let address = Broker::new("127.0.0.1", broker.port(Version::V5));
-    let driver =
-        pin!(Mqtt5::driver(&stack, address, &options, &mut session, 256, &link).expect("driver"));
-    let mut mqtt = Mqtt5::new(&link, driver);
-    async_io::block_on(idle_then_publish(&mut mqtt));
+    common::with_mqtt5(broker.port(Version::V5), options, async |mqtt| {
+        idle_then_publish(mqtt).await
+    });
     assert_eq!(subscriber.payloads(1), [b"still here".to_vec()]);
 }

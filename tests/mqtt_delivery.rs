@@ -5,8 +5,7 @@
 mod common;
 
 use common::{Subscriber, TestBroker, Version};
-use core::pin::pin;
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
+use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std_embedded_nal_async::Stack;
 
@@ -80,19 +79,13 @@ fn delivers_in_order_over_mqtt311(qos: QoS, retain: bool) {
 fn delivers_in_order_over_mqtt5(qos: QoS, retain: bool) {
     let broker = TestBroker::start();
     let mut subscriber = broker.subscribe(TOPIC);
-    let stack = Stack::default();
     let options = MqttOptions::new("delivery-5");
-    let (mut session, mut message) = ([0u8; 1024], [0u8; 128]);
-    let link = Mqtt5Link::new(&mut message);
-    let address = Broker::new("127.0.0.1", broker.port(Version::V5));
-    let driver =
-        pin!(Mqtt5::driver(&stack, address, &options, &mut session, 256, &link).expect("driver"));
-    let mut mqtt = Mqtt5::new(&link, driver);
-    async_io::block_on(async {
-        publish_all(&mut mqtt, qos, retain).await;
+    let connected = common::with_mqtt5(broker.port(Version::V5), options, async |mqtt| {
+        publish_all(mqtt, qos, retain).await;
         mqtt.disconnect().await;
+        mqtt.is_connected()
     });
-    assert!(!mqtt.is_connected());
+    assert!(!connected);
     assert_delivered(&mut subscriber, qos, retain);
 }
 

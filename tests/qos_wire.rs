@@ -11,8 +11,7 @@
 mod common;
 
 use common::{PATIENCE, Version};
-use core::pin::pin;
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttError, MqttOptions};
+use sensorpub::transport::{Broker, Mqtt311, MqttError, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -206,15 +205,8 @@ fn publish_over_mqtt5(
     timeout_ms: u32,
     events: &Events,
 ) -> Result<(), MqttError> {
-    let stack = Stack::default();
     let options = MqttOptions::new("qos-wire-5").with_timeout_ms(timeout_ms);
-    let (mut session, mut buffer) = ([0u8; 1024], [0u8; 128]);
-    let link = Mqtt5Link::new(&mut buffer);
-    let broker = Broker::new("127.0.0.1", port);
-    let driver =
-        pin!(Mqtt5::driver(&stack, broker, &options, &mut session, 256, &link).expect("driver"));
-    let mut mqtt = Mqtt5::new(&link, driver);
-    async_io::block_on(async {
+    common::with_mqtt5(port, options, async |mqtt| {
         mqtt.connect().await.expect("connect");
         let result = mqtt.publish(&message).await;
         events.lock().unwrap().push(Event::PublishReturned);

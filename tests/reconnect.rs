@@ -12,11 +12,10 @@ mod common;
 
 use common::{PATIENCE, Subscriber, TestBroker, Version};
 use core::convert::Infallible;
-use core::pin::pin;
 use embedded_hal_async::delay::DelayNs;
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
+use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
 use sensorpub::{
     Backoff, BackoffConfig, Clock, JsonSink, MessageQueue, Publisher, QoS, Quantity, Reading,
     ResilientError, ResilientPublisher, Sample, Sensor, Stage, Transport,
@@ -136,7 +135,7 @@ fn assert_at_least_once_in_order(received: &[u32], count: u32, outages: usize) -
 
 /// Runs a QoS 1 stream of [`COUNT`] samples through `transport` with the broker stopped and
 /// restarted in the middle; checks what the subscriber got.
-fn stream_survives_a_restart<T>(
+async fn stream_survives_a_restart<T>(
     broker: &RefCell<TestBroker>,
     subscriber: &mut Subscriber,
     transport: T,
@@ -165,7 +164,10 @@ fn stream_survives_a_restart<T>(
     .with_qos(QoS::AtLeastOnce);
     let mut publisher =
         ResilientPublisher::new(publisher, backoff(None), MessageQueue::<64, 2048>::new());
-    async_io::block_on(publisher.run_for(PERIOD_MS, COUNT)).expect("the stream completes");
+    publisher
+        .run_for(PERIOD_MS, COUNT)
+        .await
+        .expect("the stream completes");
 
     let received = receive_all(subscriber, COUNT);
     let repeats = assert_at_least_once_in_order(&received, COUNT, 1);
@@ -197,7 +199,7 @@ fn mqtt311_qos1_stream_survives_a_broker_restart() {
         &mut tx,
         &mut rx,
     );
-    stream_survives_a_restart(&broker, &mut subscriber, mqtt);
+    async_io::block_on(stream_survives_a_restart(&broker, &mut subscriber, mqtt));
 }
 
 #[test]
@@ -205,15 +207,10 @@ fn mqtt5_qos1_stream_survives_a_broker_restart() {
     let broker = RefCell::new(TestBroker::start());
     let mut subscriber = broker.borrow().subscribe(TOPIC);
     let port = broker.borrow().port(Version::V5);
-    let stack = Stack::default();
     let options = MqttOptions::new("reconnect-5").with_timeout_ms(2_000);
-    let (mut session, mut message) = ([0u8; 1024], [0u8; 128]);
-    let link = Mqtt5Link::new(&mut message);
-    let address = Broker::new("127.0.0.1", port);
-    let driver =
-        pin!(Mqtt5::driver(&stack, address, &options, &mut session, 256, &link).expect("driver"));
-    let mqtt = Mqtt5::new(&link, driver);
-    stream_survives_a_restart(&broker, &mut subscriber, mqtt);
+    common::with_mqtt5(port, options, async |mqtt| {
+        stream_survives_a_restart(&broker, &mut subscriber, mqtt).await
+    });
 }
 
 /// The broker is stopped from another thread as soon as the subscriber has seen a few
@@ -293,7 +290,7 @@ fn mqtt311_qos1_stream_survives_a_restart_at_an_arbitrary_moment() {
 /// A broker that never comes back: after the configured attempts the publisher returns a
 /// typed error; what it could not deliver is in its queue, what it delivered reached the
 /// subscriber, and together they are every sample produced.
-fn gives_up_with_the_queue_readable<T>(
+async fn gives_up_with_the_queue_readable<T>(
     broker: &RefCell<TestBroker>,
     subscriber: &mut Subscriber,
     transport: T,
@@ -322,7 +319,9 @@ fn gives_up_with_the_queue_readable<T>(
     .with_qos(QoS::AtLeastOnce);
     let mut publisher =
         ResilientPublisher::new(publisher, backoff(Some(3)), MessageQueue::<64, 2048>::new());
-    let error = async_io::block_on(publisher.run_for(PERIOD_MS, COUNT))
+    let error = publisher
+        .run_for(PERIOD_MS, COUNT)
+        .await
         .expect_err("a broker that never returns is an error");
     let ResilientError::GaveUp { attempts, last } = &error else {
         panic!("expected GaveUp, got {error:?}");
@@ -367,7 +366,11 @@ fn mqtt311_broker_that_never_returns_ends_in_gave_up_with_the_queue_readable() {
         &mut tx,
         &mut rx,
     );
-    gives_up_with_the_queue_readable(&broker, &mut subscriber, mqtt);
+    async_io::block_on(gives_up_with_the_queue_readable(
+        &broker,
+        &mut subscriber,
+        mqtt,
+    ));
 }
 
 #[test]
@@ -375,13 +378,8 @@ fn mqtt5_broker_that_never_returns_ends_in_gave_up_with_the_queue_readable() {
     let broker = RefCell::new(TestBroker::start());
     let mut subscriber = broker.borrow().subscribe(TOPIC);
     let port = broker.borrow().port(Version::V5);
-    let stack = Stack::default();
     let options = MqttOptions::new("gaveup-5").with_timeout_ms(2_000);
-    let (mut session, mut message) = ([0u8; 1024], [0u8; 128]);
-    let link = Mqtt5Link::new(&mut message);
-    let address = Broker::new("127.0.0.1", port);
-    let driver =
-        pin!(Mqtt5::driver(&stack, address, &options, &mut session, 256, &link).expect("driver"));
-    let mqtt = Mqtt5::new(&link, driver);
-    gives_up_with_the_queue_readable(&broker, &mut subscriber, mqtt);
+    common::with_mqtt5(port, options, async |mqtt| {
+        gives_up_with_the_queue_readable(&broker, &mut subscriber, mqtt).await
+    });
 }

@@ -1,8 +1,13 @@
 //! Topic names are checked when a sink is built: an empty topic, a wildcard, a NUL or more
 //! than 65,535 bytes is a typed error before anything connects; a ThingSpeak channel 0 too.
+//! The MQTT 5 transport refuses such topics too, before anything reaches the wire (the
+//! MQTT 3.1.1 cases are in `mqtt311_protocol_errors.rs`).
 
-use sensorpub::transport::ThingSpeak;
+mod common;
+
+use sensorpub::transport::{MqttError, MqttOptions, ThingSpeak};
 use sensorpub::{ConfigError, JsonSink, Quantity, ThingSpeakSink, TopicError};
+use sensorpub::{Message, QoS, Transport};
 
 #[test]
 fn json_sinks_refuse_topics_that_cannot_be_published_to() {
@@ -54,4 +59,53 @@ fn topic_errors_say_what_is_wrong() {
     let message = ConfigError::InvalidTopic(TopicError::Wildcard { at: 2 }).to_string();
     assert!(message.contains("wildcard"), "{message}");
     assert!(ConfigError::ChannelZero.to_string().contains("channel 0"));
+}
+
+#[test]
+fn mqtt5_refuses_invalid_topics_before_anything_is_written() {
+    let broker = common::TestBroker::start();
+    let mut subscriber = broker.subscribe("a/b");
+    let long = "t".repeat(70_000);
+    let cases = [
+        ("", TopicError::Empty),
+        ("a/#", TopicError::Wildcard { at: 2 }),
+        ("a/+/b", TopicError::Wildcard { at: 2 }),
+        ("#", TopicError::Wildcard { at: 0 }),
+        ("a\0b", TopicError::Nul { at: 1 }),
+        (long.as_str(), TopicError::TooLong { len: 70_000 }),
+    ];
+    let options = MqttOptions::new("topics-5");
+    common::with_mqtt5(broker.port(common::Version::V5), options, async |mqtt| {
+        mqtt.connect().await.expect("connect");
+        for (topic, error) in cases {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+                let message = Message::new(topic, b"1").with_qos(qos);
+                assert_eq!(
+                    mqtt.publish(&message).await,
+                    Err(MqttError::InvalidTopic(error))
+                );
+                // Nothing was sent, so the connection is fine.
+                assert!(mqtt.is_connected());
+            }
+        }
+        mqtt.publish(&Message::new("a/b", b"ok").with_qos(QoS::AtLeastOnce))
+            .await
+            .expect("a valid topic");
+        mqtt.disconnect().await;
+    });
+    assert_eq!(subscriber.payloads(1), [b"ok".to_vec()]);
+}
+
+#[test]
+fn mqtt5_refuses_a_will_or_birth_with_an_invalid_topic_before_connecting() {
+    // Nothing listens on port 9: the error must come before any connection attempt.
+    let will = MqttOptions::new("hostile").with_will(Message::new("dev/+/status", b"offline"));
+    let birth = MqttOptions::new("hostile").with_birth(Message::new("dev/#", b"online"));
+    for (options, error) in [
+        (will, TopicError::Wildcard { at: 4 }),
+        (birth, TopicError::Wildcard { at: 4 }),
+    ] {
+        let result = common::with_mqtt5(9, options, async |mqtt| mqtt.connect().await);
+        assert_eq!(result, Err(MqttError::InvalidTopic(error)));
+    }
 }

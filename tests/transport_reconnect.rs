@@ -6,8 +6,7 @@
 mod common;
 
 use common::{TestBroker, Version};
-use core::pin::pin;
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions};
+use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std_embedded_nal_async::Stack;
 
@@ -70,15 +69,11 @@ fn mqtt311_reconnects_after_the_broker_comes_back() {
 fn mqtt5_reconnects_after_the_broker_comes_back() {
     let mut broker = TestBroker::start();
     let mut subscriber = broker.subscribe(TOPIC);
-    let stack = Stack::default();
     let options = MqttOptions::new("reconnect-5");
-    let (mut session, mut message) = ([0u8; 1024], [0u8; 128]);
-    let link = Mqtt5Link::new(&mut message);
-    let address = Broker::new("127.0.0.1", broker.port(Version::V5));
-    let driver =
-        pin!(Mqtt5::driver(&stack, address, &options, &mut session, 256, &link).expect("driver"));
-    let mut mqtt = Mqtt5::new(&link, driver);
-    async_io::block_on(survive_restart(&mut mqtt, &mut broker));
+    let port = broker.port(Version::V5);
+    common::with_mqtt5(port, options, async |mqtt| {
+        survive_restart(mqtt, &mut broker).await
+    });
     assert_eq!(
         subscriber.payloads(2),
         [b"before".to_vec(), b"after".to_vec()]

@@ -11,12 +11,13 @@ pub mod delivery;
 mod subscriber;
 
 use clap::{Parser, ValueEnum};
-use core::pin::pin;
+use core::future::{Future, pending};
+use core::pin::{Pin, pin};
 use delivery::{
     DEFAULT_GIVE_UP_S, DEFAULT_INTERVAL_MS, DEFAULT_QUEUE, OutageWatch, QUEUE_CHOICES, Watched,
 };
 use embassy_futures::select::{Either, select};
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, Mqtt311, MqttOptions, ThingSpeak};
+use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions, ThingSpeak};
 use sensorpub::{
     Backoff, JsonSink, MessageQueue, Publisher, QoS, Quantity, RandomSensor, ResilientPublisher,
     Sink, Transport,
@@ -271,7 +272,8 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
              QoS 0",
             args.count
         );
-        return publish(args, sink, transport, profile.qos(), None);
+        // MQTT 3.1.1 has no runner: the transport does its I/O inside its own calls.
+        return publish(args, sink, transport, pending::<()>(), profile.qos(), None);
     }
 
     let sink = JsonSink::value(&topic).map_err(Failure::bad_input)?;
@@ -287,17 +289,14 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         args.count, args.qos
     );
     if mqtt5 {
-        let (mut session, mut message) = ([0u8; 2 * MESSAGE_BUFFER], [0u8; MESSAGE_BUFFER]);
-        let link = Mqtt5Link::new(&mut message);
-        let driver = pin!(
-            Mqtt5::driver(&stack, broker, &options, &mut session, 256, &link)
-                .map_err(Failure::bad_input)?
-        );
-        publish(args, sink, Mqtt5::new(&link, driver), qos, subscriber)
+        let mut buffers = Mqtt5Buffers::<256, { 2 * MESSAGE_BUFFER - 256 }, MESSAGE_BUFFER>::new();
+        let (transport, mut runner) =
+            Mqtt5::new(&stack, broker, options, &mut buffers).map_err(Failure::bad_input)?;
+        publish(args, sink, transport, runner.run(), qos, subscriber)
     } else {
         let (mut tx, mut rx) = ([0u8; MESSAGE_BUFFER], [0u8; 64]);
         let transport = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
-        publish(args, sink, transport, qos, subscriber)
+        publish(args, sink, transport, pending::<()>(), qos, subscriber)
     }
 }
 
@@ -342,11 +341,13 @@ struct Subscriber {
     topic: String,
 }
 
-/// Runs [`deliver`] with the queue capacity `args.queue` (a type parameter).
-fn publish<K, T>(
+/// Runs [`deliver`] with the queue capacity `args.queue` (a type parameter). `runner` is the
+/// transport's connection runner (MQTT 5's), polled beside everything the transport does.
+fn publish<K, T, R>(
     args: &Args,
     sink: K,
     transport: T,
+    runner: R,
     qos: QoS,
     subscriber: Option<Subscriber>,
 ) -> Result<(), Failure>
@@ -355,15 +356,19 @@ where
     K::Error: Display,
     T: Transport + Disconnect,
     T::Error: Display,
+    R: Future,
 {
     const B: usize = MESSAGE_BUFFER;
+    let r = runner;
     match args.queue {
-        16 => deliver::<K, T, 16, { 16 * B }>(args, sink, transport, qos, subscriber),
-        64 => deliver::<K, T, 64, { 64 * B }>(args, sink, transport, qos, subscriber),
-        256 => deliver::<K, T, 256, { 256 * B }>(args, sink, transport, qos, subscriber),
-        1024 => deliver::<K, T, 1024, { 1024 * B }>(args, sink, transport, qos, subscriber),
-        4096 => deliver::<K, T, 4096, { 4096 * B }>(args, sink, transport, qos, subscriber),
-        16384 => deliver::<K, T, 16384, { 16384 * B }>(args, sink, transport, qos, subscriber),
+        16 => deliver::<K, T, R, 16, { 16 * B }>(args, sink, transport, r, qos, subscriber),
+        64 => deliver::<K, T, R, 64, { 64 * B }>(args, sink, transport, r, qos, subscriber),
+        256 => deliver::<K, T, R, 256, { 256 * B }>(args, sink, transport, r, qos, subscriber),
+        1024 => deliver::<K, T, R, 1024, { 1024 * B }>(args, sink, transport, r, qos, subscriber),
+        4096 => deliver::<K, T, R, 4096, { 4096 * B }>(args, sink, transport, r, qos, subscriber),
+        16384 => {
+            deliver::<K, T, R, 16384, { 16384 * B }>(args, sink, transport, r, qos, subscriber)
+        }
         n => Err(Failure::bad_input(
             parse_queue(&n.to_string()).err().unwrap_or_default(),
         )),
@@ -374,10 +379,11 @@ where
 /// `ResilientPublisher` (queue of `MSGS` messages, reconnection with backoff), gives up when
 /// an outage lasts `args.give_up_after` seconds, then checks what the publisher knows and,
 /// when verifying, what the subscriber saw.
-fn deliver<K, T, const MSGS: usize, const BYTES: usize>(
+fn deliver<K, T, R, const MSGS: usize, const BYTES: usize>(
     args: &Args,
     sink: K,
     transport: T,
+    runner: R,
     qos: QoS,
     subscriber: Option<Subscriber>,
 ) -> Result<(), Failure>
@@ -386,7 +392,9 @@ where
     K::Error: Display,
     T: Transport + Disconnect,
     T::Error: Display,
+    R: Future,
 {
+    let mut runner = pin!(runner);
     let start = Instant::now();
     let now_ms = move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     let watch = OutageWatch::new(args.give_up_after);
@@ -397,7 +405,7 @@ where
     }
     // The first connection decides whether the broker is there at all (unreachable, refused:
     // one line, exit 1); later losses are outages the publisher rides out.
-    async_io::block_on(transport.connect()).map_err(Failure::failed)?;
+    beside(&mut runner, transport.connect())?.map_err(Failure::failed)?;
     let arrivals = match &subscriber {
         Some(s) => Some(
             subscriber::start(s.address.clone(), s.client_id.clone(), s.topic.clone())
@@ -421,10 +429,13 @@ where
     );
     let mut publisher =
         ResilientPublisher::new(publisher, backoff, MessageQueue::<MSGS, BYTES>::new());
-    let outcome = async_io::block_on(select(
-        publisher.run_for(args.interval_ms, args.count),
-        give_up_watch(&watch, now_ms),
-    ));
+    let outcome = beside(
+        &mut runner,
+        select(
+            publisher.run_for(args.interval_ms, args.count),
+            give_up_watch(&watch, now_ms),
+        ),
+    )?;
     let stats = publisher.stats();
     drop(publisher);
     let delivered = stats.published;
@@ -462,8 +473,17 @@ where
     if let Some(arrivals) = arrivals {
         check_arrivals(&kept.borrow(), &arrivals)?;
     }
-    async_io::block_on(transport.inner_mut().disconnect());
+    beside(&mut runner, transport.inner_mut().disconnect())?;
     Ok(())
+}
+
+/// Runs `work` to completion with the transport's `runner` polled beside it; the runner
+/// stays pinned between calls and resumes where it was.
+fn beside<R: Future, F: Future>(runner: &mut Pin<&mut R>, work: F) -> Result<F::Output, Failure> {
+    match async_io::block_on(select(runner.as_mut(), work)) {
+        Either::First(_) => Err(Failure::failed("the MQTT 5 connection runner stopped")),
+        Either::Second(output) => Ok(output),
+    }
 }
 
 /// Completes when the outage has lasted the give-up time; never with `--give-up-after 0`.
@@ -523,7 +543,7 @@ trait Disconnect {
     async fn disconnect(&mut self);
 }
 
-impl Disconnect for Mqtt5<'_, '_> {
+impl Disconnect for Mqtt5<'_> {
     async fn disconnect(&mut self) {
         Mqtt5::disconnect(self).await;
     }

@@ -349,7 +349,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         self.send(&Packet::Publish(publish)).await?;
         match pid {
             Some(pid) => {
-                let deadline = Instant::now() + self.timeout();
+                let ack_timeout = u64::from(self.options.ack_timeout_ms());
+                let deadline = Instant::now() + Duration::from_millis(ack_timeout);
                 self.wait_for(Inbound::PubAck(pid), deadline).await
             }
             None => Ok(()),
@@ -416,7 +417,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
     type Error = MqttError;
 
     /// Publishes; at QoS 1 returns once the PUBACK with the message's packet id arrived, or
-    /// [`MqttError::Timeout`] (connection closed) after the configured timeout.
+    /// [`MqttError::Timeout`] (connection closed) after the acknowledgement timeout
+    /// ([`MqttOptions::with_ack_timeout_ms`]).
     ///
     /// Before writing, handles what the broker already sent without waiting for more, so a
     /// connection it closed is reported ([`MqttError::Closed`]) rather than written into; see

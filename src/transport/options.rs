@@ -74,8 +74,9 @@ impl defmt::Format for Credentials<'_> {
 /// Connection options shared by [`Mqtt5`](crate::transport::Mqtt5) and
 /// [`Mqtt311`](crate::transport::Mqtt311).
 ///
-/// Every connection is a clean session (MQTT 5: session expiry 0; 3.1.1: CleanSession 1): a
-/// device that publishes keeps nothing at the broker, and ThingSpeak refuses anything else.
+/// Every connection is a clean session, reconnects included (MQTT 5: Clean Start 1 and
+/// session expiry 0; 3.1.1: CleanSession 1): a device that publishes keeps nothing at the
+/// broker, and ThingSpeak refuses anything else.
 ///
 /// ```
 /// use sensorpub::transport::MqttOptions;
@@ -85,8 +86,10 @@ impl defmt::Format for Credentials<'_> {
 ///     .with_keep_alive_s(30)
 ///     .with_will(Message::new("apricot/status", b"offline").with_retain(true))
 ///     .with_birth(Message::new("apricot/status", b"online").with_retain(true))
-///     .with_timeout_ms(5_000);
+///     .with_timeout_ms(5_000)
+///     .with_ack_timeout_ms(2_000);
 /// assert_eq!(options.client_id(), "apricot");
+/// assert_eq!(options.ack_timeout_ms(), 2_000);
 /// assert_eq!(options.max_qos(), QoS::AtLeastOnce);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -97,6 +100,7 @@ pub struct MqttOptions<'a> {
     will: Option<Message<'a>>,
     birth: Option<Message<'a>>,
     timeout_ms: u32,
+    ack_timeout_ms: Option<u32>,
     max_qos: QoS,
 }
 
@@ -114,6 +118,7 @@ impl<'a> MqttOptions<'a> {
             will: None,
             birth: None,
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            ack_timeout_ms: None,
             max_qos: QoS::AtLeastOnce,
         }
     }
@@ -144,9 +149,26 @@ impl<'a> MqttOptions<'a> {
         self
     }
 
-    /// Waits at most `ms` for the broker (connect, CONNACK, PUBACK, PINGRESP).
+    /// Waits at most `ms` for the broker: the TCP connection and the CONNACK together, a
+    /// PINGRESP (MQTT 3.1.1; minimq waits 5 s for it), and a PUBACK unless
+    /// [`with_ack_timeout_ms`](Self::with_ack_timeout_ms) says otherwise.
     pub const fn with_timeout_ms(mut self, ms: u32) -> Self {
         self.timeout_ms = ms;
+        self
+    }
+
+    /// Waits at most `ms` for the PUBACK of a QoS 1 publish (default: the
+    /// [timeout](Self::with_timeout_ms)); then the publish fails with
+    /// [`MqttError::Timeout`](crate::transport::MqttError::Timeout) and the connection is
+    /// closed.
+    ///
+    /// Worst case for a broker that accepts connections but never acknowledges: each
+    /// attempt costs at most the connect timeout plus `ms`, so a `ResilientPublisher` gives
+    /// up after at most `attempts × (timeout + ms)` plus its backoff waits: with the 10 s
+    /// defaults and 8 attempts, up to 160 s plus the waits; with `ms` = 2 000, the
+    /// acknowledgements' share of that drops from 80 s to 16 s.
+    pub const fn with_ack_timeout_ms(mut self, ms: u32) -> Self {
+        self.ack_timeout_ms = Some(ms);
         self
     }
 
@@ -188,6 +210,14 @@ impl<'a> MqttOptions<'a> {
         self.timeout_ms
     }
 
+    /// How long a QoS 1 publish waits for its PUBACK, in milliseconds.
+    pub const fn ack_timeout_ms(&self) -> u32 {
+        match self.ack_timeout_ms {
+            Some(ms) => ms,
+            None => self.timeout_ms,
+        }
+    }
+
     /// The highest QoS a publish may ask for.
     pub const fn max_qos(&self) -> QoS {
         self.max_qos
@@ -213,6 +243,7 @@ impl fmt::Debug for MqttOptions<'_> {
             .field("will", &self.will)
             .field("birth", &self.birth)
             .field("timeout_ms", &self.timeout_ms)
+            .field("ack_timeout_ms", &self.ack_timeout_ms())
             .field("max_qos", &self.max_qos)
             .finish()
     }
@@ -224,13 +255,14 @@ impl defmt::Format for MqttOptions<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
             f,
-            "MqttOptions {{ client_id: {=str}, credentials: {}, keep_alive_s: {=u16}, will: {}, birth: {}, timeout_ms: {=u32}, max_qos: {} }}",
+            "MqttOptions {{ client_id: {=str}, credentials: {}, keep_alive_s: {=u16}, will: {}, birth: {}, timeout_ms: {=u32}, ack_timeout_ms: {=u32}, max_qos: {} }}",
             self.shown_client_id(),
             self.credentials,
             self.keep_alive_s,
             self.will,
             self.birth,
             self.timeout_ms,
+            self.ack_timeout_ms(),
             self.max_qos
         );
     }

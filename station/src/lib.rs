@@ -27,13 +27,13 @@
 
 use core::convert::Infallible;
 use core::fmt::{self, Write as _};
-use core::pin::pin;
+use embassy_futures::select::{Either, select};
 use embedded_hal_async::delay::DelayNs;
 use embedded_hal_async::i2c::I2c;
 use embedded_nal_async::{Dns, TcpConnect};
 use rand_core::Rng;
 use sensorpub::pysense::{Presence, PySenseAsync};
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Link, MqttConfigError, MqttOptions, ThingSpeak};
+use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttConfigError, MqttOptions, ThingSpeak};
 use sensorpub::{
     Backoff, BackoffConfig, BackoffError, Clock, ConfigError, JsonSink, MessageQueue, Publisher,
     QoS, Quantity, ResilientPublisher, Sample, Sensor, Stats,
@@ -47,8 +47,8 @@ pub const SAMPLE_CAPACITY: usize = 10;
 pub const MESSAGE_BUFFER: usize = 384;
 /// Longest JSON topic (`sensorpub/<device>/value`).
 pub const TOPIC_CAPACITY: usize = 96;
-/// minimq's session buffer: `MQTT5_RX` to receive, the rest to encode CONNECT and PUBLISH.
-pub const MQTT5_SESSION: usize = 1024;
+/// minimq's transmit arena: CONNECT and PUBLISH are encoded there.
+pub const MQTT5_TX: usize = 768;
 /// Received packets the node sees are CONNACK and PUBACK: small.
 pub const MQTT5_RX: usize = 256;
 /// MQTT 3.1.1 (ThingSpeak) send buffer: one PUBLISH of a bulk update.
@@ -96,8 +96,7 @@ pub struct NodeConfig<'a> {
 /// (`size_of::<Buffers>()`); the outage queues live in the future of [`run`].
 pub struct Buffers {
     topic: heapless::String<TOPIC_CAPACITY>,
-    mqtt5_session: [u8; MQTT5_SESSION],
-    mqtt5_message: [u8; MESSAGE_BUFFER],
+    mqtt5: Mqtt5Buffers<MQTT5_RX, MQTT5_TX, MESSAGE_BUFFER>,
     json: [u8; MESSAGE_BUFFER],
     mqtt311_tx: [u8; MQTT311_TX],
     mqtt311_rx: [u8; MQTT311_RX],
@@ -109,8 +108,7 @@ impl Buffers {
     pub const fn new() -> Self {
         Self {
             topic: heapless::String::new(),
-            mqtt5_session: [0; MQTT5_SESSION],
-            mqtt5_message: [0; MESSAGE_BUFFER],
+            mqtt5: Mqtt5Buffers::new(),
             json: [0; MESSAGE_BUFFER],
             mqtt311_tx: [0; MQTT311_TX],
             mqtt311_rx: [0; MQTT311_RX],
@@ -336,8 +334,7 @@ where
 {
     let Buffers {
         topic,
-        mqtt5_session,
-        mqtt5_message,
+        mqtt5,
         json,
         mqtt311_tx,
         mqtt311_rx,
@@ -357,11 +354,8 @@ where
         .with_unlimited_attempts();
 
     let options = MqttOptions::new(config.device);
-    let link = Mqtt5Link::new(mqtt5_message);
-    let driver = pin!(
-        Mqtt5::driver(net, config.broker, &options, mqtt5_session, MQTT5_RX, &link)
-            .map_err(NodeError::Broker)?
-    );
+    let (mqtt5, mut mqtt5_runner) =
+        Mqtt5::new(net, config.broker, options, mqtt5).map_err(NodeError::Broker)?;
     let json_sink = JsonSink::object(topic)
         .map_err(NodeError::Sink)?
         .with_device(config.device)
@@ -370,14 +364,7 @@ where
     // No sensor in either publisher: the board is read once a period, here, and that one
     // sample is handed to both.
     let mut broker = ResilientPublisher::new(
-        Publisher::new(
-            (),
-            json_sink,
-            Mqtt5::new(&link, driver),
-            clock.clone(),
-            json,
-        )
-        .with_qos(QoS::AtLeastOnce),
+        Publisher::new((), json_sink, mqtt5, clock.clone(), json).with_qos(QoS::AtLeastOnce),
         Backoff::new(backoff, rng.clone()),
         MessageQueue::<BROKER_QUEUE_MESSAGES, BROKER_QUEUE_BYTES>::new(),
     );
@@ -397,73 +384,79 @@ where
         None => None,
     };
 
-    let mut board = PySenseAsync::new(bus, clock.clone());
-    match board.power_on_sensors().await {
-        Ok(_) => report(Event::SensorsPowered),
-        Err(error) => report(Event::PowerOnFailed { error: &error }),
-    }
-    let mut presence = None;
-    let mut clock = clock;
-    let mut next_ms = clock.now_ms();
-    loop {
-        if presence != Some(Presence::ALL) {
-            // Again until every chip answers: one that starts slowly or is plugged in later
-            // joins the samples.
-            let found = board.init().await;
-            if presence != Some(found) {
-                report(Event::SensorsFound { presence: found });
-            }
-            presence = Some(found);
+    // The MQTT 5 runner serves the broker publisher's handle while the node runs.
+    let node = async {
+        let mut board = PySenseAsync::new(bus, clock.clone());
+        match board.power_on_sensors().await {
+            Ok(_) => report(Event::SensorsPowered),
+            Err(error) => report(Event::PowerOnFailed { error: &error }),
         }
-        let sample: Option<Sample<SAMPLE_CAPACITY>> = match board.read().await {
-            Ok(sample) => Some(sample),
-            Err(error) => {
-                report(Event::SensorFailed { error: &error });
-                presence = None;
-                None
+        let mut presence = None;
+        let mut clock = clock;
+        let mut next_ms = clock.now_ms();
+        loop {
+            if presence != Some(Presence::ALL) {
+                // Again until every chip answers: one that starts slowly or is plugged in later
+                // joins the samples.
+                let found = board.init().await;
+                if presence != Some(found) {
+                    report(Event::SensorsFound { presence: found });
+                }
+                presence = Some(found);
             }
-        };
-        if let Some(mut sample) = sample {
-            // Stamped once, so both destinations carry the same time.
-            if sample.timestamp().is_none() {
-                sample.set_timestamp(clock.unix_time());
-            }
-            report(Event::Sampled { sample: &sample });
-            match broker.publish(&sample).await {
-                Ok(_) => report(Event::Delivered {
-                    to: Destination::Broker,
-                    stats: broker.stats(),
-                }),
-                Err(error) => report(Event::Failed {
-                    to: Destination::Broker,
-                    error: &error,
-                }),
-            }
-            if let Some(thingspeak) = &mut thingspeak {
-                // One update per channel interval: a sample that comes sooner goes to the
-                // broker only, instead of holding the loop until ThingSpeak would take it.
-                if thingspeak.ready_in_ms() == 0 {
-                    match thingspeak.publish(&sample).await {
-                        Ok(_) => report(Event::Delivered {
-                            to: Destination::ThingSpeak,
-                            stats: thingspeak.stats(),
-                        }),
-                        Err(error) => report(Event::Failed {
-                            to: Destination::ThingSpeak,
-                            error: &error,
-                        }),
+            let sample: Option<Sample<SAMPLE_CAPACITY>> = match board.read().await {
+                Ok(sample) => Some(sample),
+                Err(error) => {
+                    report(Event::SensorFailed { error: &error });
+                    presence = None;
+                    None
+                }
+            };
+            if let Some(mut sample) = sample {
+                // Stamped once, so both destinations carry the same time.
+                if sample.timestamp().is_none() {
+                    sample.set_timestamp(clock.unix_time());
+                }
+                report(Event::Sampled { sample: &sample });
+                match broker.publish(&sample).await {
+                    Ok(_) => report(Event::Delivered {
+                        to: Destination::Broker,
+                        stats: broker.stats(),
+                    }),
+                    Err(error) => report(Event::Failed {
+                        to: Destination::Broker,
+                        error: &error,
+                    }),
+                }
+                if let Some(thingspeak) = &mut thingspeak {
+                    // One update per channel interval: a sample that comes sooner goes to the
+                    // broker only, instead of holding the loop until ThingSpeak would take it.
+                    if thingspeak.ready_in_ms() == 0 {
+                        match thingspeak.publish(&sample).await {
+                            Ok(_) => report(Event::Delivered {
+                                to: Destination::ThingSpeak,
+                                stats: thingspeak.stats(),
+                            }),
+                            Err(error) => report(Event::Failed {
+                                to: Destination::ThingSpeak,
+                                error: &error,
+                            }),
+                        }
                     }
                 }
             }
+            next_ms = next_ms.saturating_add(u64::from(config.period_ms));
+            let now_ms = clock.now_ms();
+            if now_ms >= next_ms {
+                // Overran the period (a slow connect): start the next one now, no burst.
+                next_ms = now_ms;
+            } else {
+                wait_ms(&mut clock, next_ms - now_ms).await;
+            }
         }
-        next_ms = next_ms.saturating_add(u64::from(config.period_ms));
-        let now_ms = clock.now_ms();
-        if now_ms >= next_ms {
-            // Overran the period (a slow connect): start the next one now, no burst.
-            next_ms = now_ms;
-        } else {
-            wait_ms(&mut clock, next_ms - now_ms).await;
-        }
+    };
+    match select(mqtt5_runner.run(), node).await {
+        Either::First(never) | Either::Second(never) => never,
     }
 }
 

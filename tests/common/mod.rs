@@ -19,10 +19,13 @@
 //!
 //! The broker's router runs for the whole test process (rumqttd cannot stop it); each
 //! `TestBroker` has its own.
+//!
+//! [`with_mqtt5`] is the one place tests build an MQTT 5 transport.
 
 #![allow(dead_code)] // every test file uses a different part of this module
 
 use bytes::BytesMut;
+use embassy_futures::select::{Either, select};
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
@@ -30,10 +33,12 @@ use rumqttd::protocol::{self, Packet, Protocol};
 use rumqttd::{
     ConnectionSettings, LinkType, Notification, Router, RouterConfig, Server, ServerSettings,
 };
+use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+use std_embedded_nal_async::Stack;
 
 /// How long helpers wait for the broker before giving up (a bound against hanging, not a
 /// timed assertion).
@@ -379,32 +384,48 @@ pub struct RawListener {
 impl RawListener {
     /// Listens on a free port; the first connection gets `reply` after its first read.
     pub fn start(reply: &'static [u8]) -> Self {
+        Self::start_for(reply, 1)
+    }
+
+    /// Listens on a free port for `connections` connections, one after the other; each gets
+    /// `reply` after its first read. [`received`](Self::received) holds the bytes of all.
+    pub fn start_for(reply: &'static [u8], connections: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
         let (tx, bytes) = mpsc::channel();
         thread::spawn(move || {
-            use std::io::{Read, Write};
-            let Ok((mut stream, _)) = listener.accept() else {
-                return;
-            };
-            let mut replied = false;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-                if !replied {
-                    replied = true;
-                    if stream.write_all(reply).is_err() {
-                        break;
-                    }
+            for _ in 0..connections {
+                if !Self::serve(&listener, reply, &tx) {
+                    return;
                 }
             }
         });
         Self { port, bytes }
+    }
+
+    /// Serves one connection until the client closes it; `false` if the test went away.
+    fn serve(listener: &TcpListener, reply: &[u8], tx: &mpsc::Sender<Vec<u8>>) -> bool {
+        use std::io::{Read, Write};
+        let Ok((mut stream, _)) = listener.accept() else {
+            return false;
+        };
+        let mut replied = false;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if tx.send(buf[..n].to_vec()).is_err() {
+                return false;
+            }
+            if !replied {
+                replied = true;
+                if stream.write_all(reply).is_err() {
+                    break;
+                }
+            }
+        }
+        true
     }
 
     /// The port it listens on.
@@ -446,4 +467,29 @@ pub fn split_packets(mut bytes: &[u8]) -> Vec<Vec<u8>> {
         bytes = &bytes[total..];
     }
     packets
+}
+
+/// The MQTT 5 buffers of [`with_mqtt5`]: 256 bytes for one incoming packet, 768 for minimq's
+/// transmit arena, 256 for the longest topic plus payload.
+pub type TestMqtt5Buffers = Mqtt5Buffers<256, 768, 256>;
+
+/// Builds the MQTT 5 transport for 127.0.0.1:`port` with `options` and runs `body` with its
+/// handle while its runner runs beside it, as firmware joins the two; returns what `body`
+/// returns. Only `body` decides whether and when to connect.
+pub fn with_mqtt5<R>(
+    port: u16,
+    options: MqttOptions<'_>,
+    body: impl AsyncFnOnce(&mut Mqtt5<'_>) -> R,
+) -> R {
+    let stack = Stack::default();
+    let mut buffers = TestMqtt5Buffers::new();
+    let broker = Broker::new("127.0.0.1", port);
+    let (mut mqtt, mut runner) =
+        Mqtt5::new(&stack, broker, options, &mut buffers).expect("valid MQTT 5 options");
+    async_io::block_on(async {
+        match select(runner.run(), body(&mut mqtt)).await {
+            Either::First(never) => never,
+            Either::Second(result) => result,
+        }
+    })
 }

@@ -1,0 +1,186 @@
+//! [`Mqtt5`]: the handle the publishers use. [`Mqtt5::new`] builds it with its
+//! [`Mqtt5Runner`]; each [`Transport`] call posts one request to the runner and waits for the
+//! answer.
+
+use super::runner::{Mqtt5Runner, Settings};
+use super::{Link, MessageBuffer, Mqtt5Buffers, Request};
+use crate::message::Message;
+use crate::topic::validate_topic_name;
+use crate::transport::{Broker, MqttConfigError, MqttError, MqttOptions, Transport};
+use embedded_nal_async::{Dns, TcpConnect};
+
+/// An MQTT 5 connection over any `embedded-nal-async` stack, on minimq: QoS 0 and 1,
+/// retain, keep-alive, will and birth message, a clean session on every connection (Clean
+/// Start 1, session expiry 0).
+///
+/// [`Mqtt5::new`] returns this handle and its [`Mqtt5Runner`]. The runner owns the
+/// connection: **run it** (spawn `runner.run()` as a task, or `join`/`select` it with the code
+/// that publishes), or the handle's calls never finish. Every buffer is in the caller's
+/// [`Mqtt5Buffers`].
+///
+/// ```no_run
+/// use embassy_futures::select::{Either, select};
+/// use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
+/// use sensorpub::{Message, QoS, Transport};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let stack = std_embedded_nal_async::Stack::default();
+/// let mut buffers = Mqtt5Buffers::<256, 768, 256>::new();
+/// let broker = Broker::new("127.0.0.1", 1883);
+/// let (mut mqtt, mut runner) =
+///     Mqtt5::new(&stack, broker, MqttOptions::new("apricot"), &mut buffers)?;
+///
+/// let publish = async {
+///     mqtt.connect().await?;
+///     // Returns once the broker acknowledged the message (PUBACK).
+///     let message = Message::new("apricot/value", b"742").with_qos(QoS::AtLeastOnce);
+///     mqtt.publish(&message).await?;
+///     mqtt.disconnect().await;
+///     Ok::<(), sensorpub::MqttError>(())
+/// };
+/// match select(runner.run(), publish).await {
+///     Either::First(never) => never,
+///     Either::Second(result) => result?,
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// What `Ok` promises: at QoS 1, the broker acknowledged the message (PUBACK). At QoS 0,
+/// that it was written to a connection that was open: the runner reads the connection
+/// right before and right after writing, so a broker that had already closed it (end of
+/// stream) or reset it is reported as an error, not as `Ok`. A QoS 0 `Ok` cannot promise
+/// that the broker received the message: one that closes the connection (or whose network
+/// goes away) after the write loses it unseen. Use QoS 1 where that matters.
+pub struct Mqtt5<'b> {
+    link: &'b Link,
+    message: &'b MessageBuffer,
+    /// A request was posted whose answer nobody took: the caller's future was dropped.
+    unanswered: bool,
+}
+
+impl<'b> Mqtt5<'b> {
+    /// The handle and the runner of one MQTT 5 connection to `broker` through `net`, in
+    /// `buffers`. Checks `options` against minimq's limits; does no I/O (the handle's
+    /// [`connect`](Transport::connect) does, through the runner).
+    ///
+    /// # Errors
+    /// [`MqttConfigError`] if minimq cannot hold the options (client id over 64 bytes, will
+    /// topic over 128 bytes, a will at a QoS it does not know).
+    pub fn new<N: TcpConnect + Dns, const RX: usize, const TX: usize, const MESSAGE: usize>(
+        net: &'b N,
+        broker: Broker<'b>,
+        options: MqttOptions<'b>,
+        buffers: &'b mut Mqtt5Buffers<RX, TX, MESSAGE>,
+    ) -> Result<(Self, Mqtt5Runner<'b, N>), MqttConfigError> {
+        let Mqtt5Buffers {
+            rx,
+            tx,
+            message,
+            link,
+        } = buffers;
+        // Left over from a handle and runner these buffers served before.
+        *link = Link::new();
+        let link: &'b Link = link;
+        let message: &'b MessageBuffer = message;
+        let settings = Settings {
+            net,
+            broker,
+            options,
+            link,
+            message,
+        };
+        let runner = Mqtt5Runner::new(settings, rx, tx)?;
+        let handle = Self {
+            link,
+            message,
+            unanswered: false,
+        };
+        Ok((handle, runner))
+    }
+
+    /// Sends DISCONNECT (so the broker drops the will) and closes the connection.
+    pub async fn disconnect(&mut self) {
+        let _ = self.call(Request::Disconnect).await;
+    }
+
+    /// Posts `request` and waits for the runner's answer.
+    async fn call(&mut self, request: Request) -> Result<(), MqttError> {
+        self.settle().await;
+        self.unanswered = true;
+        self.link.requests.signal(request);
+        let answer = self.link.answers.wait().await;
+        self.unanswered = false;
+        answer
+    }
+
+    /// Lets a request whose caller gave up finish first, so requests never overlap and an
+    /// old answer is never taken for a new one.
+    async fn settle(&mut self) {
+        if self.unanswered {
+            let _ = self.link.answers.wait().await;
+            self.unanswered = false;
+        }
+    }
+}
+
+impl Transport for Mqtt5<'_> {
+    type Error = MqttError;
+
+    /// Publishes; at QoS 1 returns once minimq saw the PUBACK, or [`MqttError::Timeout`]
+    /// (connection closed) after the acknowledgement timeout
+    /// ([`MqttOptions::with_ack_timeout_ms`]). At QoS 0, see what `Ok` promises on
+    /// [`Mqtt5`]. [`MqttError::InvalidTopic`] (nothing sent) for a topic that is empty, holds
+    /// `#`, `+` or NUL, or is longer than 65,535 bytes.
+    async fn publish(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
+        validate_topic_name(message.topic)?;
+        self.settle().await;
+        {
+            // Free: the runner holds it only while it serves a publish, and it answered.
+            let mut buffer = self
+                .message
+                .try_borrow_mut()
+                .map_err(|_| MqttError::NotConnected)?;
+            let (topic, payload) = (message.topic.as_bytes(), message.payload);
+            let slot = buffer
+                .get_mut(..topic.len() + payload.len())
+                .ok_or(MqttError::TooLarge)?;
+            let (topic_slot, payload_slot) = slot.split_at_mut(topic.len());
+            topic_slot.copy_from_slice(topic);
+            payload_slot.copy_from_slice(payload);
+        }
+        self.call(Request::Publish {
+            topic_len: message.topic.len(),
+            payload_len: message.payload.len(),
+            qos: message.qos,
+            retain: message.retain,
+        })
+        .await
+    }
+
+    /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
+    /// then publishes the birth message. Does nothing when already connected.
+    async fn connect(&mut self) -> Result<(), MqttError> {
+        self.call(Request::Connect).await
+    }
+
+    fn is_connected(&self) -> bool {
+        self.link.connected.get()
+    }
+
+    /// Handles what the broker sent meanwhile, without waiting for more. The runner keeps an
+    /// idle connection alive by itself; `poll` reports how it stands: `Ok` while it is up,
+    /// the error that ended it (once) if it ended while idle, e.g. [`MqttError::Timeout`]
+    /// for a keep-alive ping the broker did not answer.
+    async fn poll(&mut self) -> Result<(), MqttError> {
+        self.call(Request::Poll).await
+    }
+}
+
+impl core::fmt::Debug for Mqtt5<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mqtt5")
+            .field("connected", &self.link.connected.get())
+            .finish_non_exhaustive()
+    }
+}

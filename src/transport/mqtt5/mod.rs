@@ -1,0 +1,131 @@
+//! [`Mqtt5`]: the MQTT 5 transport, on minimq, as a handle and a runner.
+//!
+//! minimq 0.13's live `Connection` borrows its `Session`, and a struct cannot hold both, so
+//! the connection lives where minimq wants it: in the frame of one long-running `async fn`,
+//! [`Mqtt5Runner::run`]. [`Mqtt5::new`] returns the handle (which implements [`Transport`])
+//! and that runner, as embassy-net's `Stack` and `Runner`: the firmware spawns the runner as
+//! a task or joins/selects it with the code that publishes, and the handle asks it to
+//! connect, publish, poll and disconnect. While connected and idle, the runner reads the
+//! connection, so keep-alive pings go out and a broker that closed the connection is
+//! noticed without waiting for the next publish.
+//!
+//! One concern a file, after minimq's own `session/` layout:
+//! - `handle.rs`: [`Mqtt5`], the constructor and the [`Transport`] impl the publishers use;
+//! - `runner.rs`: [`Mqtt5Runner`], the connection's life (connect, serve requests, notice
+//!   the end);
+//! - `traffic.rs`: the I/O wrapper that tells an unanswered write (a keep-alive timeout) from
+//!   a broker that closed the connection;
+//! - `error.rs`: minimq's errors as [`MqttError`](crate::transport::MqttError) and
+//!   [`MqttConfigError`](crate::transport::MqttConfigError).
+//!
+//! The handle and the runner share [`Mqtt5Buffers`]: minimq's receive and transmit buffers,
+//! the message buffer and two embassy-sync `Signal`s, one for requests, one for answers.
+//! Both run on one executor (`NoopRawMutex`): nothing here is `Send`, as with embassy-net.
+//!
+//! [`Transport`]: crate::transport::Transport
+
+mod error;
+mod handle;
+mod runner;
+mod traffic;
+
+pub use handle::Mqtt5;
+pub use runner::Mqtt5Runner;
+
+use crate::message::QoS;
+use crate::transport::MqttError;
+use core::cell::{Cell, RefCell};
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::signal::Signal;
+
+/// What the handle asks of the runner. A publish's topic and payload wait in the message
+/// buffer.
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    Connect,
+    Publish {
+        topic_len: usize,
+        payload_len: usize,
+        qos: QoS,
+        retain: bool,
+    },
+    Poll,
+    Disconnect,
+}
+
+/// The requests and answers between a handle and its runner, and whether the runner holds a
+/// live connection.
+struct Link {
+    requests: Signal<NoopRawMutex, Request>,
+    answers: Signal<NoopRawMutex, Result<(), MqttError>>,
+    connected: Cell<bool>,
+}
+
+impl Link {
+    const fn new() -> Self {
+        Self {
+            requests: Signal::new(),
+            answers: Signal::new(),
+            connected: Cell::new(false),
+        }
+    }
+}
+
+/// The message buffer, whatever its length. Never contended: the handle writes it only when
+/// the runner has answered, the runner reads it only while it serves that publish. (An
+/// embassy-sync `Mutex` here cost 400 bytes of flash and 62 instructions a publish on a
+/// Cortex-M4 for waiting that never happens.)
+type MessageBuffer = RefCell<[u8]>;
+
+/// Every buffer of one MQTT 5 connection, caller-owned so its size is visible (put it in a
+/// `static` or a `StaticCell` in firmware):
+/// - `RX`: one incoming packet (256 is plenty for a publisher: CONNACK with properties,
+///   PUBACK);
+/// - `TX`: minimq's transmit arena: CONNECT, then each PUBLISH (topic + payload + ~16 bytes)
+///   and the QoS 1 messages not acknowledged yet;
+/// - `MESSAGE`: the longest topic plus payload, copied from the handle to the runner.
+///
+/// ```
+/// use sensorpub::transport::Mqtt5Buffers;
+///
+/// let buffers = Mqtt5Buffers::<256, 768, 256>::new();
+/// # drop(buffers);
+/// ```
+pub struct Mqtt5Buffers<const RX: usize, const TX: usize, const MESSAGE: usize> {
+    rx: [u8; RX],
+    tx: [u8; TX],
+    message: RefCell<[u8; MESSAGE]>,
+    link: Link,
+}
+
+impl<const RX: usize, const TX: usize, const MESSAGE: usize> Mqtt5Buffers<RX, TX, MESSAGE> {
+    /// Zeroed buffers.
+    pub const fn new() -> Self {
+        Self {
+            rx: [0; RX],
+            tx: [0; TX],
+            message: RefCell::new([0; MESSAGE]),
+            link: Link::new(),
+        }
+    }
+}
+
+impl<const RX: usize, const TX: usize, const MESSAGE: usize> Default
+    for Mqtt5Buffers<RX, TX, MESSAGE>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const RX: usize, const TX: usize, const MESSAGE: usize> core::fmt::Debug
+    for Mqtt5Buffers<RX, TX, MESSAGE>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mqtt5Buffers")
+            .field("rx", &RX)
+            .field("tx", &TX)
+            .field("message", &MESSAGE)
+            .finish()
+    }
+}

@@ -1,0 +1,347 @@
+//! [`Mqtt5Runner`]: the life of the connection. It waits for the handle's requests; while
+//! connected it reads the connection between them (keep-alive, acknowledgements, the end of
+//! the connection), and it answers each request.
+
+use super::error::{config_error, connect_error, minimq_qos, session_error};
+use super::traffic::Traffic;
+use super::{Link, MessageBuffer, Request};
+use crate::message::{Message, QoS};
+use crate::topic::validate_topic_name;
+use crate::transport::connect::open;
+use crate::transport::{Broker, ConnectError, MqttConfigError, MqttError, MqttOptions};
+use embassy_futures::select::{Either, select};
+use embassy_time::{Duration, Instant, with_deadline, with_timeout};
+use embedded_nal_async::{Dns, TcpConnect};
+use minimq::{Buffers, ConfigBuilder, Connection, PubError, Publication, Session, Will};
+
+/// What the runner needs besides minimq's buffers.
+pub(super) struct Settings<'b, N> {
+    pub(super) net: &'b N,
+    pub(super) broker: Broker<'b>,
+    pub(super) options: MqttOptions<'b>,
+    pub(super) link: &'b Link,
+    pub(super) message: &'b MessageBuffer,
+}
+
+/// The runner of an [`Mqtt5`](crate::transport::Mqtt5) handle: it owns the connection and
+/// does what the handle asks. Built with the handle by
+/// [`Mqtt5::new`](crate::transport::Mqtt5::new); [`run`](Self::run) it for as long as the
+/// handle is used.
+pub struct Mqtt5Runner<'b, N> {
+    settings: Settings<'b, N>,
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+}
+
+impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
+    /// The runner over `rx` and `tx`, once minimq accepted the options.
+    pub(super) fn new(
+        settings: Settings<'b, N>,
+        rx: &'b mut [u8],
+        tx: &'b mut [u8],
+    ) -> Result<Self, MqttConfigError> {
+        config(&settings.options, rx, tx)?;
+        Ok(Self { settings, rx, tx })
+    }
+
+    /// Serves the handle, forever: spawn it as a task, or `join`/`select` it with the code
+    /// that uses the handle (see [`Mqtt5`](crate::transport::Mqtt5)). Dropping the future
+    /// closes the connection (without DISCONNECT); running it again starts disconnected.
+    pub async fn run(&mut self) -> ! {
+        let Self { settings, rx, tx } = self;
+        // A connection a dropped `run` held is gone with it.
+        settings.link.connected.set(false);
+        // Why the last connection ended while idle; the next publish or poll reports it.
+        let mut ended = None;
+        loop {
+            match settings.link.requests.wait().await {
+                Request::Connect => {
+                    // As MQTT 3.1.1 does: a will or birth topic nobody could publish to is
+                    // refused before any I/O.
+                    let topics = [settings.options.will(), settings.options.birth()];
+                    let invalid = topics
+                        .into_iter()
+                        .flatten()
+                        .find_map(|m| validate_topic_name(m.topic).err());
+                    if let Some(e) = invalid {
+                        settings
+                            .link
+                            .answers
+                            .signal(Err(MqttError::InvalidTopic(e)));
+                        continue;
+                    }
+                }
+                Request::Disconnect => {
+                    settings.link.answers.signal(Ok(()));
+                    continue;
+                }
+                Request::Publish { .. } | Request::Poll => {
+                    let error = ended.take().unwrap_or(MqttError::NotConnected);
+                    settings.link.answers.signal(Err(error));
+                    continue;
+                }
+            }
+            ended = None;
+            // A new session for every connection: minimq would ask the broker to resume the
+            // last one (Clean Start 0), and every connection here is a clean session.
+            let session = match config(&settings.options, rx, tx) {
+                Ok(config) => Session::new(config),
+                // `new` built the same configuration from the same options.
+                Err(_) => {
+                    settings.link.answers.signal(Err(MqttError::Protocol));
+                    continue;
+                }
+            };
+            ended = settings.connection(session).await;
+            settings.link.connected.set(false);
+        }
+    }
+}
+
+impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(u64::from(self.options.timeout_ms()))
+    }
+
+    /// Connects (answering the handle's connect), then serves the connection until it ends;
+    /// returns why it ended if no request was told.
+    async fn connection(&self, mut session: Session<'_>) -> Option<MqttError> {
+        let traffic = Traffic::new();
+        let opened = with_timeout(self.timeout(), async {
+            let io = open(self.net, &self.broker).await?;
+            session
+                .connect(traffic.count(io))
+                .await
+                .map_err(connect_error)
+        })
+        .await;
+        let mut connection = match opened {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(e)) => {
+                self.link.answers.signal(Err(e));
+                return None;
+            }
+            Err(_) => {
+                self.link
+                    .answers
+                    .signal(Err(MqttError::Connect(ConnectError::Timeout)));
+                return None;
+            }
+        };
+        self.link.connected.set(true);
+        let birth = match self.options.birth() {
+            Some(birth) => self.publish(&mut connection, &traffic, &birth).await,
+            None => Ok(()),
+        };
+        if !self.answer(&connection, birth) {
+            return None;
+        }
+        loop {
+            let request = match select(self.link.requests.wait(), watch(&mut connection)).await {
+                Either::First(request) => request,
+                Either::Second(error) => return Some(traffic.explain(error)),
+            };
+            let result = match request {
+                Request::Connect => Ok(()),
+                Request::Disconnect => {
+                    let _ = connection.disconnect().await;
+                    Ok(())
+                }
+                Request::Poll => drain(&mut connection).await.map_err(|e| traffic.explain(e)),
+                Request::Publish {
+                    topic_len,
+                    payload_len,
+                    qos,
+                    retain,
+                } => {
+                    self.publish_copied(
+                        &mut connection,
+                        &traffic,
+                        topic_len,
+                        payload_len,
+                        qos,
+                        retain,
+                    )
+                    .await
+                }
+            };
+            if !self.answer(&connection, result) {
+                return None;
+            }
+        }
+    }
+
+    /// Answers the handle; `false` if the connection is over (after a disconnect, a failure
+    /// that closed it, or a timeout, after which it is not trusted).
+    fn answer<IO: minimq::Io>(
+        &self,
+        connection: &Connection<'_, '_, IO>,
+        result: Result<(), MqttError>,
+    ) -> bool {
+        let alive = connection.is_connected() && result != Err(MqttError::Timeout);
+        if !alive {
+            self.link.connected.set(false);
+        }
+        self.link.answers.signal(result);
+        alive
+    }
+
+    /// Publishes the message the handle copied into the message buffer.
+    // The borrow spans the publish on purpose: the handle writes the buffer only after the
+    // runner answered, and with `try_borrow_mut`, which fails instead of panicking.
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn publish_copied<IO: minimq::Io>(
+        &self,
+        connection: &mut Connection<'_, '_, IO>,
+        traffic: &Traffic,
+        topic_len: usize,
+        payload_len: usize,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<(), MqttError> {
+        let buffer = self.message.try_borrow().map_err(|_| MqttError::TooLarge)?;
+        let (topic, payload) =
+            copied(&buffer, topic_len, payload_len).ok_or(MqttError::TooLarge)?;
+        let message = Message::new(topic, payload)
+            .with_qos(qos)
+            .with_retain(retain);
+        self.publish(connection, traffic, &message).await
+    }
+
+    /// Publishes `message`: at QoS 1 until minimq saw the PUBACK or the acknowledgement
+    /// timeout passed; at QoS 0 between two looks at the connection, so a connection the
+    /// broker already closed or reset is an error, not an `Ok`.
+    async fn publish<IO: minimq::Io>(
+        &self,
+        connection: &mut Connection<'_, '_, IO>,
+        traffic: &Traffic,
+        message: &Message<'_>,
+    ) -> Result<(), MqttError> {
+        if message.qos > self.options.max_qos() {
+            return Err(MqttError::QosNotAllowed);
+        }
+        self.send(connection, message)
+            .await
+            .map_err(|e| traffic.explain(e))
+    }
+
+    async fn send<IO: minimq::Io>(
+        &self,
+        connection: &mut Connection<'_, '_, IO>,
+        message: &Message<'_>,
+    ) -> Result<(), MqttError> {
+        // What arrived first: a PINGRESP due, the end of the connection.
+        drain(connection).await?;
+        let ack_timeout = Duration::from_millis(u64::from(self.options.ack_timeout_ms()));
+        let deadline = Instant::now() + ack_timeout;
+        let op = loop {
+            let mut publication =
+                Publication::bytes(message.topic, message.payload).qos(minimq_qos(message.qos));
+            if message.retain {
+                publication = publication.retain();
+            }
+            match connection.publish(publication).await {
+                Ok(op) => break op,
+                // No room in minimq's buffers yet: let acknowledgements in, then retry.
+                Err(PubError::Session(minimq::Error::NotReady))
+                | Err(PubError::Session(minimq::Error::Resource(
+                    minimq::ResourceError::InflightExhausted,
+                ))) => progress(connection, deadline).await?,
+                Err(PubError::Payload(())) => return Err(MqttError::TooLarge),
+                Err(PubError::Session(e)) => return Err(session_error(e, message.qos)),
+            }
+        };
+        match op {
+            Some(op) => {
+                while connection.is_pending(&op) {
+                    progress(connection, deadline).await?;
+                }
+                if connection.is_invalidated(&op) {
+                    return Err(MqttError::Closed);
+                }
+            }
+            // A broker that had closed its end answers the write with a reset: seen here on
+            // a fast link, not promised on a slow one (see `Mqtt5`).
+            None => drain(connection).await?,
+        }
+        Ok(())
+    }
+}
+
+/// minimq's configuration over `rx` and `tx`, from `options`.
+fn config<'s>(
+    options: &MqttOptions<'s>,
+    rx: &'s mut [u8],
+    tx: &'s mut [u8],
+) -> Result<ConfigBuilder<'s>, MqttConfigError> {
+    let mut config = ConfigBuilder::new(Buffers::new(rx, tx))
+        .client_id(options.client_id())
+        .map_err(config_error)?
+        .keepalive_interval(options.keep_alive_s());
+    if let Some(credentials) = options.credentials() {
+        config = config
+            .auth(credentials.username(), credentials.password())
+            .map_err(config_error)?;
+    }
+    if let Some(will) = options.will() {
+        let mut minimq_will = Will::new(will.topic, will.payload, &[])
+            .map_err(config_error)?
+            .qos(minimq_qos(will.qos));
+        if will.retain {
+            minimq_will = minimq_will.retained();
+        }
+        config = config.will(minimq_will).map_err(config_error)?;
+    }
+    Ok(config)
+}
+
+/// The topic and payload the handle copied into the message buffer.
+fn copied(buffer: &[u8], topic_len: usize, payload_len: usize) -> Option<(&str, &[u8])> {
+    let bytes = buffer.get(..topic_len.checked_add(payload_len)?)?;
+    let (topic, payload) = bytes.split_at(topic_len);
+    // The handle copied a &str there.
+    Some((core::str::from_utf8(topic).ok()?, payload))
+}
+
+/// Lets minimq run the idle connection (keep-alive pings, what the broker sends) until it
+/// ends; returns why.
+async fn watch<IO: minimq::Io>(connection: &mut Connection<'_, '_, IO>) -> MqttError {
+    loop {
+        if let Err(e) = connection.poll().await {
+            return session_error(e, QoS::AtMostOnce);
+        }
+    }
+}
+
+/// Lets minimq handle whatever is ready, without waiting for the network.
+async fn drain<IO: minimq::Io>(connection: &mut Connection<'_, '_, IO>) -> Result<(), MqttError> {
+    loop {
+        match select(connection.poll(), core::future::ready(())).await {
+            Either::First(Ok(_)) => {}
+            Either::First(Err(e)) => return Err(session_error(e, QoS::AtMostOnce)),
+            Either::Second(()) => return Ok(()),
+        }
+    }
+}
+
+/// Waits for minimq to make progress (an acknowledgement, a ping) until `deadline`.
+async fn progress<IO: minimq::Io>(
+    connection: &mut Connection<'_, '_, IO>,
+    deadline: Instant,
+) -> Result<(), MqttError> {
+    match with_deadline(deadline, connection.poll()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(session_error(e, QoS::AtMostOnce)),
+        Err(_) => Err(MqttError::Timeout),
+    }
+}
+
+impl<N> core::fmt::Debug for Mqtt5Runner<'_, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mqtt5Runner")
+            .field("broker", &self.settings.broker)
+            .field("options", &self.settings.options)
+            .field("connected", &self.settings.link.connected.get())
+            .finish_non_exhaustive()
+    }
+}
