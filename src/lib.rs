@@ -94,6 +94,18 @@ pub mod sink;
 mod topic;
 pub mod transport;
 
+/// Internals the fuzz targets in `fuzz/` call directly. Compiled only with `--cfg fuzzing`,
+/// which `cargo fuzz` sets: never in a user's build, so not part of the API (a cfg rather
+/// than a cargo feature, which docs.rs's `all-features` and `--all-features` builds would
+/// turn on).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// MQTT 3.1.1 framing: the length of the packet at the start of the bytes received,
+    /// `Ok(None)` while incomplete, `Err(MqttError::Protocol)` for a malformed length.
+    pub use crate::transport::frame_len;
+}
+
 /// The README's code blocks are compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -379,7 +379,10 @@ enum Inbound {
 }
 
 /// The total length of the packet at the start of `bytes`, once all of it is there.
-fn frame_len(bytes: &[u8]) -> Result<Option<usize>, MqttError> {
+///
+/// `pub` only for the fuzz targets (re-exported by `sensorpub::fuzzing` under `cfg(fuzzing)`);
+/// the module is private, so it is not part of the API.
+pub fn frame_len(bytes: &[u8]) -> Result<Option<usize>, MqttError> {
     let mut remaining = 0usize;
     for i in 0..MAX_LENGTH_BYTES {
         let Some(&byte) = bytes.get(1 + i) else {

@@ -1,0 +1,134 @@
+//! `JsonSink` (both shapes, renamed keys, device, decimals) fed arbitrary samples and buffer
+//! sizes: never panics; every `Ok` is valid JSON that reads back as the sample; every error
+//! is the right one (a short buffer really was too short, a refused value really was NaN or
+//! infinite, a duplicate key really was one).
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use arbitrary::Arbitrary;
+use common::{ArbitrarySample, QUANTITIES, assert_close, assert_number_text, topic_or_default};
+use libfuzzer_sys::fuzz_target;
+use sensorpub::{EncodeError, JsonSink, Quantity, Sink};
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    object: bool,
+    topic: String,
+    /// For a bare number: the quantity to send instead of the first reading.
+    of: Option<u8>,
+    keys: Vec<(u8, String)>,
+    device: Option<String>,
+    decimals: Option<u8>,
+    sample: ArbitrarySample,
+    buf_len: u16,
+}
+
+fuzz_target!(|input: Input| {
+    let topic = topic_or_default(&input.topic);
+    let keys: Vec<(Quantity, &str)> = input
+        .keys
+        .iter()
+        .take(4)
+        .map(|(q, key)| (QUANTITIES[usize::from(*q) % QUANTITIES.len()], key.as_str()))
+        .collect();
+    let mut sink = if input.object {
+        JsonSink::object(topic).expect("a valid topic")
+    } else {
+        JsonSink::value(topic).expect("a valid topic")
+    };
+    let chosen = input.of.map(|q| QUANTITIES[usize::from(q) % QUANTITIES.len()]);
+    if let Some(quantity) = chosen {
+        sink = sink.of(quantity);
+    }
+    match sink.with_keys(&keys) {
+        Ok(with) => sink = with,
+        Err(_) => {
+            let refused = keys.iter().any(|(_, key)| key.chars().any(|c| c == '"' || c == '\\' || c.is_control()));
+            assert!(refused, "keys {keys:?} refused");
+            return;
+        }
+    }
+    if let Some(device) = &input.device {
+        sink = sink.with_device(device);
+    }
+    if let Some(decimals) = input.decimals {
+        match sink.with_decimals(decimals) {
+            Ok(with) => sink = with,
+            Err(_) => {
+                assert!(decimals > 6);
+                return;
+            }
+        }
+    }
+    let sample = input.sample.build();
+    let key = |quantity: Quantity| {
+        keys.iter().find(|(q, _)| *q == quantity).map_or(quantity.name(), |(_, key)| key)
+    };
+    let mut buf = vec![0u8; usize::from(input.buf_len % 1024)];
+    let mut twin = sink;
+    match sink.encode(&sample, 0, 0, &mut buf) {
+        Ok(message) => {
+            assert_eq!(message.topic, topic);
+            let payload = std::str::from_utf8(message.payload).expect("UTF-8");
+            if input.object {
+                let parsed: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(payload).expect("a JSON object");
+                // One member per reading (keys are distinct), plus the device.
+                assert_eq!(parsed.len(), sample.len() + usize::from(input.device.is_some()));
+                if let Some(device) = &input.device {
+                    assert_eq!(parsed["device"].as_str(), Some(device.as_str()));
+                }
+                for reading in sample.readings() {
+                    let value = parsed[key(reading.quantity)].as_f64().expect("a number");
+                    assert_close(value, reading.value, input.decimals);
+                    if let Some(raw) = payload_number(payload, key(reading.quantity)) {
+                        assert_number_text(&raw, reading.value, input.decimals);
+                    }
+                }
+            } else {
+                let reading = match chosen {
+                    Some(q) => sample.readings().iter().find(|r| r.quantity == q),
+                    None => sample.readings().first(),
+                }
+                .expect("a bare number only for a reading");
+                serde_json::from_str::<serde_json::Value>(payload).expect("a JSON number");
+                assert_number_text(payload, reading.value, input.decimals);
+            }
+        }
+        Err(EncodeError::BufferTooSmall) => {
+            let mut big = vec![0u8; 1 << 16];
+            let message = twin.encode(&sample, 0, 0, &mut big).expect("fits in 64 KiB");
+            assert!(message.topic.len() + message.payload.len() > buf.len());
+        }
+        Err(EncodeError::NonFinite { quantity }) => {
+            assert!(sample.readings().iter().any(|r| r.quantity == quantity && !r.value.is_finite()));
+        }
+        Err(EncodeError::DuplicateKey { quantity }) => {
+            assert!(input.object);
+            let clash = sample.readings().iter().filter(|r| key(r.quantity) == key(quantity)).count() > 1
+                || (input.device.is_some() && key(quantity) == "device");
+            assert!(clash, "{quantity:?} is no duplicate");
+        }
+        Err(EncodeError::NothingToSend) => {
+            let has = match (input.object, chosen) {
+                (true, _) | (false, None) => !sample.is_empty(),
+                (false, Some(q)) => sample.get(q).is_some(),
+            };
+            assert!(!has);
+        }
+        Err(other) => panic!("unexpected {other:?}"),
+    }
+});
+
+/// The text of the number after `"key":` in `payload`, exactly as written, for a key JSON
+/// does not escape (`None` for others: their escaped form is the encoder's choice).
+fn payload_number(payload: &str, key: &str) -> Option<String> {
+    if key.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        return None;
+    }
+    let pattern = format!("\"{key}\":");
+    let start = payload.find(&pattern)? + pattern.len();
+    Some(payload[start..].chars().take_while(|c| !matches!(c, ',' | '}')).collect())
+}
