@@ -58,7 +58,10 @@ impl<'a> Broker<'a> {
     }
 
     fn checked(host: &'a str, port: u16) -> Result<Self, BrokerParseError> {
-        if host.is_empty() || host.bytes().any(|b| b.is_ascii_whitespace()) {
+        // A bracket left in the host (`::]`, `[a`) is a typo, and the address would not print
+        // (`Display`) as text that parses back to it.
+        let malformed = |b: u8| b.is_ascii_whitespace() || b == b'[' || b == b']';
+        if host.is_empty() || host.bytes().any(malformed) {
             return Err(BrokerParseError::Host);
         }
         Ok(Self::new(host, port))
@@ -96,7 +99,7 @@ fn parse_port(text: &str) -> Result<u16, BrokerParseError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum BrokerParseError {
-    /// The host is empty, holds spaces, or an IPv6 bracket is not closed.
+    /// The host is empty, holds spaces, or an IPv6 bracket is not closed or stray.
     Host,
     /// The port is not a number in `1..=65535`.
     Port,
