@@ -25,13 +25,31 @@ pub const QUANTITIES: [Quantity; 20] = [
     Quantity::DewPoint,
     Quantity::Voltage,
     Quantity::Value,
-    Quantity::Custom { name: "co2", unit: "ppm" },
-    Quantity::Custom { name: "soil", unit: "%" },
-    Quantity::Custom { name: "a\"b\\c\n\u{1}", unit: "" },
-    Quantity::Custom { name: "temperature", unit: "Cel" },
-    Quantity::Custom { name: "device", unit: "" },
+    Quantity::Custom {
+        name: "co2",
+        unit: "ppm",
+    },
+    Quantity::Custom {
+        name: "soil",
+        unit: "%",
+    },
+    Quantity::Custom {
+        name: "a\"b\\c\n\u{1}",
+        unit: "",
+    },
+    Quantity::Custom {
+        name: "temperature",
+        unit: "Cel",
+    },
+    Quantity::Custom {
+        name: "device",
+        unit: "",
+    },
     Quantity::Custom { name: "", unit: "" },
-    Quantity::Custom { name: "très_long_nom_de_capteur_plus_de_trente_octets", unit: "W/m2" },
+    Quantity::Custom {
+        name: "très_long_nom_de_capteur_plus_de_trente_octets",
+        unit: "W/m2",
+    },
 ];
 
 /// The capacity of the samples the targets build.
@@ -66,7 +84,10 @@ pub fn assert_close(got: f64, value: f32, decimals: Option<u8>) {
         None => assert_eq!(got as f32, value, "{got} for {value:e}"),
         Some(d) => {
             let tolerance = 0.5 * 10f64.powi(-i32::from(d)) + f64::from(value.abs()) * 1e-6;
-            assert!((got - f64::from(value)).abs() <= tolerance, "{got} for {value:e}");
+            assert!(
+                (got - f64::from(value)).abs() <= tolerance,
+                "{got} for {value:e}"
+            );
         }
     }
 }
@@ -74,7 +95,9 @@ pub fn assert_close(got: f64, value: f32, decimals: Option<u8>) {
 /// `text` is a number written for `value`: with exactly `decimals` decimals if given, and
 /// reading back as [`assert_close`] says.
 pub fn assert_number_text(text: &str, value: f32, decimals: Option<u8>) {
-    let got: f64 = text.parse().unwrap_or_else(|_| panic!("{text:?} is not a number"));
+    let got: f64 = text
+        .parse()
+        .unwrap_or_else(|_| panic!("{text:?} is not a number"));
     if let Some(d) = decimals {
         let (_, fraction) = text.split_once('.').unwrap_or((text, ""));
         if fraction.len() != usize::from(d) {
@@ -91,5 +114,9 @@ pub fn assert_number_text(text: &str, value: f32, decimals: Option<u8>) {
 /// A short arbitrary topic, or a fixed one when it is not a valid topic name (the topic
 /// target fuzzes validation).
 pub fn topic_or_default(topic: &str) -> &str {
-    if sensorpub::validate_topic_name(topic).is_ok() { topic } else { "t" }
+    if sensorpub::validate_topic_name(topic).is_ok() {
+        topic
+    } else {
+        "t"
+    }
 }

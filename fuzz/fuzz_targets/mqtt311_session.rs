@@ -81,7 +81,11 @@ impl Dns for Net {
         Ok(IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 
-    async fn get_host_by_address(&self, _addr: IpAddr, _out: &mut [u8]) -> Result<usize, ErrorKind> {
+    async fn get_host_by_address(
+        &self,
+        _addr: IpAddr,
+        _out: &mut [u8],
+    ) -> Result<usize, ErrorKind> {
         Err(ErrorKind::Unsupported)
     }
 }
@@ -155,19 +159,33 @@ fuzz_target!(|input: Input| {
     let mut rx = vec![0u8; 4 + usize::from(input.rx_extra % 64)];
     let mut options = MqttOptions::new("fuzz").with_ack_timeout_ms(60_000);
     if input.will {
-        options = options.with_will(Message::new("fuzz/status", b"offline").with_qos(QoS::AtLeastOnce));
+        options =
+            options.with_will(Message::new("fuzz/status", b"offline").with_qos(QoS::AtLeastOnce));
     }
     if input.birth {
-        options = options.with_birth(Message::new("fuzz/status", b"online").with_qos(QoS::AtLeastOnce));
+        options =
+            options.with_birth(Message::new("fuzz/status", b"online").with_qos(QoS::AtLeastOnce));
     }
-    let mut mqtt = Mqtt311::new(&net, Broker::new("127.0.0.1", 1883), options, &mut tx, &mut rx);
+    let mut mqtt = Mqtt311::new(
+        &net,
+        Broker::new("127.0.0.1", 1883),
+        options,
+        &mut tx,
+        &mut rx,
+    );
     embassy_futures::block_on(async {
         for op in input.ops.iter().take(32) {
             let result = match *op {
                 Op::Connect => mqtt.connect().await,
                 Op::Publish { qos1, retain } => {
-                    let qos = if qos1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
-                    let message = Message::new("fuzz/value", b"742").with_qos(qos).with_retain(retain);
+                    let qos = if qos1 {
+                        QoS::AtLeastOnce
+                    } else {
+                        QoS::AtMostOnce
+                    };
+                    let message = Message::new("fuzz/value", b"742")
+                        .with_qos(qos)
+                        .with_retain(retain);
                     mqtt.publish(&message).await
                 }
                 Op::Poll => mqtt.poll().await,
@@ -182,7 +200,10 @@ fuzz_target!(|input: Input| {
                 // Refused before anything was sent: the connection (if any) stays.
                 Err(MqttError::NotConnected | MqttError::QosNotAllowed | MqttError::TooLarge) => {}
                 // Every other failure closed the connection: the next connect starts over.
-                Err(e) => assert!(!mqtt.is_connected(), "{op:?} failed with {e:?} but stayed connected"),
+                Err(e) => assert!(
+                    !mqtt.is_connected(),
+                    "{op:?} failed with {e:?} but stayed connected"
+                ),
             }
         }
     });

@@ -38,14 +38,18 @@ fuzz_target!(|input: Input| {
     } else {
         JsonSink::value(topic).expect("a valid topic")
     };
-    let chosen = input.of.map(|q| QUANTITIES[usize::from(q) % QUANTITIES.len()]);
+    let chosen = input
+        .of
+        .map(|q| QUANTITIES[usize::from(q) % QUANTITIES.len()]);
     if let Some(quantity) = chosen {
         sink = sink.of(quantity);
     }
     match sink.with_keys(&keys) {
         Ok(with) => sink = with,
         Err(_) => {
-            let refused = keys.iter().any(|(_, key)| key.chars().any(|c| c == '"' || c == '\\' || c.is_control()));
+            let refused = keys
+                .iter()
+                .any(|(_, key)| key.chars().any(|c| c == '"' || c == '\\' || c.is_control()));
             assert!(refused, "keys {keys:?} refused");
             return;
         }
@@ -64,7 +68,9 @@ fuzz_target!(|input: Input| {
     }
     let sample = input.sample.build();
     let key = |quantity: Quantity| {
-        keys.iter().find(|(q, _)| *q == quantity).map_or(quantity.name(), |(_, key)| key)
+        keys.iter()
+            .find(|(q, _)| *q == quantity)
+            .map_or(quantity.name(), |(_, key)| key)
     };
     let mut buf = vec![0u8; usize::from(input.buf_len % 1024)];
     let mut twin = sink;
@@ -76,7 +82,10 @@ fuzz_target!(|input: Input| {
                 let parsed: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(payload).expect("a JSON object");
                 // One member per reading (keys are distinct), plus the device.
-                assert_eq!(parsed.len(), sample.len() + usize::from(input.device.is_some()));
+                assert_eq!(
+                    parsed.len(),
+                    sample.len() + usize::from(input.device.is_some())
+                );
                 if let Some(device) = &input.device {
                     assert_eq!(parsed["device"].as_str(), Some(device.as_str()));
                 }
@@ -99,15 +108,27 @@ fuzz_target!(|input: Input| {
         }
         Err(EncodeError::BufferTooSmall) => {
             let mut big = vec![0u8; 1 << 16];
-            let message = twin.encode(&sample, 0, 0, &mut big).expect("fits in 64 KiB");
+            let message = twin
+                .encode(&sample, 0, 0, &mut big)
+                .expect("fits in 64 KiB");
             assert!(message.topic.len() + message.payload.len() > buf.len());
         }
         Err(EncodeError::NonFinite { quantity }) => {
-            assert!(sample.readings().iter().any(|r| r.quantity == quantity && !r.value.is_finite()));
+            assert!(
+                sample
+                    .readings()
+                    .iter()
+                    .any(|r| r.quantity == quantity && !r.value.is_finite())
+            );
         }
         Err(EncodeError::DuplicateKey { quantity }) => {
             assert!(input.object);
-            let clash = sample.readings().iter().filter(|r| key(r.quantity) == key(quantity)).count() > 1
+            let clash = sample
+                .readings()
+                .iter()
+                .filter(|r| key(r.quantity) == key(quantity))
+                .count()
+                > 1
                 || (input.device.is_some() && key(quantity) == "device");
             assert!(clash, "{quantity:?} is no duplicate");
         }
@@ -130,5 +151,10 @@ fn payload_number(payload: &str, key: &str) -> Option<String> {
     }
     let pattern = format!("\"{key}\":");
     let start = payload.find(&pattern)? + pattern.len();
-    Some(payload[start..].chars().take_while(|c| !matches!(c, ',' | '}')).collect())
+    Some(
+        payload[start..]
+            .chars()
+            .take_while(|c| !matches!(c, ',' | '}'))
+            .collect(),
+    )
 }

@@ -26,7 +26,8 @@ fuzz_target!(|input: Input| {
     let device = &input.device;
     let Ok(mut sink) = SenmlSink::new(topic, device) else {
         let name_byte = |c: char| c.is_ascii_alphanumeric() || "-:./_".contains(c);
-        let valid = device.starts_with(|c: char| c.is_ascii_alphanumeric()) && device.chars().all(name_byte);
+        let valid = device.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && device.chars().all(name_byte);
         assert!(!valid, "device {device:?} refused");
         return;
     };
@@ -58,29 +59,49 @@ fuzz_target!(|input: Input| {
                     }
                 };
                 let name = record["n"].as_str().expect("a name");
-                assert_eq!(format!("{base_name}{name}"), format!("{device}:{}", reading.quantity.name()));
+                assert_eq!(
+                    format!("{base_name}{name}"),
+                    format!("{device}:{}", reading.quantity.name())
+                );
                 let (unit, scale) = senml_unit(reading.quantity);
                 assert_eq!(record.get("u").and_then(Value::as_str), unit);
                 let value = reading.value * scale;
-                assert_close(record["v"].as_f64().expect("a number"), value, input.decimals);
+                assert_close(
+                    record["v"].as_f64().expect("a number"),
+                    value,
+                    input.decimals,
+                );
             }
         }
         Err(EncodeError::BufferTooSmall) => {
             let mut big = vec![0u8; 1 << 16];
-            let message = twin.encode(&sample, 0, 0, &mut big).expect("fits in 64 KiB");
+            let message = twin
+                .encode(&sample, 0, 0, &mut big)
+                .expect("fits in 64 KiB");
             assert!(message.topic.len() + message.payload.len() > buf.len());
         }
         Err(EncodeError::NonFinite { quantity }) => {
             let scale = senml_unit(quantity).1;
-            assert!(sample.readings().iter().any(|r| r.quantity == quantity && !(r.value * scale).is_finite()));
+            assert!(
+                sample
+                    .readings()
+                    .iter()
+                    .any(|r| r.quantity == quantity && !(r.value * scale).is_finite())
+            );
         }
         Err(EncodeError::InvalidName { quantity }) => {
             let name = quantity.name();
-            let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-:./_".contains(c));
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-:./_".contains(c));
             assert!(!valid, "{name:?} refused");
         }
         Err(EncodeError::UnregisteredUnit { quantity }) => {
-            assert!(matches!(quantity, Quantity::Custom { unit: "ppm", .. }), "{quantity:?}");
+            assert!(
+                matches!(quantity, Quantity::Custom { unit: "ppm", .. }),
+                "{quantity:?}"
+            );
         }
         Err(EncodeError::NothingToSend) => assert!(sample.is_empty()),
         Err(other) => panic!("unexpected {other:?}"),
@@ -95,7 +116,9 @@ fn senml_unit(quantity: Quantity) -> (Option<&'static str>, f32) {
         Quantity::Pressure => (Some("Pa"), 1.0),
         Quantity::Altitude => (Some("m"), 1.0),
         Quantity::Illuminance => (Some("lx"), 1.0),
-        Quantity::AccelerationX | Quantity::AccelerationY | Quantity::AccelerationZ => (Some("m/s2"), 9.806_65),
+        Quantity::AccelerationX | Quantity::AccelerationY | Quantity::AccelerationZ => {
+            (Some("m/s2"), 9.806_65)
+        }
         Quantity::Pitch | Quantity::Roll => (Some("rad"), core::f32::consts::PI / 180.0),
         Quantity::Voltage => (Some("V"), 1.0),
         Quantity::Custom { unit: "", .. } => (None, 1.0),

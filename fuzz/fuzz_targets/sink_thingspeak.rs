@@ -77,7 +77,10 @@ fuzz_target!(|input: Input| {
         .filter_map(|&(field, q)| sample.get(q).map(|v| (field, q, v)))
         .collect();
     mapped.sort_by_key(|&(field, _, _)| field);
-    let has_extras = input.status.is_some() || input.location.is_some() || input.elevation.is_some() || sample.timestamp().is_some();
+    let has_extras = input.status.is_some()
+        || input.location.is_some()
+        || input.elevation.is_some()
+        || sample.timestamp().is_some();
     let count = sink.message_count(&sample);
     let expected_count = match input.per_field {
         true => mapped.len(),
@@ -110,7 +113,9 @@ fuzz_target!(|input: Input| {
             Err(EncodeError::BufferTooSmall) => {
                 let mut big = vec![0u8; 1 << 16];
                 let mut again = before;
-                let message = again.encode(&sample, index, now, &mut big).expect("fits in 64 KiB");
+                let message = again
+                    .encode(&sample, index, now, &mut big)
+                    .expect("fits in 64 KiB");
                 assert!(message.topic.len() + message.payload.len() > buf.len());
             }
             Err(EncodeError::NonFinite { quantity }) => {
@@ -118,9 +123,15 @@ fuzz_target!(|input: Input| {
                     true => mapped.get(index).into_iter().collect(),
                     false => mapped.iter().collect(),
                 };
-                assert!(refused.iter().any(|&&(_, q, v)| q == quantity && !v.is_finite()));
+                assert!(
+                    refused
+                        .iter()
+                        .any(|&&(_, q, v)| q == quantity && !v.is_finite())
+                );
             }
-            Err(EncodeError::NothingToSend) => assert!(!input.per_field && mapped.is_empty() && !has_extras),
+            Err(EncodeError::NothingToSend) => {
+                assert!(!input.per_field && mapped.is_empty() && !has_extras)
+            }
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
@@ -138,7 +149,9 @@ fn check_form(payload: &str, input: &Input, mapped: &[(u8, Quantity, f32)], time
         assert_eq!(key, &format!("field{field}"));
         assert_number_text(text, value, input.decimals);
     }
-    let location = input.location.map(|(lat, long)| [("lat", lat), ("long", long)]);
+    let location = input
+        .location
+        .map(|(lat, long)| [("lat", lat), ("long", long)]);
     let elevation = input.elevation.map(|e| [("elevation", e)]);
     for (name, value) in location.iter().flatten().chain(elevation.iter().flatten()) {
         let (key, text) = at.next().expect("a location member");

@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     } else if topic.len() > MAX_TOPIC_LEN {
         Err(TopicError::TooLong { len: topic.len() })
     } else {
-        match topic.char_indices().find(|&(_, c)| matches!(c, '#' | '+' | '\0')) {
+        match topic
+            .char_indices()
+            .find(|&(_, c)| matches!(c, '#' | '+' | '\0'))
+        {
             Some((at, '\0')) => Err(TopicError::Nul { at }),
             Some((at, _)) => Err(TopicError::Wildcard { at }),
             None => Ok(()),
