@@ -1,8 +1,14 @@
 //! Property tests: over arbitrary samples and buffer sizes the encoders never panic, and every
-//! `Ok` output is valid JSON / a valid form that decodes to the sample.
+//! `Ok` output is valid JSON / a valid form / a SenML pack that decodes to the sample.
+//!
+//! `cargo test` runs 2,000 cases a property. `PROPTEST_CASES` sets another count: the million
+//! cases a property of BENCHMARKS.md ("A million property cases") are
+//! `PROPTEST_CASES=1000000 cargo test --release --test properties`.
 
 use proptest::prelude::*;
-use sensorpub::{EncodeError, JsonSink, Quantity, Reading, Sample, Sink, ThingSpeakSink};
+use sensorpub::{
+    EncodeError, JsonSink, Quantity, Reading, Sample, SenmlSink, Sink, ThingSpeakSink,
+};
 
 const QUANTITIES: [Quantity; 8] = [
     Quantity::Temperature,
@@ -47,8 +53,17 @@ fn all_finite(sample: &Sample<8>) -> bool {
     sample.readings().iter().all(|r| r.value.is_finite())
 }
 
+/// Cases a property: `PROPTEST_CASES` if set (proptest's own variable, which an explicit
+/// count would otherwise override), else 2,000.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(2_000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2_000))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn json_object_is_valid_and_round_trips(sample in any_sample(), len in 0usize..300, decimals in proptest::option::of(0u8..=6)) {
@@ -203,6 +218,67 @@ proptest! {
         if per_field && sent.len() == mapped.len() {
             let expected: Vec<(u8, f32)> = mapped.iter().map(|&(field, _, value)| (field, value)).collect();
             prop_assert_eq!(sent, expected);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn senml_pack_is_valid_and_round_trips(
+        sample in any_sample(),
+        timestamp in proptest::option::of(any::<u64>()),
+        len in 0usize..400,
+        decimals in proptest::option::of(0u8..=6),
+    ) {
+        let mut sample = sample;
+        sample.set_timestamp(timestamp);
+        let mut sink = SenmlSink::new("t", "urn:dev:mac:0024befffe804ff1").unwrap();
+        if let Some(d) = decimals {
+            sink = sink.with_decimals(d).unwrap();
+        }
+        let mut buf = vec![0u8; len];
+        match sink.encode(&sample, 0, 0, &mut buf) {
+            Ok(msg) => {
+                prop_assert!(all_finite(&sample));
+                prop_assert_eq!(msg.topic, "t");
+                let pack: Vec<serde_json::Map<String, serde_json::Value>> =
+                    serde_json::from_slice(msg.payload).expect("a JSON array of records");
+                prop_assert_eq!(pack.len(), sample.len());
+                for (i, (record, reading)) in pack.iter().zip(sample.readings()).enumerate() {
+                    // The base name and time once, in the first record.
+                    let base = record.get("bn").and_then(|bn| bn.as_str());
+                    let time = record.get("bt").and_then(|bt| bt.as_u64());
+                    if i == 0 {
+                        prop_assert_eq!(base, Some("urn:dev:mac:0024befffe804ff1:"));
+                        prop_assert_eq!(time, timestamp);
+                    } else {
+                        prop_assert_eq!((base, time), (None, None));
+                    }
+                    prop_assert_eq!(record["n"].as_str(), Some(reading.quantity.name()));
+                    // QUANTITIES has no converted unit (acceleration, angles): the value is the
+                    // reading's.
+                    let got = record["v"].as_f64().expect("a number");
+                    match decimals {
+                        None => prop_assert_eq!(got as f32, reading.value),
+                        Some(d) => {
+                            let tolerance = 0.5 * 10f64.powi(-i32::from(d)) + f64::from(reading.value.abs()) * 1e-6;
+                            prop_assert!((got - f64::from(reading.value)).abs() <= tolerance, "{} vs {}", got, reading.value);
+                        }
+                    }
+                }
+            }
+            Err(EncodeError::BufferTooSmall) => {
+                let mut big = vec![0u8; 1024];
+                let msg = sink.encode(&sample, 0, 0, &mut big).expect("fits in 1 KiB");
+                prop_assert!(msg.topic.len() + msg.payload.len() > len);
+            }
+            Err(EncodeError::NonFinite { quantity }) => {
+                prop_assert!(sample.get(quantity).is_some_and(|v| !v.is_finite()));
+            }
+            Err(EncodeError::NothingToSend) => prop_assert!(sample.is_empty()),
+            Err(other) => prop_assert!(false, "unexpected {:?}", other),
         }
     }
 }
