@@ -84,6 +84,7 @@
 extern crate std;
 
 pub mod clock;
+mod homeassistant;
 mod log;
 mod message;
 pub mod publisher;
@@ -100,6 +101,10 @@ pub mod transport;
 struct ReadmeDoctests;
 
 pub use clock::{Clock, EmbassyClock, SimulatedClock};
+pub use homeassistant::{
+    Announcing, DEFAULT_DISCOVERY_PREFIX, DiscoveryError, HaDevice, HaDiscovery, PAYLOAD_OFFLINE,
+    PAYLOAD_ONLINE, ha_device_class,
+};
 pub use message::{Message, QoS};
 pub use publisher::{
     Backoff, BackoffConfig, BackoffError, MessageQueue, PublishError, Publisher, PublisherError,
