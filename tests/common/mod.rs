@@ -297,6 +297,17 @@ pub struct Received {
     pub retain: bool,
 }
 
+/// A message as the broker routed it (see [`Subscriber::next_routed_within`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// The topic.
+    pub topic: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// Whether the broker delivered it as a retained message.
+    pub retain: bool,
+}
+
 /// Receives what the broker routes to one subscription (in-process, so it survives
 /// [`TestBroker::stop`]).
 pub struct Subscriber {
@@ -355,6 +366,26 @@ impl Subscriber {
         };
         *matched = true;
         sent.header
+    }
+
+    /// The next message as the broker routed it, including one no client published (a will):
+    /// `retain` is the flag of the forward itself, set only for a message the broker held
+    /// retained and delivered because of this subscription.
+    pub fn next_routed_within(&mut self, wait: Duration) -> Option<Routed> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.rx.recv_deadline(deadline) {
+                Ok(Some(Notification::Forward(forward))) => {
+                    return Some(Routed {
+                        topic: String::from_utf8_lossy(&forward.publish.topic).into_owned(),
+                        payload: forward.publish.payload.to_vec(),
+                        retain: forward.publish.retain,
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
     }
 
     /// The next `count` messages; panics if they do not all come within [`PATIENCE`].
@@ -481,11 +512,20 @@ pub fn with_mqtt5<R>(
     options: MqttOptions<'_>,
     body: impl AsyncFnOnce(&mut Mqtt5<'_>) -> R,
 ) -> R {
+    with_mqtt5_in(&mut TestMqtt5Buffers::new(), port, options, body)
+}
+
+/// [`with_mqtt5`] over `buffers` of the caller's size (messages longer than 256 bytes).
+pub fn with_mqtt5_in<const RX: usize, const TX: usize, const MESSAGE: usize, R>(
+    buffers: &mut Mqtt5Buffers<RX, TX, MESSAGE>,
+    port: u16,
+    options: MqttOptions<'_>,
+    body: impl AsyncFnOnce(&mut Mqtt5<'_>) -> R,
+) -> R {
     let stack = Stack::default();
-    let mut buffers = TestMqtt5Buffers::new();
     let broker = Broker::new("127.0.0.1", port);
     let (mut mqtt, mut runner) =
-        Mqtt5::new(&stack, broker, options, &mut buffers).expect("valid MQTT 5 options");
+        Mqtt5::new(&stack, broker, options, buffers).expect("valid MQTT 5 options");
     async_io::block_on(async {
         match select(runner.run(), body(&mut mqtt)).await {
             Either::First(never) => never,
