@@ -618,6 +618,11 @@ impl<'a, 'b, T: Transport> Announcing<'a, 'b, T> {
         Ok(())
     }
 
+    /// The discovery it announces.
+    pub fn discovery(&self) -> &HaDiscovery<'a> {
+        &self.discovery
+    }
+
     /// The wrapped transport.
     pub fn inner(&self) -> &T {
         &self.inner

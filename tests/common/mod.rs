@@ -35,6 +35,7 @@ use rumqttd::{
 };
 use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -256,7 +257,11 @@ impl TestBroker {
 
     /// A subscriber to `filter` inside the broker, subscribed once this returns.
     pub fn subscribe(&self, filter: &str) -> Subscriber {
-        let client_id = format!("test-subscriber-{}", free_port());
+        // A counter, not a free port: the OS hands the same ephemeral port out again, and a
+        // second link with the same client id makes the broker drop the first.
+        static NEXT_SUBSCRIBER: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT_SUBSCRIBER.fetch_add(1, Ordering::Relaxed);
+        let client_id = format!("test-subscriber-{n}");
         let (mut tx, rx) = (self.make_link)(&client_id);
         tx.subscribe(filter).expect("subscribe");
         let mut subscriber = Subscriber {
