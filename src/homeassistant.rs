@@ -233,7 +233,7 @@ pub struct HaDiscovery<'a> {
     availability_topic: &'a str,
     quantities: &'a [Quantity],
     keys: &'a [(Quantity, &'a str)],
-    expire_after_s: Option<u64>,
+    expire_after_s: Option<u32>,
 }
 
 impl<'a> HaDiscovery<'a> {
@@ -290,7 +290,8 @@ impl<'a> HaDiscovery<'a> {
     /// Assistant shows a reading as unavailable once three samples in a row are missing.
     pub fn with_sample_period_ms(mut self, period_ms: u64) -> Self {
         let ms = period_ms.saturating_mul(EXPIRE_PERIODS);
-        self.expire_after_s = Some(ms.div_ceil(1000).max(1));
+        let seconds = u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX);
+        self.expire_after_s = Some(seconds.max(1));
         self
     }
 
@@ -538,8 +539,8 @@ impl<'b> Writer<'b> {
         self.raw("\"");
     }
 
-    fn number(&mut self, mut value: u64) {
-        let mut digits = [0u8; 20];
+    fn number(&mut self, mut value: u32) {
+        let mut digits = [0u8; 10];
         let mut at = digits.len();
         loop {
             at -= 1;
