@@ -1,7 +1,7 @@
 //! Home Assistant MQTT discovery and availability: [`HaDiscovery`] renders the retained
 //! discovery config of every quantity a device reports, [`Announcing`] republishes them after
 //! every connect, and the availability pair (retained `online` birth, retained `offline` will
-//! on `<base>/status`) goes into [`MqttOptions`](crate::transport::MqttOptions).
+//! on `<base>/status`) goes into [`MqttOptions`](crate::MqttOptions).
 //!
 //! **Per-entity discovery** (`<prefix>/sensor/<node>/<object>/config`, one message a
 //! quantity) rather than the single device message Home Assistant added in 2024.11: each

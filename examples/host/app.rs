@@ -17,11 +17,11 @@ use delivery::{
     DEFAULT_GIVE_UP_S, DEFAULT_INTERVAL_MS, DEFAULT_QUEUE, OutageWatch, QUEUE_CHOICES, Watched,
 };
 use embassy_futures::select::{Either, select};
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions, ThingSpeak};
 use sensorpub::{
     Announcing, Backoff, EncodeError, HaDevice, HaDiscovery, JsonSink, Message, MessageQueue,
     Publisher, QoS, Quantity, RandomSensor, ResilientPublisher, Sample, SenmlSink, Sink, Transport,
 };
+use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions, ThingSpeak};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsString;

@@ -33,7 +33,7 @@ use rumqttd::protocol::{self, Packet, Protocol};
 use rumqttd::{
     ConnectionSettings, LinkType, Notification, Router, RouterConfig, Server, ServerSettings,
 };
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
+use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
