@@ -9,8 +9,9 @@ mod common;
 
 use common::{PATIENCE, Subscriber, TestBroker, Version};
 use sensorpub::{
-    Announcing, Broker, HaDevice, HaDiscovery, JsonSink, Message, Mqtt5Buffers, Mqtt311,
-    MqttOptions, QoS, Quantity, Reading, Sample, Sink, Transport,
+    Announcing, Backoff, BackoffConfig, Broker, HaDevice, HaDiscovery, JsonSink, MemoryTransport,
+    Message, MessageQueue, MockError, MockSensor, Mqtt5Buffers, Mqtt311, MqttOptions, Publisher,
+    QoS, Quantity, Reading, ResilientPublisher, Sample, SimulatedClock, Sink, Transport,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -267,4 +268,71 @@ fn the_template_evaluator_rejects_other_forms() {
     assert_eq!(render("{{ value_json['temperature'] }}", state), None);
     assert_eq!(render("{{ value_json.humidity }}", state), None);
     assert_eq!(render("{{ value }}", state), None);
+}
+
+/// An RNG for the backoff's jitter: always 0.
+struct Zero;
+
+impl rand_core::TryRng for Zero {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(0)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        dst.fill(0);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_resilient_publisher_reannounces_after_each_reconnect() {
+    let names = Names {
+        node: "ha-resilient",
+        state: "sensorpub/ha-resilient/value",
+        status: "sensorpub/ha-resilient/status",
+    };
+    let script: Vec<Result<Sample<5>, MockError>> = (0..4).map(|_| Ok(sample())).collect();
+    let mut config_buf = [0u8; 768];
+    let memory = MemoryTransport::<32, 768>::new();
+    let mut transport = Announcing::new(memory, discovery(&names), &mut config_buf).expect("fits");
+    embassy_futures::block_on(transport.connect()).expect("first connect");
+    // The connection drops after the configs and two states, then refuses one connect.
+    transport.inner_mut().disconnect_after(2);
+    transport.inner_mut().fail_connects(1);
+    let mut buf = [0u8; 256];
+    let publisher = Publisher::new(
+        MockSensor::new(&script),
+        JsonSink::object(names.state).expect("valid topic"),
+        transport,
+        SimulatedClock::new(),
+        &mut buf,
+    )
+    .with_qos(QoS::AtLeastOnce);
+    let backoff = Backoff::new(BackoffConfig::new(500, 30_000).expect("valid"), Zero);
+    let mut publisher = ResilientPublisher::new(publisher, backoff, MessageQueue::<8, 1024>::new());
+    embassy_futures::block_on(publisher.run_for(1_000, 4)).expect("all delivered");
+    let sent: Vec<&str> = publisher
+        .transport()
+        .inner()
+        .messages()
+        .iter()
+        .map(|m| m.topic.as_str())
+        .collect();
+    let configs = |sent: &[&str]| sent.iter().filter(|t| t.ends_with("/config")).count();
+    let states = sent.iter().filter(|t| **t == names.state).count();
+    assert_eq!(
+        (configs(&sent), states),
+        (2 * QUANTITIES.len(), 4),
+        "{sent:?}"
+    );
+    // The second round comes before the first state of the new connection.
+    let second_round = QUANTITIES.len() + 2;
+    assert_eq!(
+        configs(&sent[second_round..][..QUANTITIES.len()]),
+        QUANTITIES.len()
+    );
+    assert_eq!(publisher.stats().reconnects, 1);
 }
