@@ -559,9 +559,11 @@ impl<'b> Writer<'b> {
 /// [options](HaDiscovery::availability)), then hand it to a `Publisher` or
 /// `ResilientPublisher`, whose reconnects go through [`Transport::connect`].
 ///
-/// Everything else passes through. The configs are rendered one at a time into the buffer
-/// given to [`new`](Self::new), which checks that every one fits, so a connect never fails
-/// for a config.
+/// The first `connect` always announces (the MQTT transports start disconnected, so a
+/// `ResilientPublisher`'s first connect does it); later ones announce when the inner
+/// transport was not connected. Everything else passes through. The configs are rendered
+/// one at a time into the buffer given to [`new`](Self::new), which checks that every one
+/// fits, so a connect never fails for a config.
 ///
 /// ```
 /// use sensorpub::{Announcing, HaDevice, HaDiscovery, MemoryTransport, Quantity, Transport};
