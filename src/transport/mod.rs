@@ -29,8 +29,8 @@ pub use mqtt5::{Mqtt5, Mqtt5Buffers, Mqtt5Runner};
 /// For the fuzz targets only (`sensorpub::fuzzing`).
 #[cfg(fuzzing)]
 pub use mqtt311::frame_len;
-pub use mqtt311::{MIN_RX_BUFFER, Mqtt311};
-pub use options::{Credentials, DEFAULT_KEEP_ALIVE_S, DEFAULT_TIMEOUT_MS, MqttOptions};
+pub use mqtt311::{MQTT311_MIN_RX_BUFFER, Mqtt311};
+pub use options::{Credentials, MqttOptions};
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
 
 use crate::message::Message;
