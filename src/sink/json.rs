@@ -107,6 +107,8 @@ impl<'a> JsonSink<'a> {
 
     /// Writes every number with exactly `decimals` decimals (`21.50`), rounded half away
     /// from zero. [`SinkConfigError::TooManyDecimals`] above [`MAX_DECIMALS`].
+    /// A value too large for exact fixed point (|value| × 10^decimals ≥ 9 × 10^15, which an
+    /// `f32` cannot hold exactly) is written in the shortest form instead (`3e38`).
     pub fn with_decimals(mut self, decimals: u8) -> Result<Self, SinkConfigError> {
         if decimals > MAX_DECIMALS {
             return Err(SinkConfigError::TooManyDecimals { decimals });
