@@ -71,8 +71,6 @@
 //! ## Features
 //!
 //! - `defmt`: derives `defmt::Format` on the public types.
-//! - `ryu-small`: about 9 KB less flash for about 450 more instructions per number written
-//!   (ryu without its tables); for MCUs where flash is tighter than time. See BENCHMARKS.md.
 #![no_std]
 #![cfg_attr(
     not(test),

@@ -7,6 +7,7 @@
 mod error;
 mod json;
 mod number;
+mod out;
 mod senml;
 mod thingspeak;
 mod timestamp;
