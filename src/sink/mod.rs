@@ -79,7 +79,7 @@ fn split_topic<'b>(
     let (head, rest) = buf.split_at_mut(len);
     let mut at = 0;
     for part in topic {
-        head[at..at + part.len()].copy_from_slice(part);
+        out::copy(&mut head[at..at + part.len()], part);
         at += part.len();
     }
     // The parts are ASCII or come from &str, so their concatenation is valid UTF-8.

@@ -2,7 +2,7 @@
 //! written the same way, each write checked against the room left.
 
 use super::error::EncodeError;
-use super::number::{self, Style};
+use super::number::{self, Refused, Style};
 use crate::reading::Quantity;
 
 /// Writes into the space after the topic in the caller's buffer.
@@ -18,18 +18,20 @@ impl<'b> Out<'b> {
     }
 
     /// Appends `bytes`, or [`EncodeError::BufferTooSmall`] (and nothing) when they do not fit.
+    #[inline(always)]
     pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
         let end = self.len + bytes.len();
         let slot = self
             .buf
             .get_mut(self.len..end)
             .ok_or(EncodeError::BufferTooSmall)?;
-        slot.copy_from_slice(bytes);
+        copy(slot, bytes);
         self.len = end;
         Ok(())
     }
 
     /// Appends one byte: a separator or a bracket, without a library copy.
+    #[inline(always)]
     pub(crate) fn byte(&mut self, byte: u8) -> Result<(), EncodeError> {
         let slot = self
             .buf
@@ -42,16 +44,25 @@ impl<'b> Out<'b> {
 
     /// Appends `value` in `style`; [`EncodeError::NonFinite`] naming `quantity` for NaN or
     /// ±infinity (callers check first, so this is a guard, not a path).
+    #[inline(always)]
     pub(crate) fn number(
         &mut self,
         value: f32,
         style: &Style,
         quantity: Quantity,
     ) -> Result<(), EncodeError> {
-        number::with_text(value, style, |text| match text {
-            Some(text) => self.push(text),
-            None => Err(EncodeError::NonFinite { quantity }),
-        })
+        let rest = self
+            .buf
+            .get_mut(self.len..)
+            .ok_or(EncodeError::BufferTooSmall)?;
+        match number::write(value, style, rest) {
+            Ok(len) => {
+                self.len += len;
+                Ok(())
+            }
+            Err(Refused::NonFinite) => Err(EncodeError::NonFinite { quantity }),
+            Err(Refused::NoRoom) => Err(EncodeError::BufferTooSmall),
+        }
     }
 
     /// Appends `text` as a JSON string, quotes included: `"` and `\` escaped with a
@@ -96,6 +107,29 @@ impl<'b> Out<'b> {
     pub(crate) fn into_written(self) -> &'b [u8] {
         let Self { buf, len } = self;
         &buf[..len]
+    }
+}
+
+/// Longest piece [`copy`] moves word by word; longer ones go to `memcpy`.
+const SMALL_COPY: usize = 16;
+
+/// Copies `src` into `dst` (same length). Pieces here are a few bytes at any alignment, where
+/// the library `memcpy` falls back to bytes after a dozen instructions of set-up; a Cortex-M4
+/// loads and stores unaligned words, so short pieces go four bytes at a time.
+#[inline(always)]
+pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
+    if src.len() > SMALL_COPY || dst.len() != src.len() {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut words = dst.chunks_exact_mut(4);
+    let mut from = src.chunks_exact(4);
+    for (d, s) in (&mut words).zip(&mut from) {
+        let word = [s[0], s[1], s[2], s[3]];
+        d.copy_from_slice(&word);
+    }
+    for (d, s) in words.into_remainder().iter_mut().zip(from.remainder()) {
+        *d = *s;
     }
 }
 
