@@ -43,7 +43,8 @@ impl<'b> Out<'b> {
     }
 
     /// Appends `value` in `style`; [`EncodeError::NonFinite`] naming `quantity` for NaN or
-    /// ±infinity (callers check first, so this is a guard, not a path).
+    /// ±infinity (callers check first, so this is a guard, not a path). Inlined: out of
+    /// line saves about 570 bytes of flash and costs 26–60 instructions a message.
     #[inline(always)]
     pub(crate) fn number(
         &mut self,
