@@ -529,8 +529,16 @@ fn main() -> ! {
 
     // Budgets (issue 16): instruction counts are deterministic, so exceeding one is a failure.
     let budgets = [
-        ("JsonSink object, 2 readings", json_object, JSON_OBJECT_BUDGET),
-        ("ThingSpeakSink bulk, 2 fields", thingspeak_bulk, THINGSPEAK_BULK_BUDGET),
+        (
+            "JsonSink object, 2 readings",
+            json_object,
+            JSON_OBJECT_BUDGET,
+        ),
+        (
+            "ThingSpeakSink bulk, 2 fields",
+            thingspeak_bulk,
+            THINGSPEAK_BULK_BUDGET,
+        ),
         ("JsonSink bare value", bare_value, BARE_VALUE_BUDGET),
     ];
     let mut over = false;
