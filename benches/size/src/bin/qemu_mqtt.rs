@@ -231,7 +231,7 @@ fn ticks(mut work: impl FnMut()) -> u32 {
 }
 
 /// True when a `publish_once` did not publish exactly one message.
-fn block_on_ok<E>(published: Result<usize, E>) -> bool {
+fn not_exactly_one<E>(published: Result<usize, E>) -> bool {
     !matches!(published, Ok(1))
 }
 
@@ -293,22 +293,23 @@ fn main() -> ! {
             if mqtt.connect().await.is_err() {
                 fail();
             }
-            let publisher = Publisher::new(
-                MockSensor::new(&script).repeating(),
-                json_sink(None),
-                &mut mqtt,
-                SimulatedClock::new(),
-                &mut publish_buf,
-            );
-            let mut publisher = publisher;
-            if block_on_ok(publisher.publish_once().await) {
-                fail();
+            {
+                let publisher = Publisher::new(
+                    MockSensor::new(&script).repeating(),
+                    json_sink(None),
+                    &mut mqtt,
+                    SimulatedClock::new(),
+                    &mut publish_buf,
+                );
+                let mut publisher = publisher;
+                if not_exactly_one(publisher.publish_once().await) {
+                    fail();
+                }
+                let mut publisher = publisher.with_qos(QoS::AtLeastOnce);
+                if not_exactly_one(publisher.publish_once().await) {
+                    fail();
+                }
             }
-            let mut publisher = publisher.with_qos(QoS::AtLeastOnce);
-            if block_on_ok(publisher.publish_once().await) {
-                fail();
-            }
-            drop(publisher);
             let peak = stack_used(top);
             let qos0 = publishes(&mut mqtt, &message).await;
             let qos1 = publishes(&mut mqtt, &acked).await;
