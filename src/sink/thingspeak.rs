@@ -404,4 +404,45 @@ mod tests {
         );
         assert_eq!(PublishTopic::new(0).as_bytes(), b"channels/0/publish");
     }
+
+    /// The bulk form is written first and checked only when writing failed: the content
+    /// error must still win over a short buffer or a wrong index, and a failed encode must not
+    /// count as an update.
+    #[test]
+    fn content_errors_win_over_the_buffer_and_the_index() {
+        use crate::reading::Reading;
+        let fields = [(1, Quantity::Temperature), (2, Quantity::Humidity)];
+        let mut sink = ThingSpeakSink::new(7, &fields).unwrap();
+        let nan = Sample::<2>::from_readings(&[
+            Reading::new(Quantity::Temperature, 21.5),
+            Reading::new(Quantity::Humidity, f32::NAN),
+        ])
+        .unwrap();
+        let nan_error = Err(EncodeError::NonFinite {
+            quantity: Quantity::Humidity,
+        });
+        // Room for the topic and `field1=21.5` only: the writer stops on the buffer first.
+        let mut short = [0u8; 30];
+        assert_eq!(sink.encode(&nan, 0, 0, &mut short), nan_error);
+        assert_eq!(sink.encode(&nan, 1, 0, &mut [0u8; 128]), nan_error);
+        let empty = Sample::<2>::new();
+        assert_eq!(
+            sink.encode(&empty, 0, 0, &mut [0u8; 4]),
+            Err(EncodeError::NothingToSend)
+        );
+        assert_eq!(
+            sink.encode(&empty, 1, 0, &mut [0u8; 128]),
+            Err(EncodeError::NoSuchMessage)
+        );
+        let good = Sample::<2>::from_readings(&[Reading::new(Quantity::Humidity, 45.2)]).unwrap();
+        assert_eq!(
+            sink.encode(&good, 0, 0, &mut [0u8; 25]),
+            Err(EncodeError::BufferTooSmall)
+        );
+        assert_eq!(sink.ready_in_ms(0), 0, "a failed encode is no update");
+        let mut buf = [0u8; 128];
+        let msg = sink.encode(&good, 0, 0, &mut buf).unwrap();
+        assert_eq!(msg.payload, b"field2=45.2");
+        assert_eq!(sink.ready_in_ms(0), ThingSpeakSink::FREE_INTERVAL_MS);
+    }
 }
