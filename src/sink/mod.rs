@@ -72,6 +72,16 @@ fn split_topic<'b>(
     buf: &'b mut [u8],
     topic: &[&[u8]],
 ) -> Result<(&'b str, &'b mut [u8]), EncodeError> {
+    // One piece (every sink but a ThingSpeak field): no sum, no loop.
+    if let [only] = topic {
+        let head = buf
+            .get_mut(..only.len())
+            .ok_or(EncodeError::BufferTooSmall)?;
+        out::copy(head, only);
+        let (head, rest) = buf.split_at_mut(only.len());
+        let topic = core::str::from_utf8(head).map_err(|_| EncodeError::BufferTooSmall)?;
+        return Ok((topic, rest));
+    }
     let len: usize = topic.iter().map(|part| part.len()).sum();
     if len > buf.len() {
         return Err(EncodeError::BufferTooSmall);
