@@ -71,8 +71,11 @@ const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 pub struct ThingSpeakSink<'a> {
     channel_id: u32,
     topic: PublishTopic,
-    /// `fields[n - 1]` is the quantity sent as field `n`.
-    fields: [Option<Quantity>; FIELDS],
+    /// The mapped fields, `(field number, quantity)`, in field order: the first `mapped`
+    /// entries count (the rest are filler), so an encode visits only those, not all 8 slots.
+    fields: [(u8, Quantity); FIELDS],
+    /// How many entries of `fields` are mapped.
+    mapped: usize,
     per_field: bool,
     status: Option<&'a str>,
     latitude: Option<f32>,
@@ -106,10 +109,20 @@ impl<'a> ThingSpeakSink<'a> {
             }
             *slot = Some(quantity);
         }
+        // Compacted once here: field order kept, empty slots dropped.
+        let mut compact = [(0u8, Quantity::Value); FIELDS];
+        let mut mapped = 0;
+        for (quantity, field) in map.iter().zip(1u8..) {
+            if let Some(quantity) = *quantity {
+                compact[mapped] = (field, quantity);
+                mapped += 1;
+            }
+        }
         Ok(Self {
             channel_id,
             topic: PublishTopic::new(channel_id),
-            fields: map,
+            fields: compact,
+            mapped,
             per_field: false,
             status: None,
             latitude: None,
@@ -192,9 +205,8 @@ impl<'a> ThingSpeakSink<'a> {
     ) -> impl Iterator<Item = (u8, Quantity, f32)> {
         self.fields
             .iter()
-            .zip(1u8..)
-            .filter_map(move |(quantity, field)| {
-                let quantity = (*quantity)?;
+            .take(self.mapped)
+            .filter_map(move |&(field, quantity)| {
                 sample.get(quantity).map(|value| (field, quantity, value))
             })
     }

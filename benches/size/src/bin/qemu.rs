@@ -24,14 +24,14 @@ use sensorpub_size::*;
 /// Calls per measured span: long enough to average out the 40-instruction tick, short enough
 /// to stay under SysTick's 24-bit range (16.7 M ticks = 671 M instructions).
 const ITERATIONS: u32 = 10_000;
-/// Instruction ceilings per call: the counts measured now plus 4–7 %, so a regression
-/// fails the run. Issue 16's targets are lower (JSON object 1,000, ThingSpeak bulk 850, bare
+/// Instruction ceilings per call: the counts measured now plus about 10 % (room for the
+/// options other work adds), so a regression such as a return to serde fails the run. Issue 16's targets are lower (JSON object 1,000, ThingSpeak bulk 850, bare
 /// value 420) and not met yet; they are printed beside the ceilings.
-const JSON_OBJECT_BUDGET: u64 = 1_300;
+const JSON_OBJECT_BUDGET: u64 = 1_350;
 /// See [`JSON_OBJECT_BUDGET`].
-const THINGSPEAK_BULK_BUDGET: u64 = 1_420;
+const THINGSPEAK_BULK_BUDGET: u64 = 1_380;
 /// See [`JSON_OBJECT_BUDGET`].
-const BARE_VALUE_BUDGET: u64 = 650;
+const BARE_VALUE_BUDGET: u64 = 670;
 /// Issue 16's targets, printed for comparison (not enforced: not met yet).
 const TARGETS: [u64; 3] = [1_000, 850, 420];
 /// SysTick's reload value: the full 24-bit range.
