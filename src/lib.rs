@@ -102,8 +102,9 @@ struct ReadmeDoctests;
 pub use clock::{Clock, EmbassyClock, SimulatedClock};
 pub use message::{Message, QoS};
 pub use publisher::{
-    Backoff, BackoffConfig, BackoffError, MessageQueue, PublishError, Publisher, PublisherError,
-    QueueError, ResilientError, ResilientPublisher, ResilientPublisherError, Stage, Stats,
+    Backoff, BackoffConfig, BackoffError, FlashQueue, MessageQueue, OutageQueue, PublishError,
+    Publisher, PublisherError, QueueError, ResilientError, ResilientPublisher,
+    ResilientPublisherError, Stage, Stats,
 };
 pub use reading::{Quantity, Reading, Sample, SampleFull};
 pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};

@@ -14,6 +14,7 @@
 //! hold the next one back, which the resilient queue keeps for replays).
 
 mod backoff;
+mod flash_queue;
 mod outlet;
 mod queue;
 mod resilient;
@@ -22,7 +23,8 @@ pub use backoff::{
     Backoff, BackoffConfig, BackoffError, DEFAULT_BASE_MS, DEFAULT_CAP_MS, DEFAULT_FACTOR,
     DEFAULT_JITTER_PERCENT,
 };
-pub use queue::{MessageQueue, QueueError};
+pub use flash_queue::FlashQueue;
+pub use queue::{MessageQueue, OutageQueue, QueueError};
 pub use resilient::{ResilientError, ResilientPublisher, ResilientPublisherError, Stats};
 
 use crate::clock::Clock;

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::message::QoS;
-use crate::publisher::{BackoffConfig, PublishError, QueueError, Stage};
+use crate::publisher::{BackoffConfig, MessageQueue, PublishError, QueueError, Stage};
 use crate::reading::{Quantity, Reading, Sample};
 use crate::sensor::{MockError, MockSensor};
 use crate::sink::{JsonSink, ThingSpeakSink};
@@ -215,8 +215,7 @@ type JsonPublisher<'b, 's, const MSGS: usize, const BYTES: usize> = ResilientPub
     Logged,
     SharedClock,
     Fixed,
-    MSGS,
-    BYTES,
+    MessageQueue<MSGS, BYTES>,
 >;
 
 fn json_publisher<'b, 's, const MSGS: usize, const BYTES: usize>(
