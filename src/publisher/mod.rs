@@ -19,10 +19,7 @@ mod outlet;
 mod queue;
 mod resilient;
 
-pub use backoff::{
-    Backoff, BackoffConfig, BackoffError, DEFAULT_BASE_MS, DEFAULT_CAP_MS, DEFAULT_FACTOR,
-    DEFAULT_JITTER_PERCENT,
-};
+pub use backoff::{Backoff, BackoffConfig, BackoffError};
 pub use flash_queue::FlashQueue;
 pub use queue::{MessageQueue, OutageQueue, QueueError};
 pub use resilient::{ResilientError, ResilientPublisher, ResilientPublisherError, Stats};
