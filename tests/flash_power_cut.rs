@@ -297,7 +297,7 @@ fn flash_wear_per_sample() {
             assert!(queue.remove_oldest().await.expect("removed"));
         }
     });
-    drop(queue);
+    let _ = queue.into_flash();
     let stats = start.compare_to(flash.stats_snapshot());
     let written = stats.bytes_written / RUNS;
     let record = 8 + message.topic.len() + message.payload.len();
