@@ -118,6 +118,16 @@ impl<F: MultiwriteNorFlash, const BUF: usize> FlashQueue<F, BUF> {
         Ok(count)
     }
 
+    /// After a failed flash operation the item may or may not be there: count again, so that
+    /// [`len`](Self::len) stays what the flash holds. A flash that still fails leaves the
+    /// count as it was (the next open counts again).
+    async fn recount(&mut self) {
+        self.front = None;
+        if let Ok(count) = self.count().await {
+            self.len = count;
+        }
+    }
+
     /// How many messages are stored.
     pub fn len(&self) -> usize {
         self.len
@@ -143,6 +153,12 @@ impl<F: MultiwriteNorFlash, const BUF: usize> FlashQueue<F, BUF> {
             .map_err(storage_error::<_, BUF>)?;
         self.len = 0;
         Ok(())
+    }
+
+    /// The flash, e.g. to read or write outside the queue's range. Changing the range's
+    /// contents behind the queue is at your own risk.
+    pub fn flash(&mut self) -> &mut F {
+        self.storage.flash()
     }
 
     /// Gives the flash back (e.g. to open the queue again, as after a reboot).
@@ -174,12 +190,13 @@ impl<F: MultiwriteNorFlash, const BUF: usize> FlashQueue<F, BUF> {
     /// Removes the oldest item, delivered or dropped; `false` if there was none.
     async fn pop(&mut self) -> Result<bool, QueueError> {
         self.front = None;
-        let popped = self
-            .storage
-            .pop(&mut self.buf.0)
-            .await
-            .map_err(storage_error::<_, BUF>)?
-            .is_some();
+        let popped = match self.storage.pop(&mut self.buf.0).await {
+            Ok(popped) => popped.is_some(),
+            Err(error) => {
+                self.recount().await;
+                return Err(storage_error::<_, BUF>(error));
+            }
+        };
         if popped {
             self.len = self.len.saturating_sub(1);
         } else {
@@ -222,7 +239,10 @@ impl<F: MultiwriteNorFlash, const BUF: usize> OutageQueue for FlashQueue<F, BUF>
                         capacity: F::ERASE_SIZE.saturating_sub(overhead).min(BUF),
                     });
                 }
-                Err(error) => return Err(storage_error::<_, BUF>(error)),
+                Err(error) => {
+                    self.recount().await;
+                    return Err(storage_error::<_, BUF>(error));
+                }
             }
         }
         if dropped > 0 {
@@ -455,6 +475,39 @@ mod tests {
         block_on(queue.store(&Message::new("t", b"ok"), 0)).unwrap();
         assert_eq!(payloads(&mut queue), [b"ok".to_vec()]);
         assert_eq!(queue.dropped(), 1);
+    }
+
+    #[test]
+    fn after_a_failed_store_or_removal_len_is_what_the_flash_holds() {
+        // The power is cut after each byte of a store, then of a removal; the queue's count
+        // must match what opening the flash afresh finds (the record may be whole even when
+        // the write reported the cut: its last byte was padding).
+        let message = Message::new("t", b"payload of some length");
+        let mut failures = 0;
+        for removal in [false, true] {
+            for cut in 0..120 {
+                let mut flash = flash();
+                let mut queue = open(&mut flash);
+                block_on(async {
+                    queue.store(&message, 0).await.unwrap();
+                    queue.flash().bytes_until_shutoff = Some(cut);
+                    let result = if removal {
+                        queue.remove_oldest().await.map(|_| 0)
+                    } else {
+                        queue.store(&message, 0).await
+                    };
+                    queue.flash().bytes_until_shutoff = None;
+                    if result.is_err() {
+                        failures += 1;
+                        assert_eq!(result, Err(QueueError::Flash));
+                    }
+                });
+                let len = queue.len();
+                drop(queue);
+                assert_eq!(open(&mut flash).len(), len, "cut after {cut} bytes");
+            }
+        }
+        assert!(failures > 20, "the cuts hit the operations: {failures}");
     }
 
     #[test]
