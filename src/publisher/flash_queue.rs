@@ -503,7 +503,7 @@ mod tests {
                     }
                 });
                 let len = queue.len();
-                drop(queue);
+                let _ = queue.into_flash();
                 assert_eq!(open(&mut flash).len(), len, "cut after {cut} bytes");
             }
         }
