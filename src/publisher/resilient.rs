@@ -253,6 +253,21 @@ where
         }
     }
 
+    /// Encodes `sample` into the queue and sends nothing: no connection attempt, no radio.
+    /// For a battery node that wakes, reads, stores and sleeps again, and connects only every
+    /// few wakes ([`flush`](Self::flush) then sends the batch). With a
+    /// [`FlashQueue`](super::FlashQueue) the batch survives the deep sleep between wakes.
+    /// A sink's rate limit is waited out without serving the queue. Returns how many
+    /// messages the sample became.
+    pub async fn store<const M: usize>(
+        &mut self,
+        sample: &Sample<M>,
+    ) -> Result<usize, ResilientError<Infallible, K::Error, T::Error>> {
+        let mut outlet = StoreOnly(&mut self.recovery);
+        let result = self.publisher.publish_via(&mut outlet, sample).await;
+        result.map_err(ResilientError::from_path)
+    }
+
     /// Encodes `sample` into the queue, then sends what the link and the sink's rate limit
     /// allow now; returns how many messages the sample became. See
     /// [`publish_once`](Self::publish_once), which reads the sensor and does this.
@@ -448,6 +463,40 @@ where
             let wake_ms = self.next_event_ms().unwrap_or(now_ms);
             sleep_until(clock, now_ms, wake_ms).await;
         }
+    }
+}
+
+/// The resilient end with the radio off: messages go into the queue, waits only wait.
+struct StoreOnly<'r, R, Q>(&'r mut Recovery<R, Q>);
+
+impl<T, C, R, Q> Outlet<T, C> for StoreOnly<'_, R, Q>
+where
+    Q: OutageQueue,
+    T: Transport,
+    C: Clock + DelayNs,
+    R: Rng,
+{
+    type Error = Failure<T::Error>;
+
+    async fn send(
+        &mut self,
+        transport: &mut T,
+        clock: &mut C,
+        message: &Message<'_>,
+        hold_ms: u64,
+    ) -> Result<(), Self::Error> {
+        self.0.send(transport, clock, message, hold_ms).await
+    }
+
+    async fn wait_until(
+        &mut self,
+        _transport: &mut T,
+        clock: &mut C,
+        target_ms: u64,
+    ) -> Result<(), Self::Error> {
+        let now_ms = clock.now_ms();
+        delay_ms(clock, target_ms.saturating_sub(now_ms)).await;
+        Ok(())
     }
 }
 
