@@ -76,7 +76,9 @@ pub enum ResilientError<SE, KE, TE> {
     /// queued.
     Encode(KE),
     /// A message could not be queued (larger than the whole queue); messages of the sample
-    /// before this one were queued.
+    /// before this one were queued. With a [`FlashQueue`](super::FlashQueue), also a flash
+    /// failure while storing, reading or removing a message ([`QueueError::Flash`]: e.g. the
+    /// power going): what was stored stays stored, and opening the queue again carries on.
     Queue(QueueError),
     /// The broker stayed away through the [`BackoffConfig::max_attempts`] reconnection
     /// attempts. Every message not delivered is still in [`ResilientPublisher::queue`];
