@@ -13,6 +13,9 @@ use crate::topic::validate_topic_name;
 /// Key of the device id inside a JSON object.
 const DEVICE_KEY: &str = "device";
 
+/// Key of the sample's time inside a JSON object ([`JsonSink::with_time`]).
+const TIME_KEY: &str = "time";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
     /// One bare number: the reading of this quantity, or the first reading.
@@ -60,6 +63,7 @@ pub struct JsonSink<'a> {
     device: Option<&'a str>,
     /// `device` needs no JSON escape: decided once in [`with_device`](JsonSink::with_device).
     device_plain: bool,
+    time: bool,
 }
 
 impl<'a> JsonSink<'a> {
@@ -87,6 +91,7 @@ impl<'a> JsonSink<'a> {
             decimals: None,
             device: None,
             device_plain: true,
+            time: false,
         })
     }
 
@@ -123,6 +128,28 @@ impl<'a> JsonSink<'a> {
         self
     }
 
+    /// Adds `"time":<Unix seconds, UTC>` after the device id (objects only): the sample's
+    /// timestamp, taken when it was read, so a message replayed from an outage queue an hour
+    /// later is still placed right. A sample without a timestamp (no wall clock: no SNTP yet,
+    /// [`Clock::unix_time`](crate::Clock::unix_time) is `None`) is sent without `"time"`.
+    /// A reading whose key is `time` is then refused with [`EncodeError::DuplicateKey`].
+    ///
+    /// ```
+    /// use sensorpub::{JsonSink, Quantity, Reading, Sample, Sink};
+    ///
+    /// let mut sample = Sample::<1>::from_readings(&[Reading::new(Quantity::Temperature, 21.5)])?;
+    /// sample.set_timestamp(Some(1_700_000_000));
+    /// let mut sink = JsonSink::object("apricot/value")?.with_time();
+    /// let mut buf = [0u8; 64];
+    /// let msg = sink.encode(&sample, 0, 0, &mut buf)?;
+    /// assert_eq!(msg.payload, br#"{"time":1700000000,"temperature":21.5}"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn with_time(mut self) -> Self {
+        self.time = true;
+        self
+    }
+
     /// The topic this sink publishes on.
     pub const fn topic(&self) -> &'a str {
         self.topic
@@ -151,7 +178,7 @@ impl<'a> JsonSink<'a> {
     /// infinite value, or a key written twice.
     fn check_object<const N: usize>(&self, sample: &Sample<N>) -> Result<(), EncodeError> {
         let readings = sample.readings();
-        // Built-in names are distinct and none is "device": without renamed keys or custom
+        // Built-in names are distinct and none is "device" or "time": without renamed keys or custom
         // quantities, two keys clash exactly when a quantity comes twice, which compares
         // enum tags instead of strings.
         let names_only = self.keys.is_empty()
@@ -170,6 +197,7 @@ impl<'a> JsonSink<'a> {
             } else {
                 let key = self.key(reading.quantity);
                 (self.device.is_some() && key == DEVICE_KEY)
+                    || (self.time && sample.timestamp().is_some() && key == TIME_KEY)
                     || earlier.iter().any(|r| self.key(r.quantity) == key)
             };
             if clash {
@@ -219,6 +247,16 @@ impl<'a> JsonSink<'a> {
             }
             first = false;
         }
+        if self.time
+            && let Some(unix_seconds) = sample.timestamp()
+        {
+            if !first {
+                out.byte(b',')?;
+            }
+            out.push(TIME_PIECE)?;
+            out.push(itoa::Buffer::new().format(unix_seconds).as_bytes())?;
+            first = false;
+        }
         for reading in sample.readings() {
             if !first {
                 out.byte(b',')?;
@@ -246,6 +284,8 @@ const fn key_piece_of<const L: usize>(name: &str) -> [u8; L] {
 
 /// `"device":`, written before the device id.
 const DEVICE_PIECE: &[u8] = &key_piece_of::<{ DEVICE_KEY.len() + 3 }>(DEVICE_KEY);
+/// `"time":`, written before the sample's Unix seconds.
+const TIME_PIECE: &[u8] = &key_piece_of::<{ TIME_KEY.len() + 3 }>(TIME_KEY);
 
 /// Defines `key_piece`: `"<name>":` of each listed quantity, built at compile time from
 /// [`Quantity::name`], so a key is one copy. A quantity not listed (`Custom`, or one added
@@ -337,6 +377,44 @@ mod tests {
         let mut sink = sink;
         let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
         msg.payload.to_vec()
+    }
+
+    #[test]
+    fn with_time_writes_the_samples_unix_seconds_after_the_device() {
+        let readings = [Reading::new(Quantity::Temperature, 21.5)];
+        let mut sample = Sample::<4>::from_readings(&readings).unwrap();
+        let mut sink = JsonSink::object("t").unwrap().with_device("d").with_time();
+        let mut buf = [0u8; 128];
+        // No wall clock: no "time", rather than a wrong one.
+        let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
+        assert_eq!(msg.payload, br#"{"device":"d","temperature":21.5}"#);
+        sample.set_timestamp(Some(1_764_000_000));
+        let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
+        assert_eq!(
+            msg.payload,
+            br#"{"device":"d","time":1764000000,"temperature":21.5}"#
+        );
+        // Off by default.
+        let plain = JsonSink::object("t").unwrap();
+        assert_eq!(
+            encode_object(plain, &readings),
+            br#"{"temperature":21.5}"#.to_vec()
+        );
+        // A reading keyed "time" would make the object ambiguous.
+        let keys = [(Quantity::Temperature, "time")];
+        let mut clash = JsonSink::object("t")
+            .unwrap()
+            .with_keys(&keys)
+            .unwrap()
+            .with_time();
+        assert_eq!(
+            clash
+                .encode(&sample, 0, 0, &mut buf)
+                .map(|m| m.payload.len()),
+            Err(EncodeError::DuplicateKey {
+                quantity: Quantity::Temperature
+            })
+        );
     }
 
     #[test]
