@@ -1,4 +1,4 @@
-//! `JsonSink` (both shapes, renamed keys, device, decimals) fed arbitrary samples and buffer
+//! `JsonSink` (both shapes, renamed keys, device, time, decimals) fed arbitrary samples and buffer
 //! sizes: never panics; every `Ok` is valid JSON that reads back as the sample; every error
 //! is the right one (a short buffer really was too short, a refused value really was NaN or
 //! infinite, a duplicate key really was one).
@@ -20,6 +20,7 @@ struct Input {
     of: Option<u8>,
     keys: Vec<(u8, String)>,
     device: Option<String>,
+    time: bool,
     decimals: Option<u8>,
     sample: ArbitrarySample,
     buf_len: u16,
@@ -57,6 +58,9 @@ fuzz_target!(|input: Input| {
     if let Some(device) = &input.device {
         sink = sink.with_device(device);
     }
+    if input.time {
+        sink = sink.with_time();
+    }
     if let Some(decimals) = input.decimals {
         match sink.with_decimals(decimals) {
             Ok(with) => sink = with,
@@ -81,11 +85,13 @@ fuzz_target!(|input: Input| {
             if input.object {
                 let parsed: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(payload).expect("a JSON object");
-                // One member per reading (keys are distinct), plus the device.
-                assert_eq!(
-                    parsed.len(),
-                    sample.len() + usize::from(input.device.is_some())
-                );
+                // One member per reading (keys are distinct), plus the device and the time.
+                let time = sample.timestamp().filter(|_| input.time);
+                let extra = usize::from(input.device.is_some()) + usize::from(time.is_some());
+                assert_eq!(parsed.len(), sample.len() + extra);
+                if let Some(time) = time {
+                    assert_eq!(parsed["time"].as_u64(), Some(time));
+                }
                 if let Some(device) = &input.device {
                     assert_eq!(parsed["device"].as_str(), Some(device.as_str()));
                 }
@@ -129,7 +135,8 @@ fuzz_target!(|input: Input| {
                 .filter(|r| key(r.quantity) == key(quantity))
                 .count()
                 > 1
-                || (input.device.is_some() && key(quantity) == "device");
+                || (input.device.is_some() && key(quantity) == "device")
+                || (input.time && sample.timestamp().is_some() && key(quantity) == "time");
             assert!(clash, "{quantity:?} is no duplicate");
         }
         Err(EncodeError::NothingToSend) => {
