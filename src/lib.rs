@@ -117,3 +117,8 @@ pub use transport::{
     Broker, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311, MqttError, MqttOptions, ThingSpeak,
 };
 pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};
+#[cfg(feature = "tls")]
+pub use transport::{
+    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock,
+    pem_to_der,
+};

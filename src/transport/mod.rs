@@ -21,6 +21,8 @@ mod mqtt311;
 mod mqtt5;
 mod options;
 mod thingspeak;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use connect::{Broker, BrokerParseError, ConnectError, MQTT_PORT, open};
 pub use error::{MqttConfigError, MqttError, Refusal};
@@ -29,6 +31,11 @@ pub use mqtt5::{Mqtt5, Mqtt5Buffers, Mqtt5Runner};
 pub use mqtt311::{MIN_RX_BUFFER, Mqtt311};
 pub use options::{Credentials, DEFAULT_KEEP_ALIVE_S, DEFAULT_TIMEOUT_MS, MqttOptions};
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
+#[cfg(feature = "tls")]
+pub use tls::{
+    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock,
+    pem_to_der,
+};
 
 use crate::message::Message;
 

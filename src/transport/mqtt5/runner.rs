@@ -13,6 +13,8 @@ use embassy_futures::select::{Either, select};
 use embassy_time::{Duration, Instant, with_deadline, with_timeout};
 use embedded_nal_async::{Dns, TcpConnect};
 use minimq::{Buffers, ConfigBuilder, Connection, PubError, Publication, Session, Will};
+#[cfg(feature = "tls")]
+use crate::transport::tls::{Tls, TlsError};
 
 /// What the runner needs besides minimq's buffers.
 pub(super) struct Settings<'b, N> {
@@ -31,6 +33,9 @@ pub struct Mqtt5Runner<'b, N> {
     settings: Settings<'b, N>,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
+    /// TLS around every connection, if the handle was built with `new_tls`.
+    #[cfg(feature = "tls")]
+    tls: Option<Tls<'b>>,
 }
 
 impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
@@ -41,13 +46,34 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
         tx: &'b mut [u8],
     ) -> Result<Self, MqttConfigError> {
         config(&settings.options, rx, tx)?;
-        Ok(Self { settings, rx, tx })
+        Ok(Self {
+            settings,
+            rx,
+            tx,
+            #[cfg(feature = "tls")]
+            tls: None,
+        })
+    }
+
+    /// Wraps every connection in TLS.
+    #[cfg(feature = "tls")]
+    pub(super) fn with_tls(mut self, tls: Tls<'b>) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Serves the handle, forever: spawn it as a task, or `join`/`select` it with the code
     /// that uses the handle (see [`Mqtt5`](crate::transport::Mqtt5)). Dropping the future
     /// closes the connection (without DISCONNECT); running it again starts disconnected.
     pub async fn run(&mut self) -> ! {
+        #[cfg(feature = "tls")]
+        let Self {
+            settings,
+            rx,
+            tx,
+            tls,
+        } = self;
+        #[cfg(not(feature = "tls"))]
         let Self { settings, rx, tx } = self;
         // A connection a dropped `run` held is gone with it.
         settings.link.connected.set(false);
@@ -92,7 +118,21 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
                     continue;
                 }
             };
-            ended = settings.connection(session).await;
+            #[cfg(feature = "tls")]
+            let opened = settings.open(tls.as_mut()).await;
+            #[cfg(not(feature = "tls"))]
+            let opened = settings.open().await;
+            ended = match opened {
+                Ok(Io::Plain(io)) => settings.connection(session, io).await,
+                #[cfg(feature = "tls")]
+                Ok(Io::Tls(io)) => settings.connection(session, io).await,
+                #[cfg(not(feature = "tls"))]
+                Ok(Io::Never(_, never)) => match never {},
+                Err(e) => {
+                    settings.link.answers.signal(Err(e));
+                    None
+                }
+            };
             settings.link.connected.set(false);
         }
     }
@@ -103,12 +143,39 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         Duration::from_millis(u64::from(self.options.timeout_ms()))
     }
 
-    /// Connects (answering the handle's connect), then serves the connection until it ends;
-    /// returns why it ended if no request was told.
-    async fn connection(&self, mut session: Session<'_>) -> Option<MqttError> {
+    /// Opens the TCP connection, and TLS over it if configured, each within the timeout.
+    /// Nothing is sent over MQTT before TLS is verified.
+    async fn open<'t>(
+        &self,
+        #[cfg(feature = "tls")] tls: Option<&'t mut Tls<'_>>,
+    ) -> Result<Io<'t, N::Connection<'b>>, MqttError>
+    where
+        'b: 't,
+    {
+        let io = with_timeout(self.timeout(), open(self.net, &self.broker))
+            .await
+            .map_err(|_| ConnectError::Timeout)??;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = tls {
+            let host = self.broker.host();
+            return match with_timeout(self.timeout(), tls.open(io, host)).await {
+                Ok(Ok(io)) => Ok(Io::Tls(io)),
+                Ok(Err(e)) => Err(MqttError::Tls(e)),
+                Err(_) => Err(MqttError::Tls(TlsError::HandshakeTimeout)),
+            };
+        }
+        Ok(Io::Plain(io))
+    }
+
+    /// Connects over `io` (answering the handle's connect), then serves the connection until
+    /// it ends; returns why it ended if no request was told.
+    async fn connection<IO: minimq::Io>(
+        &self,
+        mut session: Session<'_>,
+        io: IO,
+    ) -> Option<MqttError> {
         let traffic = Traffic::new();
         let opened = with_timeout(self.timeout(), async {
-            let io = open(self.net, &self.broker).await?;
             session
                 .connect(traffic.count(io))
                 .await
@@ -266,6 +333,16 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         }
         Ok(())
     }
+}
+
+/// The connection MQTT runs over: TCP, or TLS over TCP.
+enum Io<'t, C: embedded_io_async::Read + embedded_io_async::Write> {
+    Plain(C),
+    #[cfg(feature = "tls")]
+    Tls(embedded_tls::TlsConnection<'t, C, crate::transport::tls::Suite>),
+    #[cfg(not(feature = "tls"))]
+    #[allow(dead_code)] // the lifetime is TLS's
+    Never(core::marker::PhantomData<&'t ()>, core::convert::Infallible),
 }
 
 /// minimq's configuration over `rx` and `tx`, from `options`.
