@@ -111,8 +111,7 @@ impl<'b> Mqtt5<'b> {
     /// let stack = std_embedded_nal_async::Stack::default();
     /// let mut buffers = Mqtt5Buffers::<256, 768, 256>::new();
     /// let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
-    /// let mut rng = rand::rngs::SysRng; // any rand_core 0.10 CryptoRng
-    /// # let mut rng = rand::rngs::StdRng::try_from_rng(&mut rng).unwrap();
+    /// let mut rng = rand::rng(); // any rand_core 0.10 CryptoRng (firmware: the chip's RNG)
     /// let (mqtt, runner) = Mqtt5::new_tls(
     ///     &stack,
     ///     Broker::new("broker.example.org", 8883),

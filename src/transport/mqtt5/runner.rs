@@ -118,14 +118,27 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
                     continue;
                 }
             };
+            // The TLS alert that ended the connection, if one did.
             #[cfg(feature = "tls")]
-            let opened = settings.open(tls.as_mut()).await;
+            let alert = core::cell::Cell::new(None);
+            #[cfg(feature = "tls")]
+            let opened = settings.open(tls.as_mut(), &alert).await;
             #[cfg(not(feature = "tls"))]
             let opened = settings.open().await;
             ended = match opened {
-                Ok(Io::Plain(io)) => settings.connection(session, io).await,
+                Ok(Io::Plain(io)) => settings.connection(session, io, |e| e).await,
                 #[cfg(feature = "tls")]
-                Ok(Io::Tls(io)) => settings.connection(session, io).await,
+                Ok(Io::Tls(io)) => {
+                    // An alert explains an I/O failure of CONNECT (a client certificate the
+                    // server refused).
+                    let explain = |e| match (e, alert.take()) {
+                        (MqttError::Io(_) | MqttError::Closed, Some(alert)) => {
+                            MqttError::Tls(alert)
+                        }
+                        (e, _) => e,
+                    };
+                    settings.connection(session, io, explain).await
+                }
                 #[cfg(not(feature = "tls"))]
                 Ok(Io::Never(_, never)) => match never {},
                 Err(e) => {
@@ -148,6 +161,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
     async fn open<'t>(
         &self,
         #[cfg(feature = "tls")] tls: Option<&'t mut Tls<'_>>,
+        #[cfg(feature = "tls")] alert: &'t core::cell::Cell<Option<TlsError>>,
     ) -> Result<Io<'t, N::Connection<'b>>, MqttError>
     where
         'b: 't,
@@ -158,7 +172,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         #[cfg(feature = "tls")]
         if let Some(tls) = tls {
             let host = self.broker.host();
-            return match with_timeout(self.timeout(), tls.open(io, host)).await {
+            return match with_timeout(self.timeout(), tls.open(io, host, alert)).await {
                 Ok(Ok(io)) => Ok(Io::Tls(io)),
                 Ok(Err(e)) => Err(MqttError::Tls(e)),
                 Err(_) => Err(MqttError::Tls(TlsError::HandshakeTimeout)),
@@ -173,6 +187,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         &self,
         mut session: Session<'_>,
         io: IO,
+        explain: impl Fn(MqttError) -> MqttError,
     ) -> Option<MqttError> {
         let traffic = Traffic::new();
         let opened = with_timeout(self.timeout(), async {
@@ -185,7 +200,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         let mut connection = match opened {
             Ok(Ok(connection)) => connection,
             Ok(Err(e)) => {
-                self.link.answers.signal(Err(e));
+                self.link.answers.signal(Err(explain(e)));
                 return None;
             }
             Err(_) => {
@@ -339,7 +354,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
 enum Io<'t, C: embedded_io_async::Read + embedded_io_async::Write> {
     Plain(C),
     #[cfg(feature = "tls")]
-    Tls(embedded_tls::TlsConnection<'t, C, crate::transport::tls::Suite>),
+    Tls(crate::transport::tls::Watched<'t, C>),
     #[cfg(not(feature = "tls"))]
     #[allow(dead_code)] // the lifetime is TLS's
     Never(core::marker::PhantomData<&'t ()>, core::convert::Infallible),

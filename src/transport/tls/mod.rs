@@ -14,7 +14,9 @@
 //! CertificateVerify signature (the server holds the key). The validity dates are checked
 //! only when a clock is given ([`TlsOptions::with_clock`]): a device without a wall clock
 //! (no RTC, no SNTP yet) accepts an expired or not-yet-valid certificate that is otherwise
-//! trusted. Not checked: revocation, name constraints, key usage, that the CA is marked as
+//! trusted. A certificate for an IP address needs a DNS name (or a host-name-like common
+//! name, or no common name) besides it: embedded-tls's chain check compares a name. Not
+//! checked: revocation, name constraints, key usage, that the CA is marked as
 //! a CA. RSA chains (test.mosquitto.org's CA, most public CAs) cannot be verified by
 //! embedded-tls without an allocator and fail with [`TlsError::UnsupportedAlgorithm`].
 //!
@@ -26,6 +28,7 @@ mod x509;
 
 pub use pem::{PemError, pem_to_der};
 
+use core::cell::Cell;
 use core::fmt;
 use embedded_io_async::{Read, Write};
 use embedded_tls::pki::CertVerifier;
@@ -272,6 +275,44 @@ fn classify(error: embedded_tls::TlsError) -> TlsError {
     }
 }
 
+/// A TLS connection that keeps the alert that ended it, if one did.
+pub(crate) struct Watched<'c, S: Read + Write + 'c> {
+    connection: TlsConnection<'c, S, Suite>,
+    alert: &'c Cell<Option<TlsError>>,
+}
+
+impl<'c, S: Read + Write + 'c> Watched<'c, S> {
+    fn seen<T>(&self, result: Result<T, embedded_tls::TlsError>) -> Result<T, embedded_tls::TlsError> {
+        if let Err(e @ embedded_tls::TlsError::HandshakeAborted(..)) = result {
+            self.alert.set(Some(classify(e)));
+        }
+        result
+    }
+}
+
+impl<'c, S: Read + Write + 'c> embedded_io_async::ErrorType for Watched<'c, S> {
+    type Error = embedded_tls::TlsError;
+}
+
+impl<'c, S: Read + Write + 'c> Read for Watched<'c, S> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let result = self.connection.read(buf).await;
+        self.seen(result)
+    }
+}
+
+impl<'c, S: Read + Write + 'c> Write for Watched<'c, S> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        let result = self.connection.write(buf).await;
+        self.seen(result)
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        let result = self.connection.flush().await;
+        self.seen(result)
+    }
+}
+
 /// A rand_core 0.10 generator as the rand_core 0.6 one embedded-tls takes.
 struct Randomness<'r>(&'r mut dyn rand_core::Rng);
 
@@ -323,11 +364,16 @@ impl<'b> Tls<'b> {
 
     /// Opens TLS over `socket` to `host`; on `Ok` the server is verified (unless the options
     /// say [`danger_unverified`](TlsOptions::danger_unverified)) and MQTT can start.
+    ///
+    /// A server that refuses the client's certificate says so only after the client finished
+    /// its side of the handshake (TLS 1.3 §4.4.2.4): that alert arrives with the first read,
+    /// and is kept in `alert` for the caller to report instead of an I/O error.
     pub(crate) async fn open<'c, S: Read + Write + 'c>(
         &'c mut self,
         socket: S,
         host: &str,
-    ) -> Result<TlsConnection<'c, S, Suite>, TlsError> {
+        alert: &'c Cell<Option<TlsError>>,
+    ) -> Result<Watched<'c, S>, TlsError> {
         let Self {
             options,
             read,
@@ -353,12 +399,18 @@ impl<'b> Tls<'b> {
             rng: Randomness(&mut **rng),
             verifier: options.ca.map(|ca| Verifier::new(ca, host, options.clock)),
             client: options.client,
+            requested: false,
         };
         let opened = connection
             .open(TlsContext::new(&config, &mut provider))
             .await;
+        // Asked for a certificate and gave none: if the connection ends before MQTT's
+        // CONNACK, that is why, even when the alert is lost to a reset.
+        if provider.requested && provider.client.is_none() {
+            alert.set(Some(TlsError::ClientCertificateRefused));
+        }
         match opened {
-            Ok(()) => Ok(connection),
+            Ok(()) => Ok(Watched { connection, alert }),
             Err(e) => Err(provider
                 .verifier
                 .and_then(|v| v.failure)
@@ -382,6 +434,8 @@ struct Provider<'a, 'r> {
     rng: Randomness<'r>,
     verifier: Option<Verifier<'a>>,
     client: Option<(&'a [u8], &'a [u8])>,
+    /// The server asked for a client certificate (CertificateRequest).
+    requested: bool,
 }
 
 impl CryptoProvider for Provider<'_, '_> {
@@ -415,6 +469,8 @@ impl CryptoProvider for Provider<'_, '_> {
     }
 
     fn client_cert(&mut self) -> Option<Certificate<impl AsRef<[u8]>>> {
+        // embedded-tls asks only when the server sent a CertificateRequest.
+        self.requested = true;
         self.client.map(|(certificate, _)| Certificate::X509(certificate))
     }
 }
