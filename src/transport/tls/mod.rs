@@ -214,7 +214,8 @@ pub enum TlsError {
     HandshakeTimeout,
     /// The server ended the handshake with this TLS alert (RFC 8446 §6).
     Alert(u8),
-    /// The server's handshake messages were malformed, or did not fit the buffers.
+    /// The handshake failed otherwise: the server closed the connection (a plaintext port?),
+    /// sent malformed messages, or messages too large for the buffers.
     Handshake,
 }
 
@@ -249,7 +250,9 @@ impl fmt::Display for TlsError {
                 f.write_str("TLS: the broker did not finish the handshake in time")
             }
             TlsError::Alert(code) => write!(f, "TLS: the broker ended the handshake (alert {code})"),
-            TlsError::Handshake => f.write_str("TLS: the handshake failed (malformed or too large)"),
+            TlsError::Handshake => f.write_str(
+                "TLS: the handshake failed (the server closed it, or does not speak TLS on this port)",
+            ),
         }
     }
 }
