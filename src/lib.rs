@@ -116,9 +116,8 @@ pub use topic::{MAX_TOPIC_LEN, TopicError, validate_topic_name};
 pub use transport::{
     Broker, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311, MqttError, MqttOptions, ThingSpeak,
 };
-pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};
 #[cfg(feature = "tls")]
 pub use transport::{
-    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock,
-    pem_to_der,
+    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,
 };
+pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};

@@ -98,13 +98,12 @@ impl TlsFront {
             Some(ca) => {
                 let mut roots = rustls::RootCertStore::empty();
                 roots.add(CertificateDer::from(ca)).expect("client CA");
-                let verifier =
-                    rustls::server::WebPkiClientVerifier::builder_with_provider(
-                        Arc::new(roots),
-                        provider,
-                    )
-                    .build()
-                    .expect("client verifier");
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .expect("client verifier");
                 builder.with_client_cert_verifier(verifier)
             }
         };
@@ -253,8 +252,14 @@ fn certificate_for_an_ip_address_verifies_by_ip() {
         broker.port(Version::V5),
     );
     let ca = pki.ca_der();
-    publish_mqtt5("127.0.0.1", front.port, TlsOptions::verified(&ca), QoS::AtLeastOnce, 1)
-        .expect("delivered over TLS by IP");
+    publish_mqtt5(
+        "127.0.0.1",
+        front.port,
+        TlsOptions::verified(&ca),
+        QoS::AtLeastOnce,
+        1,
+    )
+    .expect("delivered over TLS by IP");
     assert_eq!(subscriber.payloads(1), vec![b"0".to_vec()]);
 }
 
@@ -348,8 +353,14 @@ fn expired_certificate_without_a_clock_is_accepted_as_documented() {
         broker.port(Version::V5),
     );
     let ca = pki.ca_der();
-    publish_mqtt5("localhost", front.port, TlsOptions::verified(&ca), QoS::AtLeastOnce, 1)
-        .expect("no clock: dates are not checked");
+    publish_mqtt5(
+        "localhost",
+        front.port,
+        TlsOptions::verified(&ca),
+        QoS::AtLeastOnce,
+        1,
+    )
+    .expect("no clock: dates are not checked");
     assert_eq!(subscriber.payloads(1), vec![b"0".to_vec()]);
 }
 

@@ -33,8 +33,7 @@ pub use options::{Credentials, DEFAULT_KEEP_ALIVE_S, DEFAULT_TIMEOUT_MS, MqttOpt
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
 #[cfg(feature = "tls")]
 pub use tls::{
-    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock,
-    pem_to_der,
+    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,
 };
 
 use crate::message::Message;

@@ -8,13 +8,13 @@ use super::{Link, MessageBuffer, Request};
 use crate::message::{Message, QoS};
 use crate::topic::validate_topic_name;
 use crate::transport::connect::open;
+#[cfg(feature = "tls")]
+use crate::transport::tls::{Tls, TlsError};
 use crate::transport::{Broker, ConnectError, MqttConfigError, MqttError, MqttOptions};
 use embassy_futures::select::{Either, select};
 use embassy_time::{Duration, Instant, with_deadline, with_timeout};
 use embedded_nal_async::{Dns, TcpConnect};
 use minimq::{Buffers, ConfigBuilder, Connection, PubError, Publication, Session, Will};
-#[cfg(feature = "tls")]
-use crate::transport::tls::{Tls, TlsError};
 
 /// What the runner needs besides minimq's buffers.
 pub(super) struct Settings<'b, N> {
@@ -351,6 +351,8 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
 }
 
 /// The connection MQTT runs over: TCP, or TLS over TCP.
+// One value at a time, moved straight into minimq's session: boxing would need a heap.
+#[allow(clippy::large_enum_variant)]
 enum Io<'t, C: embedded_io_async::Read + embedded_io_async::Write> {
     Plain(C),
     #[cfg(feature = "tls")]

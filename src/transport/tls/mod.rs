@@ -285,7 +285,10 @@ pub(crate) struct Watched<'c, S: Read + Write + 'c> {
 }
 
 impl<'c, S: Read + Write + 'c> Watched<'c, S> {
-    fn seen<T>(&self, result: Result<T, embedded_tls::TlsError>) -> Result<T, embedded_tls::TlsError> {
+    fn seen<T>(
+        &self,
+        result: Result<T, embedded_tls::TlsError>,
+    ) -> Result<T, embedded_tls::TlsError> {
         if let Err(e @ embedded_tls::TlsError::HandshakeAborted(..)) = result {
             self.alert.set(Some(classify(e)));
         }
@@ -383,7 +386,7 @@ impl<'b> Tls<'b> {
             write,
             rng,
         } = self;
-        let mut connection = TlsConnection::new(socket, &mut **read, &mut **write);
+        let mut connection = TlsConnection::new(socket, read, write);
         let mut config = TlsConfig::new();
         // Server Name Indication carries DNS names only (RFC 6066 §3).
         if host.parse::<core::net::IpAddr>().is_err() {
@@ -458,10 +461,17 @@ impl CryptoProvider for Provider<'_, '_> {
 
     fn signer(
         &mut self,
-    ) -> Result<(impl signature_trait::SignerMut<Self::Signature>, SignatureScheme), embedded_tls::TlsError>
-    {
+    ) -> Result<
+        (
+            impl signature_trait::SignerMut<Self::Signature>,
+            SignatureScheme,
+        ),
+        embedded_tls::TlsError,
+    > {
         use p256::pkcs8::DecodePrivateKey;
-        let (_, key) = self.client.ok_or(embedded_tls::TlsError::InvalidPrivateKey)?;
+        let (_, key) = self
+            .client
+            .ok_or(embedded_tls::TlsError::InvalidPrivateKey)?;
         let secret = p256::SecretKey::from_sec1_der(key)
             .or_else(|_| p256::SecretKey::from_pkcs8_der(key))
             .map_err(|_| embedded_tls::TlsError::InvalidPrivateKey)?;
@@ -474,7 +484,8 @@ impl CryptoProvider for Provider<'_, '_> {
     fn client_cert(&mut self) -> Option<Certificate<impl AsRef<[u8]>>> {
         // embedded-tls asks only when the server sent a CertificateRequest.
         self.requested = true;
-        self.client.map(|(certificate, _)| Certificate::X509(certificate))
+        self.client
+            .map(|(certificate, _)| Certificate::X509(certificate))
     }
 }
 
@@ -560,7 +571,10 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         Ok(())
     }
 
-    fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), embedded_tls::TlsError> {
+    fn verify_signature(
+        &mut self,
+        verify: CertificateVerifyRef<'_>,
+    ) -> Result<(), embedded_tls::TlsError> {
         self.chain.verify_signature(verify).map_err(|e| match e {
             embedded_tls::TlsError::InvalidSignatureScheme => {
                 self.fail(TlsError::UnsupportedAlgorithm)

@@ -205,10 +205,7 @@ fn time(input: &[u8]) -> Option<(u64, &[u8])> {
         return None;
     }
     let days = days_from_civil(year, month, day)?;
-    Some((
-        days * 86_400 + hour * 3_600 + minute * 60 + second,
-        rest,
-    ))
+    Some((days * 86_400 + hour * 3_600 + minute * 60 + second, rest))
 }
 
 fn digits(text: &[u8]) -> Option<u64> {
@@ -220,7 +217,11 @@ fn digits(text: &[u8]) -> Option<u64> {
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's
 /// `days_from_civil`); `None` before 1970.
 fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
-    let year = if month <= 2 { year.checked_sub(1)? } else { year };
+    let year = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
     let era = year / 400;
     let year_of_era = year - era * 400;
     let month_index = if month > 2 { month - 3 } else { month + 9 };
