@@ -13,7 +13,7 @@
 
 use clap::Parser;
 use embassy_futures::select::{Either, select};
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions};
+use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std::process::ExitCode;
 use std::time::Instant;

@@ -83,41 +83,59 @@
 #[cfg(test)]
 extern crate std;
 
-pub mod clock;
+// Every module is private: the `pub use` list below is the whole public API, one path per
+// item (`pysense` stays a namespace: a driver's types live under its chip's name).
+mod clock;
+mod homeassistant;
 mod log;
 mod message;
-pub mod publisher;
+mod publisher;
 pub mod pysense;
 mod reading;
-pub mod sensor;
-pub mod sink;
+mod sensor;
+mod sink;
 mod topic;
-pub mod transport;
+mod transport;
 
 /// The README's code blocks are compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use clock::{Clock, EmbassyClock, SimulatedClock};
-pub use message::{Message, QoS};
-pub use publisher::{
-    Backoff, BackoffConfig, BackoffError, MessageQueue, PublishError, Publisher, PublisherError,
-    QueueError, ResilientError, ResilientPublisher, ResilientPublisherError, Stage, Stats,
-};
+// Readings and what makes them.
 pub use reading::{Quantity, Reading, Sample, SampleFull};
 pub use sensor::{Blocking, BlockingSensor, MockError, MockSensor, RandomSensor, Sensor};
 pub use sensor::{
     Calibrate, Clamp, Delta, ExponentialMovingAverage, FilterError, MovingAverage, NoClock,
     Throttle,
 };
-pub use sink::{ConfigError, EncodeError, JsonSink, SenmlSink, Sink, ThingSpeakSink};
+
+// Wire formats.
+pub use sink::{
+    EncodeError, JsonSink, MAX_DECIMALS, SenmlSink, Sink, SinkConfigError, ThingSpeakSink,
+};
 pub use topic::{MAX_TOPIC_LEN, TopicError, validate_topic_name};
+
+// Delivery.
+pub use homeassistant::{
+    Announcing, DEFAULT_DISCOVERY_PREFIX, DiscoveryError, HaDevice, HaDiscovery, PAYLOAD_OFFLINE,
+    PAYLOAD_ONLINE, ha_device_class,
+};
+pub use message::{Message, QoS};
 pub use transport::{
-    Broker, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311, MqttError, MqttOptions, ThingSpeak,
+    Broker, BrokerParseError, ConnectError, Credentials, MQTT_PORT, MQTT311_MIN_RX_BUFFER,
+    MemoryError, MemoryTransport, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311, MqttConfigError,
+    MqttError, MqttOptions, RecordedMessage, Refusal, THINGSPEAK_HOST, ThingSpeak, Transport,
+    open as open_connection,
+};
+
+// The loop, and riding out outages.
+pub use clock::{Clock, EmbassyClock, SimulatedClock};
+pub use publisher::{
+    Backoff, BackoffConfig, BackoffError, MessageQueue, PublishError, Publisher, PublisherError,
+    QueueError, ResilientError, ResilientPublisher, ResilientPublisherError, Stage, Stats,
 };
 #[cfg(feature = "tls")]
 pub use transport::{
     MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,
 };
-pub use transport::{MemoryError, MemoryTransport, RecordedMessage, Transport};

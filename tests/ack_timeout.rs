@@ -8,7 +8,7 @@ mod common;
 
 use common::{PATIENCE, RawListener};
 use embassy_futures::select::{Either, select};
-use sensorpub::transport::{Broker, Mqtt311, MqttError, MqttOptions};
+use sensorpub::{Broker, Mqtt311, MqttError, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std_embedded_nal_async::Stack;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use embedded_io_async::ErrorKind;
-use sensorpub::transport::{Broker, ConnectError, Mqtt311, MqttError, MqttOptions};
+use sensorpub::{Broker, ConnectError, Mqtt311, MqttError, MqttOptions};
 use sensorpub::{Message, Transport};
 use std_embedded_nal_async::Stack;
 

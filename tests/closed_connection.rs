@@ -10,11 +10,11 @@ mod common;
 use common::PATIENCE;
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
-use sensorpub::transport::{Mqtt5, MqttError, MqttOptions};
 use sensorpub::{
     Backoff, BackoffConfig, JsonSink, Message, MessageQueue, MockSensor, Publisher, Quantity,
     Reading, ResilientPublisher, Sample, SimulatedClock, Transport,
 };
+use sensorpub::{Mqtt5, MqttError, MqttOptions};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;

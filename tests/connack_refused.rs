@@ -8,7 +8,7 @@ mod common;
 
 use common::RawListener;
 use sensorpub::Transport;
-use sensorpub::transport::{Broker, Mqtt311, MqttError, MqttOptions, Refusal};
+use sensorpub::{Broker, Mqtt311, MqttError, MqttOptions, Refusal};
 use std_embedded_nal_async::Stack;
 
 fn mqtt311_refusal(connack: &'static [u8]) -> Result<(), MqttError> {

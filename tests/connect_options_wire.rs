@@ -6,7 +6,7 @@
 mod common;
 
 use common::{RawListener, split_packets};
-use sensorpub::transport::{Broker, Credentials, Mqtt311, MqttOptions};
+use sensorpub::{Broker, Credentials, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std_embedded_nal_async::Stack;
 

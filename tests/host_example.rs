@@ -197,6 +197,62 @@ fn embedded_broker_runs_are_verified_and_exit_0() {
     }
 }
 
+#[test]
+fn senml_runs_are_verified_and_senml_with_ha_discovery_is_bad_input() {
+    let args = ["--format", "senml", "--count", "2", "--interval-ms", "10"];
+    assert_eq!(host(&args), Ok(()));
+    let failure = host(&["--format", "senml", "--ha-discovery"]).expect_err("refused");
+    assert_one_line(
+        &failure,
+        EXIT_BAD_INPUT,
+        "--ha-discovery needs --format json",
+    );
+}
+
+#[test]
+fn ha_discovery_leaves_its_config_and_offline_retained() {
+    let broker = TestBroker::start();
+    for (mqtt, version) in [("3", Version::V311), ("5", Version::V5)] {
+        let device = format!("ha-host-{mqtt}");
+        let address = format!("127.0.0.1:{}", broker.port(version));
+        let args = [
+            "--broker",
+            &address,
+            "--mqtt",
+            mqtt,
+            "--qos",
+            "1",
+            "--ha-discovery",
+            "--device",
+            &device,
+            "--count",
+            "2",
+            "--interval-ms",
+            "10",
+        ];
+        assert_eq!(host(&args), Ok(()), "MQTT {mqtt}");
+        let mut late = broker.subscribe(&format!("homeassistant/sensor/{device}/value/config"));
+        let config = late.next_routed_within(PATIENCE).expect("retained config");
+        assert!(config.retain);
+        let config: serde_json::Value = serde_json::from_slice(&config.payload).expect("JSON");
+        assert_eq!(config["state_topic"], format!("sensorpub/{device}/value"));
+        assert_eq!(config["value_template"], "{{ value_json.value }}");
+        assert_eq!(
+            config["availability_topic"],
+            format!("sensorpub/{device}/status")
+        );
+        let mut status = broker.subscribe(&format!("sensorpub/{device}/status"));
+        let status = status
+            .next_routed_within(PATIENCE)
+            .expect("retained status");
+        // A clean end publishes `offline` itself: the broker drops the will on DISCONNECT.
+        assert_eq!(
+            (status.payload.as_slice(), status.retain),
+            (&b"offline"[..], true)
+        );
+    }
+}
+
 // ---------------------------------------------------------------- a broker that plays ThingSpeak
 
 /// A loopback MQTT 3.1.1 broker that, like ThingSpeak, accepts only clients that present

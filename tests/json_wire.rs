@@ -1,6 +1,6 @@
 //! The JSON sink's bytes, read back the way a subscriber would: with a real JSON parser.
 
-use sensorpub::{ConfigError, EncodeError, JsonSink, Quantity, Reading, Sample, Sink};
+use sensorpub::{EncodeError, JsonSink, Quantity, Reading, Sample, Sink, SinkConfigError};
 use serde_json::Value;
 
 const QUANTITIES: [Quantity; 8] = [
@@ -116,16 +116,16 @@ fn invalid_configuration_is_refused_when_built() {
     let bad_keys = [(Quantity::Temperature, "a\"b")];
     assert_eq!(
         JsonSink::object("x").unwrap().with_keys(&bad_keys).err(),
-        Some(ConfigError::InvalidKey)
+        Some(SinkConfigError::InvalidKey)
     );
     let control = [(Quantity::Temperature, "a\nb")];
     assert_eq!(
         JsonSink::object("x").unwrap().with_keys(&control).err(),
-        Some(ConfigError::InvalidKey)
+        Some(SinkConfigError::InvalidKey)
     );
     assert_eq!(
         JsonSink::object("x").unwrap().with_decimals(7).err(),
-        Some(ConfigError::TooManyDecimals { decimals: 7 })
+        Some(SinkConfigError::TooManyDecimals { decimals: 7 })
     );
 }
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{TestBroker, Version};
-use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
+use sensorpub::{Broker, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std::time::Duration;
 use std_embedded_nal_async::Stack;

@@ -6,7 +6,7 @@
 //! The broker is a loopback listener in this file that plays a script per connection with
 //! the bytes of the specification (MQTT 3.1.1 §3.2 CONNACK, §3.4 PUBACK).
 
-use sensorpub::transport::{Broker, Mqtt311, MqttError, MqttOptions};
+use sensorpub::{Broker, Mqtt311, MqttError, MqttOptions};
 use sensorpub::{Message, QoS, TopicError, Transport};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Subscriber, TestBroker, Version};
-use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
+use sensorpub::{Broker, Mqtt311, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std_embedded_nal_async::Stack;
 

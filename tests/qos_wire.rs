@@ -11,7 +11,7 @@
 mod common;
 
 use common::{PATIENCE, Version};
-use sensorpub::transport::{Broker, Mqtt311, MqttError, MqttOptions};
+use sensorpub::{Broker, Mqtt311, MqttError, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -15,11 +15,11 @@ use core::convert::Infallible;
 use embedded_hal_async::delay::DelayNs;
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
-use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
 use sensorpub::{
     Backoff, BackoffConfig, Clock, JsonSink, MessageQueue, Publisher, QoS, Quantity, Reading,
     ResilientError, ResilientPublisher, Sample, Sensor, Stage, Transport,
 };
+use sensorpub::{Broker, Mqtt311, MqttOptions};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

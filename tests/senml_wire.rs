@@ -4,8 +4,8 @@
 //! RFC and trusts nothing of the sink's own tables.
 
 use proptest::prelude::*;
-use sensorpub::sink::MAX_DECIMALS;
-use sensorpub::{ConfigError, EncodeError, Quantity, Reading, Sample, SenmlSink, Sink};
+use sensorpub::MAX_DECIMALS;
+use sensorpub::{EncodeError, Quantity, Reading, Sample, SenmlSink, Sink, SinkConfigError};
 use serde_json::Value;
 
 /// RFC 8428 section 12.1: the SenML units registry as the RFC publishes it.
@@ -267,7 +267,7 @@ fn fixed_decimals_apply_after_the_conversion() {
         SenmlSink::new("t", "a")
             .unwrap()
             .with_decimals(MAX_DECIMALS + 1),
-        Err(ConfigError::TooManyDecimals {
+        Err(SinkConfigError::TooManyDecimals {
             decimals: MAX_DECIMALS + 1
         })
     );
@@ -388,7 +388,7 @@ fn device_names_that_make_invalid_senml_names_are_refused() {
     for device in ["", "_x", ":x", "my device", "a\"b", "a\\b", "ä"] {
         assert_eq!(
             SenmlSink::new("t", device),
-            Err(ConfigError::InvalidName),
+            Err(SinkConfigError::InvalidName),
             "{device:?}"
         );
     }

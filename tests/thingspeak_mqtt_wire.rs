@@ -5,7 +5,7 @@
 mod common;
 
 use common::{RawListener, split_packets};
-use sensorpub::transport::{Broker, ThingSpeak};
+use sensorpub::{Broker, ThingSpeak};
 use sensorpub::{MockSensor, Publisher, Quantity, Reading, Sample, SimulatedClock};
 use std_embedded_nal_async::Stack;
 

@@ -5,12 +5,12 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use sensorpub::{
-    ConfigError, EncodeError, MemoryTransport, MockSensor, PublishError, Publisher, Quantity,
-    Reading, Sample, SimulatedClock, Sink, ThingSpeakSink,
+    EncodeError, MemoryTransport, MockSensor, PublishError, Publisher, Quantity, Reading, Sample,
+    SimulatedClock, Sink, SinkConfigError, ThingSpeakSink,
 };
 
 /// ThingSpeak's free-account update interval, 15 s, written out rather than taken from
-/// `sink::FREE_INTERVAL_MS`, so a wrong constant fails here.
+/// `ThingSpeakSink::FREE_INTERVAL_MS`, so a wrong constant fails here.
 const FREE_INTERVAL_MS: u64 = 15_000;
 
 fn sample(values: &[(Quantity, f32)]) -> Sample<8> {
@@ -96,12 +96,12 @@ fn out_of_range_and_duplicate_fields_are_config_errors() {
     for field in [0u8, 9, 255] {
         assert_eq!(
             ThingSpeakSink::new(1, &[(field, Quantity::Temperature)]).err(),
-            Some(ConfigError::FieldOutOfRange { field })
+            Some(SinkConfigError::FieldOutOfRange { field })
         );
     }
     assert_eq!(
         ThingSpeakSink::new(1, &[(3, Quantity::Temperature), (3, Quantity::Humidity)]).err(),
-        Some(ConfigError::DuplicateField { field: 3 })
+        Some(SinkConfigError::DuplicateField { field: 3 })
     );
     for field in 1..=8u8 {
         assert!(ThingSpeakSink::new(1, &[(field, Quantity::Value)]).is_ok());
@@ -137,7 +137,7 @@ fn status_over_255_bytes_is_refused() {
     let sink = ThingSpeakSink::new(1, &[(1, Quantity::Temperature)]).unwrap();
     assert_eq!(
         sink.clone().with_status(&long).err(),
-        Some(ConfigError::StatusTooLong)
+        Some(SinkConfigError::StatusTooLong)
     );
     assert!(sink.with_status(&long[..255]).is_ok());
 }
@@ -171,7 +171,7 @@ fn location_elevation_and_created_at() {
             .unwrap()
             .with_location(f32::NAN, 0.0)
             .err(),
-        Some(ConfigError::NonFiniteLocation)
+        Some(SinkConfigError::NonFiniteLocation)
     );
 }
 
@@ -204,7 +204,10 @@ fn an_update_inside_the_interval_is_refused_and_the_slot_kept() {
     let mut sink = ThingSpeakSink::new(1, &[(1, Quantity::Temperature)]).unwrap();
     let s = sample(&[(Quantity::Temperature, 20.0)]);
     let mut buf = [0u8; 128];
-    assert_eq!(sensorpub::sink::FREE_INTERVAL_MS, FREE_INTERVAL_MS);
+    assert_eq!(
+        sensorpub::ThingSpeakSink::FREE_INTERVAL_MS,
+        FREE_INTERVAL_MS
+    );
     assert_eq!(sink.interval_ms(), FREE_INTERVAL_MS);
     assert!(sink.encode(&s, 0, 1_000, &mut buf).is_ok());
     assert_eq!(sink.ready_in_ms(1_000), FREE_INTERVAL_MS);

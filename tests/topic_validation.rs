@@ -5,9 +5,9 @@
 
 mod common;
 
-use sensorpub::transport::{MqttError, MqttOptions, ThingSpeak};
-use sensorpub::{ConfigError, JsonSink, Quantity, ThingSpeakSink, TopicError};
+use sensorpub::{JsonSink, Quantity, SinkConfigError, ThingSpeakSink, TopicError};
 use sensorpub::{Message, QoS, Transport};
+use sensorpub::{MqttError, MqttOptions, ThingSpeak};
 
 #[test]
 fn json_sinks_refuse_topics_that_cannot_be_published_to() {
@@ -24,11 +24,11 @@ fn json_sinks_refuse_topics_that_cannot_be_published_to() {
     for (topic, error) in cases {
         assert_eq!(
             JsonSink::value(topic),
-            Err(ConfigError::InvalidTopic(error))
+            Err(SinkConfigError::InvalidTopic(error))
         );
         assert_eq!(
             JsonSink::object(topic),
-            Err(ConfigError::InvalidTopic(error))
+            Err(SinkConfigError::InvalidTopic(error))
         );
     }
 }
@@ -47,18 +47,25 @@ fn thingspeak_channel_0_is_refused() {
     let fields = [(1, Quantity::Value)];
     assert_eq!(
         ThingSpeakSink::new(0, &fields).err(),
-        Some(ConfigError::ChannelZero)
+        Some(SinkConfigError::ChannelZero)
     );
     let profile = ThingSpeak::new(0, "id", "user", "secret");
-    assert_eq!(profile.sink(&fields).err(), Some(ConfigError::ChannelZero));
+    assert_eq!(
+        profile.sink(&fields).err(),
+        Some(SinkConfigError::ChannelZero)
+    );
     assert!(ThingSpeakSink::new(1, &fields).is_ok());
 }
 
 #[test]
 fn topic_errors_say_what_is_wrong() {
-    let message = ConfigError::InvalidTopic(TopicError::Wildcard { at: 2 }).to_string();
+    let message = SinkConfigError::InvalidTopic(TopicError::Wildcard { at: 2 }).to_string();
     assert!(message.contains("wildcard"), "{message}");
-    assert!(ConfigError::ChannelZero.to_string().contains("channel 0"));
+    assert!(
+        SinkConfigError::ChannelZero
+            .to_string()
+            .contains("channel 0")
+    );
 }
 
 #[test]

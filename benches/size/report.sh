@@ -17,6 +17,7 @@ CONFIGS=(
     "thingspeak|ThingSpeakSink (all options)"
     "sinks|JsonSink + ThingSpeakSink"
     "senml|SenmlSink (all options)"
+    "discovery|HaDiscovery: Home Assistant configs of 2 quantities"
     "publisher|Publisher + both sinks + MockSensor + MemoryTransport"
     "fmt_json|core::fmt write!: JSON object"
     "fmt_thingspeak|core::fmt write!: ThingSpeak bulk"

@@ -17,11 +17,11 @@ use delivery::{
     DEFAULT_GIVE_UP_S, DEFAULT_INTERVAL_MS, DEFAULT_QUEUE, OutageWatch, QUEUE_CHOICES, Watched,
 };
 use embassy_futures::select::{Either, select};
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions, ThingSpeak};
 use sensorpub::{
-    Backoff, JsonSink, MessageQueue, Publisher, QoS, Quantity, RandomSensor, ResilientPublisher,
-    Sink, Transport,
+    Announcing, Backoff, EncodeError, HaDevice, HaDiscovery, JsonSink, Message, MessageQueue,
+    Publisher, QoS, Quantity, RandomSensor, ResilientPublisher, Sample, SenmlSink, Sink, Transport,
 };
+use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions, ThingSpeak};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -52,9 +52,15 @@ pub struct Args {
     /// MQTT protocol version: 5, or 3 for 3.1.1 [default: 5; 3 with --format thingspeak].
     #[arg(long, value_parser = ["3", "5"])]
     mqtt: Option<String>,
-    /// Payload format: the lab's bare JSON number, or a ThingSpeak channel update.
+    /// Payload format: the lab's bare JSON number (a JSON object with --ha-discovery), SenML
+    /// (RFC 8428), or a ThingSpeak channel update.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
+    /// Announce the sensor to Home Assistant: retained discovery configs under
+    /// homeassistant/sensor/<device>/ after every connect, retained online/offline on
+    /// sensorpub/<device>/status (birth and will); the state becomes {"value":N}.
+    #[arg(long)]
+    ha_discovery: bool,
     /// Topic for JSON [default: sensorpub/<device>/value]; ThingSpeak's is channels/<ID>/publish.
     #[arg(long, value_name = "T")]
     topic: Option<String>,
@@ -194,6 +200,8 @@ fn tls_files(args: &Args, mqtt5: bool) -> Result<Option<TlsFiles>, Failure> {
 enum Format {
     /// A bare JSON number, as the lab's `ujson.dumps(value)`.
     Json,
+    /// SenML JSON (RFC 8428): `[{"bn":"<device>:","n":"value","v":N}]`.
+    Senml,
     /// `field1=<value>` on channels/<ID>/publish (MQTT 3.1.1, QoS 0).
     Thingspeak,
 }
@@ -215,6 +223,8 @@ fn parse_queue(text: &str) -> Result<usize, String> {
 pub const PASSWORD_VAR: &str = "THINGSPEAK_MQTT_PASSWORD";
 /// Bytes for one message: topic plus payload.
 const MESSAGE_BUFFER: usize = 512;
+/// Bytes for one Home Assistant discovery config: topic plus payload.
+const CONFIG_BUFFER: usize = 768;
 /// How long the verifying subscriber may take for the next message.
 const DRAIN: Duration = Duration::from_secs(5);
 /// How often the run checks whether an outage has lasted long enough to give up.
@@ -298,6 +308,17 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         Some(_) => false,
         None => !thingspeak,
     };
+    if thingspeak && args.ha_discovery {
+        return Err(Failure::bad_input(
+            "--ha-discovery does not work with ThingSpeak: it refuses the will that marks \
+             the device offline",
+        ));
+    }
+    if args.format == Format::Senml && args.ha_discovery {
+        return Err(Failure::bad_input(
+            "--ha-discovery needs --format json: Home Assistant reads the JSON object",
+        ));
+    }
     if thingspeak && args.verify {
         return Err(Failure::bad_input(
             "--verify does not work with ThingSpeak: it refuses subscribers without \
@@ -317,9 +338,31 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         (false, None) => format!("sensorpub/{}/value", args.device),
         (true, _) => String::new(),
     };
-    if !thingspeak {
-        JsonSink::value(&topic).map_err(Failure::bad_input)?;
-    }
+    let status = format!("sensorpub/{}/status", args.device);
+    let quantities = [Quantity::Value];
+    let discovery = if args.ha_discovery {
+        let device = HaDevice::new(&args.device, &args.device)
+            .with_model("sensorpub host example")
+            .with_sw_version(env!("CARGO_PKG_VERSION"));
+        let discovery = HaDiscovery::new(device, &topic, &status, &quantities)
+            .map_err(Failure::bad_input)?
+            .with_sample_period_ms(u64::from(args.interval_ms));
+        Some(discovery)
+    } else {
+        None
+    };
+    let sink = match args.format {
+        Format::Json if args.ha_discovery => Some(StateSink::Json(
+            JsonSink::object(&topic).map_err(Failure::bad_input)?,
+        )),
+        Format::Json => Some(StateSink::Json(
+            JsonSink::value(&topic).map_err(Failure::bad_input)?,
+        )),
+        Format::Senml => Some(StateSink::Senml(
+            SenmlSink::new(&topic, &args.device).map_err(Failure::bad_input)?,
+        )),
+        Format::Thingspeak => None,
+    };
     let credentials = if thingspeak {
         Some(thingspeak_credentials(args, password)?)
     } else {
@@ -376,13 +419,24 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         return publish(args, sink, transport, pending::<()>(), profile.qos(), None);
     }
 
-    let sink = JsonSink::value(&topic).map_err(Failure::bad_input)?;
+    let Some(sink) = sink else {
+        return Err(Failure::bad_input("no sink for this format"));
+    };
     let subscriber = verify.then(|| Subscriber {
         address: subscriber_address,
         client_id: format!("{client_id}-subscriber"),
         topic: topic.clone(),
     });
-    let options = MqttOptions::new(&client_id);
+    let mut options = MqttOptions::new(&client_id);
+    if let Some(discovery) = &discovery {
+        options = discovery.availability(options);
+        let node = discovery.device().id();
+        println!(
+            "announcing to Home Assistant: {} retained config(s) under \
+             homeassistant/sensor/{node}/, availability on {status}",
+            discovery.len()
+        );
+    }
     let version = if mqtt5 { "5" } else { "3.1.1" };
     let over = match &tls {
         Some(TlsFiles { ca: Some(_), .. }) => " and TLS 1.3",
@@ -417,15 +471,73 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         return publish(args, sink, transport, runner.run(), qos, subscriber);
     }
     if mqtt5 {
-        let mut buffers = Mqtt5Buffers::<256, { 2 * MESSAGE_BUFFER - 256 }, MESSAGE_BUFFER>::new();
+        let mut buffers = Mqtt5Buffers::<256, { 2 * CONFIG_BUFFER - 256 }, CONFIG_BUFFER>::new();
         let (transport, mut runner) =
             Mqtt5::new(&stack, broker, options, &mut buffers).map_err(Failure::bad_input)?;
-        publish(args, sink, transport, runner.run(), qos, subscriber)
+        let runner = runner.run();
+        announced(args, sink, transport, runner, qos, subscriber, discovery)
     } else {
-        let (mut tx, mut rx) = ([0u8; MESSAGE_BUFFER], [0u8; 64]);
+        let (mut tx, mut rx) = ([0u8; CONFIG_BUFFER], [0u8; 64]);
         let transport = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
-        publish(args, sink, transport, pending::<()>(), qos, subscriber)
+        let runner = pending::<()>();
+        announced(args, sink, transport, runner, qos, subscriber, discovery)
     }
+}
+
+/// The state sinks of the MQTT formats.
+enum StateSink<'a> {
+    Json(JsonSink<'a>),
+    Senml(SenmlSink<'a>),
+}
+
+impl Sink for StateSink<'_> {
+    type Error = EncodeError;
+
+    fn message_count<const N: usize>(&self, sample: &Sample<N>) -> usize {
+        match self {
+            StateSink::Json(sink) => sink.message_count(sample),
+            StateSink::Senml(sink) => sink.message_count(sample),
+        }
+    }
+
+    fn encode<'b, const N: usize>(
+        &mut self,
+        sample: &Sample<N>,
+        index: usize,
+        now_ms: u64,
+        buf: &'b mut [u8],
+    ) -> Result<Message<'b>, EncodeError> {
+        match self {
+            StateSink::Json(sink) => sink.encode(sample, index, now_ms, buf),
+            StateSink::Senml(sink) => sink.encode(sample, index, now_ms, buf),
+        }
+    }
+}
+
+/// [`publish`] through a transport that announces `discovery` after every connect, if given.
+#[allow(clippy::too_many_arguments)]
+fn announced<K, T, R>(
+    args: &Args,
+    sink: K,
+    transport: T,
+    runner: R,
+    qos: QoS,
+    subscriber: Option<Subscriber>,
+    discovery: Option<HaDiscovery<'_>>,
+) -> Result<(), Failure>
+where
+    K: Sink,
+    K::Error: Display,
+    T: Transport + Disconnect,
+    T::Error: Display,
+    R: Future,
+{
+    let Some(discovery) = discovery else {
+        return publish(args, sink, transport, runner, qos, subscriber);
+    };
+    let mut buf = [0u8; CONFIG_BUFFER];
+    let transport = Announcing::new(transport, discovery, &mut buf).map_err(Failure::bad_input)?;
+    publish(args, sink, transport, runner, qos, subscriber)
 }
 
 /// Channel, client id, user name and password for ThingSpeak, each checked.
@@ -677,6 +789,15 @@ fn check_arrivals(delivered: &[Vec<u8>], arrivals: &subscriber::Arrivals) -> Res
 trait Disconnect {
     /// Sends DISCONNECT and closes the connection.
     async fn disconnect(&mut self);
+}
+
+/// Home Assistant shows the device offline at once: the will only fires on a lost connection.
+impl<T: Transport + Disconnect> Disconnect for Announcing<'_, '_, T> {
+    async fn disconnect(&mut self) {
+        let offline = self.discovery().offline();
+        let _ = self.publish(&offline).await;
+        self.inner_mut().disconnect().await;
+    }
 }
 
 impl Disconnect for Mqtt5<'_> {

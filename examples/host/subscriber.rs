@@ -7,7 +7,7 @@
 
 use embassy_futures::select::{Either, select};
 use minimq::{ConfigBuilder, QoS, Session, SubscriptionOptions, TopicFilter};
-use sensorpub::transport::{Broker, open};
+use sensorpub::{Broker, open_connection};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -135,7 +135,7 @@ async fn connection(
 ) -> Result<(), (String, bool)> {
     let stack = Stack::default();
     let address = Broker::parse(broker).map_err(|e| (e.to_string(), false))?;
-    let io = open(&stack, &address)
+    let io = open_connection(&stack, &address)
         .await
         .map_err(|e| (format!("cannot reach the broker at {broker}: {e}"), false))?;
     let mut connection = session

@@ -8,18 +8,20 @@
 use core::fmt;
 use rand_core::Rng;
 
-/// Default first wait. A broker restart takes a moment; retrying sooner only burns power.
-pub const DEFAULT_BASE_MS: u32 = 500;
+impl BackoffConfig {
+    /// Default first wait. A broker restart takes a moment; retrying sooner only burns power.
+    pub const DEFAULT_BASE_MS: u32 = 500;
 
-/// Default longest wait: a device retries at least once a minute however long the outage.
-pub const DEFAULT_CAP_MS: u32 = 60_000;
+    /// Default longest wait: a device retries at least once a minute however long the outage.
+    pub const DEFAULT_CAP_MS: u32 = 60_000;
 
-/// Default growth of the wait from one attempt to the next.
-pub const DEFAULT_FACTOR: u32 = 2;
+    /// Default growth of the wait from one attempt to the next.
+    pub const DEFAULT_FACTOR: u32 = 2;
 
-/// Default jitter: each wait is drawn from its upper half ("equal jitter"), which spreads
-/// devices apart while keeping at least half the nominal wait.
-pub const DEFAULT_JITTER_PERCENT: u8 = 50;
+    /// Default jitter: each wait is drawn from its upper half ("equal jitter"), which spreads
+    /// devices apart while keeping at least half the nominal wait.
+    pub const DEFAULT_JITTER_PERCENT: u8 = 50;
+}
 
 /// Shortest wait ever handed out, whatever the jitter: a zero wait would let a publisher
 /// retry in a tight loop.
@@ -103,15 +105,15 @@ pub struct BackoffConfig {
 }
 
 impl Default for BackoffConfig {
-    /// [`DEFAULT_BASE_MS`], [`DEFAULT_CAP_MS`], [`DEFAULT_FACTOR`], [`DEFAULT_JITTER_PERCENT`],
+    /// [`BackoffConfig::DEFAULT_BASE_MS`], [`BackoffConfig::DEFAULT_CAP_MS`], [`BackoffConfig::DEFAULT_FACTOR`], [`BackoffConfig::DEFAULT_JITTER_PERCENT`],
     /// unlimited attempts.
     fn default() -> Self {
         Self {
-            base_ms: DEFAULT_BASE_MS,
-            cap_ms: DEFAULT_CAP_MS,
-            factor: DEFAULT_FACTOR,
+            base_ms: BackoffConfig::DEFAULT_BASE_MS,
+            cap_ms: BackoffConfig::DEFAULT_CAP_MS,
+            factor: BackoffConfig::DEFAULT_FACTOR,
             max_attempts: None,
-            jitter_percent: DEFAULT_JITTER_PERCENT,
+            jitter_percent: BackoffConfig::DEFAULT_JITTER_PERCENT,
         }
     }
 }
@@ -130,9 +132,9 @@ impl BackoffConfig {
         Ok(Self {
             base_ms,
             cap_ms,
-            factor: DEFAULT_FACTOR,
+            factor: BackoffConfig::DEFAULT_FACTOR,
             max_attempts: None,
-            jitter_percent: DEFAULT_JITTER_PERCENT,
+            jitter_percent: BackoffConfig::DEFAULT_JITTER_PERCENT,
         })
     }
 
@@ -487,9 +489,12 @@ mod tests {
     fn default_is_valid_and_documented() {
         let config = BackoffConfig::default();
         assert_eq!(
-            BackoffConfig::new(DEFAULT_BASE_MS, DEFAULT_CAP_MS)
-                .and_then(|c| c.with_factor(DEFAULT_FACTOR))
-                .and_then(|c| c.with_jitter_percent(DEFAULT_JITTER_PERCENT)),
+            BackoffConfig::new(
+                BackoffConfig::DEFAULT_BASE_MS,
+                BackoffConfig::DEFAULT_CAP_MS
+            )
+            .and_then(|c| c.with_factor(BackoffConfig::DEFAULT_FACTOR))
+            .and_then(|c| c.with_jitter_percent(BackoffConfig::DEFAULT_JITTER_PERCENT)),
             Ok(config)
         );
         assert_eq!(config.max_attempts(), None);
@@ -497,10 +502,10 @@ mod tests {
         // equal jitter (50 %), forever.
         assert_eq!(
             (
-                DEFAULT_BASE_MS,
-                DEFAULT_CAP_MS,
-                DEFAULT_FACTOR,
-                DEFAULT_JITTER_PERCENT
+                BackoffConfig::DEFAULT_BASE_MS,
+                BackoffConfig::DEFAULT_CAP_MS,
+                BackoffConfig::DEFAULT_FACTOR,
+                BackoffConfig::DEFAULT_JITTER_PERCENT
             ),
             (500, 60_000, 2, 50)
         );

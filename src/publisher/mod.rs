@@ -18,10 +18,7 @@ mod outlet;
 mod queue;
 mod resilient;
 
-pub use backoff::{
-    Backoff, BackoffConfig, BackoffError, DEFAULT_BASE_MS, DEFAULT_CAP_MS, DEFAULT_FACTOR,
-    DEFAULT_JITTER_PERCENT,
-};
+pub use backoff::{Backoff, BackoffConfig, BackoffError};
 pub use queue::{MessageQueue, QueueError};
 pub use resilient::{ResilientError, ResilientPublisher, ResilientPublisherError, Stats};
 

@@ -1,4 +1,4 @@
-//! Errors of the sinks: [`ConfigError`] when a sink is built, [`EncodeError`] per sample.
+//! Errors of the sinks: [`SinkConfigError`] when a sink is built, [`EncodeError`] per sample.
 
 use crate::reading::Quantity;
 use crate::topic::TopicError;
@@ -8,7 +8,7 @@ use core::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum SinkConfigError {
     /// A ThingSpeak field number outside `1..=8`.
     FieldOutOfRange {
         /// The number given.
@@ -40,48 +40,50 @@ pub enum ConfigError {
     ChannelZero,
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for SinkConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::FieldOutOfRange { field } => {
+            SinkConfigError::FieldOutOfRange { field } => {
                 write!(f, "ThingSpeak field {field} is out of range: use 1..=8")
             }
-            ConfigError::DuplicateField { field } => {
+            SinkConfigError::DuplicateField { field } => {
                 write!(
                     f,
                     "ThingSpeak field {field} is mapped twice: give each reading its own field"
                 )
             }
-            ConfigError::TooManyDecimals { decimals } => {
+            SinkConfigError::TooManyDecimals { decimals } => {
                 write!(
                     f,
                     "{decimals} decimals requested: at most {} are supported",
                     super::MAX_DECIMALS
                 )
             }
-            ConfigError::InvalidKey => {
+            SinkConfigError::InvalidKey => {
                 f.write_str("JSON key contains '\"', '\\' or a control character")
             }
-            ConfigError::NonFiniteLocation => {
+            SinkConfigError::NonFiniteLocation => {
                 f.write_str("ThingSpeak latitude, longitude or elevation is not a finite number")
             }
-            ConfigError::StatusTooLong => f.write_str("ThingSpeak status is longer than 255 bytes"),
-            ConfigError::InvalidName => f.write_str(
+            SinkConfigError::StatusTooLong => {
+                f.write_str("ThingSpeak status is longer than 255 bytes")
+            }
+            SinkConfigError::InvalidName => f.write_str(
                 "SenML name must start with a letter or digit and hold only A-Z a-z 0-9 - : . / _",
             ),
-            ConfigError::InvalidTopic(e) => e.fmt(f),
-            ConfigError::ChannelZero => {
+            SinkConfigError::InvalidTopic(e) => e.fmt(f),
+            SinkConfigError::ChannelZero => {
                 f.write_str("ThingSpeak channel 0 does not exist: channel ids start at 1")
             }
         }
     }
 }
 
-impl core::error::Error for ConfigError {}
+impl core::error::Error for SinkConfigError {}
 
-impl From<TopicError> for ConfigError {
+impl From<TopicError> for SinkConfigError {
     fn from(e: TopicError) -> Self {
-        ConfigError::InvalidTopic(e)
+        SinkConfigError::InvalidTopic(e)
     }
 }
 
@@ -160,9 +162,9 @@ impl core::error::Error for EncodeError {}
 
 /// Checks a JSON key given by the user: refuses what would need escaping, so a key is written
 /// as given (and `JsonSink` can copy it verbatim).
-pub(crate) fn check_key(key: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_key(key: &str) -> Result<(), SinkConfigError> {
     if key.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
-        return Err(ConfigError::InvalidKey);
+        return Err(SinkConfigError::InvalidKey);
     }
     Ok(())
 }

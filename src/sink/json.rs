@@ -1,6 +1,6 @@
 //! [`JsonSink`]: readings as JSON, a bare number or an object, encoded by serde-json-core.
 
-use super::error::{ConfigError, EncodeError, check_key};
+use super::error::{EncodeError, SinkConfigError, check_key};
 use super::number::{self, MAX_DECIMALS, Style};
 use super::{Sink, split_topic};
 use crate::message::Message;
@@ -64,21 +64,21 @@ pub struct JsonSink<'a> {
 
 impl<'a> JsonSink<'a> {
     /// A bare number on `topic`: the sample's first reading (see [`of`](JsonSink::of)).
-    /// [`ConfigError::InvalidTopic`] if `topic` cannot be published to
+    /// [`SinkConfigError::InvalidTopic`] if `topic` cannot be published to
     /// ([`validate_topic_name`]).
-    pub const fn value(topic: &'a str) -> Result<Self, ConfigError> {
+    pub const fn value(topic: &'a str) -> Result<Self, SinkConfigError> {
         Self::with_shape(topic, Shape::Value(None))
     }
 
-    /// An object of all readings on `topic`. [`ConfigError::InvalidTopic`] if `topic` cannot
+    /// An object of all readings on `topic`. [`SinkConfigError::InvalidTopic`] if `topic` cannot
     /// be published to ([`validate_topic_name`]).
-    pub const fn object(topic: &'a str) -> Result<Self, ConfigError> {
+    pub const fn object(topic: &'a str) -> Result<Self, SinkConfigError> {
         Self::with_shape(topic, Shape::Object)
     }
 
-    const fn with_shape(topic: &'a str, shape: Shape) -> Result<Self, ConfigError> {
+    const fn with_shape(topic: &'a str, shape: Shape) -> Result<Self, SinkConfigError> {
         if let Err(e) = validate_topic_name(topic) {
-            return Err(ConfigError::InvalidTopic(e));
+            return Err(SinkConfigError::InvalidTopic(e));
         }
         Ok(Self {
             topic,
@@ -98,18 +98,18 @@ impl<'a> JsonSink<'a> {
     }
 
     /// Renames object keys: each `(quantity, key)` replaces [`Quantity::name`] for that
-    /// quantity. [`ConfigError::InvalidKey`] if a key holds `"`, `\` or a control character.
-    pub fn with_keys(mut self, keys: &'a [(Quantity, &'a str)]) -> Result<Self, ConfigError> {
+    /// quantity. [`SinkConfigError::InvalidKey`] if a key holds `"`, `\` or a control character.
+    pub fn with_keys(mut self, keys: &'a [(Quantity, &'a str)]) -> Result<Self, SinkConfigError> {
         keys.iter().try_for_each(|(_, key)| check_key(key))?;
         self.keys = keys;
         Ok(self)
     }
 
     /// Writes every number with exactly `decimals` decimals (`21.50`), rounded half away
-    /// from zero. [`ConfigError::TooManyDecimals`] above [`MAX_DECIMALS`].
-    pub fn with_decimals(mut self, decimals: u8) -> Result<Self, ConfigError> {
+    /// from zero. [`SinkConfigError::TooManyDecimals`] above [`MAX_DECIMALS`].
+    pub fn with_decimals(mut self, decimals: u8) -> Result<Self, SinkConfigError> {
         if decimals > MAX_DECIMALS {
-            return Err(ConfigError::TooManyDecimals { decimals });
+            return Err(SinkConfigError::TooManyDecimals { decimals });
         }
         self.decimals = Some(decimals);
         Ok(self)

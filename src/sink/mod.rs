@@ -11,11 +11,11 @@ mod senml;
 mod thingspeak;
 mod timestamp;
 
-pub use error::{ConfigError, EncodeError};
+pub use error::{EncodeError, SinkConfigError};
 pub use json::JsonSink;
 pub use number::MAX_DECIMALS;
 pub use senml::SenmlSink;
-pub use thingspeak::{FREE_INTERVAL_MS, ThingSpeakSink};
+pub use thingspeak::ThingSpeakSink;
 
 use crate::message::Message;
 use crate::reading::Sample;

@@ -1,7 +1,7 @@
 //! [`SenmlSink`]: readings as SenML (RFC 8428, Sensor Measurement Lists) in JSON, the payload
 //! format IoT platforms parse without a per-device schema.
 
-use super::error::{ConfigError, EncodeError};
+use super::error::{EncodeError, SinkConfigError};
 use super::number::{self, MAX_DECIMALS, Style};
 use super::{Sink, split_topic};
 use crate::message::Message;
@@ -85,17 +85,17 @@ pub struct SenmlSink<'a> {
 
 impl<'a> SenmlSink<'a> {
     /// A SenML pack on `topic`, names based on `device` (base name `<device>:`).
-    /// [`ConfigError::InvalidTopic`] if `topic` is not a topic name a message can be published
-    /// to ([`validate_topic_name`](crate::validate_topic_name)); [`ConfigError::InvalidName`]
+    /// [`SinkConfigError::InvalidTopic`] if `topic` is not a topic name a message can be published
+    /// to ([`validate_topic_name`](crate::validate_topic_name)); [`SinkConfigError::InvalidName`]
     /// if `device` is not a valid SenML name.
-    pub fn new(topic: &'a str, device: &'a str) -> Result<Self, ConfigError> {
-        crate::topic::validate_topic_name(topic).map_err(ConfigError::InvalidTopic)?;
+    pub fn new(topic: &'a str, device: &'a str) -> Result<Self, SinkConfigError> {
+        crate::topic::validate_topic_name(topic).map_err(SinkConfigError::InvalidTopic)?;
         let starts_well = device
             .bytes()
             .next()
             .is_some_and(|b| b.is_ascii_alphanumeric());
         if !starts_well || !device.bytes().all(is_name_byte) {
-            return Err(ConfigError::InvalidName);
+            return Err(SinkConfigError::InvalidName);
         }
         Ok(Self {
             topic,
@@ -105,10 +105,10 @@ impl<'a> SenmlSink<'a> {
     }
 
     /// Writes every value with exactly `decimals` decimals (`21.50`), rounded half away
-    /// from zero. [`ConfigError::TooManyDecimals`] above [`MAX_DECIMALS`].
-    pub fn with_decimals(mut self, decimals: u8) -> Result<Self, ConfigError> {
+    /// from zero. [`SinkConfigError::TooManyDecimals`] above [`MAX_DECIMALS`].
+    pub fn with_decimals(mut self, decimals: u8) -> Result<Self, SinkConfigError> {
         if decimals > MAX_DECIMALS {
-            return Err(ConfigError::TooManyDecimals { decimals });
+            return Err(SinkConfigError::TooManyDecimals { decimals });
         }
         self.decimals = Some(decimals);
         Ok(self)
@@ -292,7 +292,7 @@ mod tests {
         for bad in ["", ":x", "-x", "a b", "a\"b", "é"] {
             assert_eq!(
                 SenmlSink::new("t", bad),
-                Err(ConfigError::InvalidName),
+                Err(SinkConfigError::InvalidName),
                 "{bad}"
             );
         }

@@ -1,7 +1,7 @@
 //! [`ThingSpeakSink`]: ThingSpeak's MQTT publish API, as a bulk form or one message a field,
 //! with the channel's update interval enforced.
 
-use super::error::{ConfigError, EncodeError};
+use super::error::{EncodeError, SinkConfigError};
 use super::number::{self, MAX_DECIMALS, Style};
 use super::timestamp::iso8601;
 use super::{Sink, split_topic};
@@ -9,10 +9,12 @@ use crate::message::Message;
 use crate::reading::{Quantity, Sample};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// Minimum time between two updates of a channel on a free ThingSpeak account (15 s). REST
-/// and MQTT updates count together. Paid accounts may use 1 s, see
-/// [`ThingSpeakSink::with_interval_ms`].
-pub const FREE_INTERVAL_MS: u64 = 15_000;
+impl ThingSpeakSink<'_> {
+    /// Minimum time between two updates of a channel on a free ThingSpeak account (15 s). REST
+    /// and MQTT updates count together. Paid accounts may use 1 s, see
+    /// [`ThingSpeakSink::with_interval_ms`].
+    pub const FREE_INTERVAL_MS: u64 = 15_000;
+}
 
 /// ThingSpeak channels have fields 1 to 8.
 const FIELDS: usize = 8;
@@ -82,24 +84,24 @@ pub struct ThingSpeakSink<'a> {
 
 impl<'a> ThingSpeakSink<'a> {
     /// A bulk-feed sink for channel `channel_id`, sending each `(field, quantity)` reading as
-    /// `field<field>`. [`ConfigError::ChannelZero`] for channel 0,
-    /// [`ConfigError::FieldOutOfRange`] unless every field is in `1..=8`,
-    /// [`ConfigError::DuplicateField`] if one is given twice.
+    /// `field<field>`. [`SinkConfigError::ChannelZero`] for channel 0,
+    /// [`SinkConfigError::FieldOutOfRange`] unless every field is in `1..=8`,
+    /// [`SinkConfigError::DuplicateField`] if one is given twice.
     ///
     /// The topic, `channels/<id>/publish`, is digits and fixed text, so it is always a valid
     /// topic name ([`validate_topic_name`](crate::validate_topic_name)).
-    pub fn new(channel_id: u32, fields: &[(u8, Quantity)]) -> Result<Self, ConfigError> {
+    pub fn new(channel_id: u32, fields: &[(u8, Quantity)]) -> Result<Self, SinkConfigError> {
         if channel_id == 0 {
-            return Err(ConfigError::ChannelZero);
+            return Err(SinkConfigError::ChannelZero);
         }
         let mut map = [None; FIELDS];
         for &(field, quantity) in fields {
             let slot = usize::from(field)
                 .checked_sub(1)
                 .and_then(|i| map.get_mut(i))
-                .ok_or(ConfigError::FieldOutOfRange { field })?;
+                .ok_or(SinkConfigError::FieldOutOfRange { field })?;
             if slot.is_some() {
-                return Err(ConfigError::DuplicateField { field });
+                return Err(SinkConfigError::DuplicateField { field });
             }
             *slot = Some(quantity);
         }
@@ -113,7 +115,7 @@ impl<'a> ThingSpeakSink<'a> {
             longitude: None,
             elevation: None,
             decimals: None,
-            interval_ms: FREE_INTERVAL_MS,
+            interval_ms: ThingSpeakSink::FREE_INTERVAL_MS,
             last_update_ms: None,
         })
     }
@@ -126,19 +128,19 @@ impl<'a> ThingSpeakSink<'a> {
     }
 
     /// Adds `status=<status>` (percent-encoded) to every bulk message.
-    /// [`ConfigError::StatusTooLong`] above 255 bytes.
-    pub fn with_status(mut self, status: &'a str) -> Result<Self, ConfigError> {
+    /// [`SinkConfigError::StatusTooLong`] above 255 bytes.
+    pub fn with_status(mut self, status: &'a str) -> Result<Self, SinkConfigError> {
         if status.len() > MAX_STATUS_LEN {
-            return Err(ConfigError::StatusTooLong);
+            return Err(SinkConfigError::StatusTooLong);
         }
         self.status = Some(status);
         Ok(self)
     }
 
     /// Adds `lat` and `long` (degrees) to every bulk message.
-    pub fn with_location(mut self, latitude: f32, longitude: f32) -> Result<Self, ConfigError> {
+    pub fn with_location(mut self, latitude: f32, longitude: f32) -> Result<Self, SinkConfigError> {
         if !(latitude.is_finite() && longitude.is_finite()) {
-            return Err(ConfigError::NonFiniteLocation);
+            return Err(SinkConfigError::NonFiniteLocation);
         }
         self.latitude = Some(latitude);
         self.longitude = Some(longitude);
@@ -146,25 +148,25 @@ impl<'a> ThingSpeakSink<'a> {
     }
 
     /// Adds `elevation` (metres) to every bulk message.
-    pub fn with_elevation(mut self, elevation: f32) -> Result<Self, ConfigError> {
+    pub fn with_elevation(mut self, elevation: f32) -> Result<Self, SinkConfigError> {
         if !elevation.is_finite() {
-            return Err(ConfigError::NonFiniteLocation);
+            return Err(SinkConfigError::NonFiniteLocation);
         }
         self.elevation = Some(elevation);
         Ok(self)
     }
 
-    /// Writes values with exactly `decimals` decimals. [`ConfigError::TooManyDecimals`] above
+    /// Writes values with exactly `decimals` decimals. [`SinkConfigError::TooManyDecimals`] above
     /// [`MAX_DECIMALS`].
-    pub fn with_decimals(mut self, decimals: u8) -> Result<Self, ConfigError> {
+    pub fn with_decimals(mut self, decimals: u8) -> Result<Self, SinkConfigError> {
         if decimals > MAX_DECIMALS {
-            return Err(ConfigError::TooManyDecimals { decimals });
+            return Err(SinkConfigError::TooManyDecimals { decimals });
         }
         self.decimals = Some(decimals);
         Ok(self)
     }
 
-    /// Minimum time between two channel updates; [`FREE_INTERVAL_MS`] by default. Paid
+    /// Minimum time between two channel updates; [`ThingSpeakSink::FREE_INTERVAL_MS`] by default. Paid
     /// accounts may set 1 000 ms. Setting it lower than the account allows makes ThingSpeak
     /// drop updates.
     pub fn with_interval_ms(mut self, interval_ms: u64) -> Self {

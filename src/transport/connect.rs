@@ -15,14 +15,14 @@ pub const MQTT_PORT: u16 = 1883;
 /// Where the broker listens: a host name or IP address, and a port.
 ///
 /// ```
-/// use sensorpub::transport::Broker;
+/// use sensorpub::Broker;
 ///
 /// let broker = Broker::parse("test.mosquitto.org:1883")?;
 /// assert_eq!(broker.host(), "test.mosquitto.org");
 /// assert_eq!(broker.port(), 1883);
 /// assert_eq!(Broker::parse("[::1]:1884")?.host(), "::1");
 /// assert_eq!(Broker::parse("localhost")?.port(), 1883);
-/// # Ok::<(), sensorpub::transport::BrokerParseError>(())
+/// # Ok::<(), sensorpub::BrokerParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -143,11 +143,11 @@ impl core::error::Error for ConnectError {}
 /// stacks and lab brokers are IPv4-only, and `localhost` often resolves to `::1` first.
 ///
 /// ```no_run
-/// use sensorpub::transport::{Broker, open};
+/// use sensorpub::{Broker, open_connection};
 ///
-/// # async fn demo() -> Result<(), sensorpub::transport::ConnectError> {
+/// # async fn demo() -> Result<(), sensorpub::ConnectError> {
 /// let stack = std_embedded_nal_async::Stack::default();
-/// let connection = open(&stack, &Broker::new("127.0.0.1", 1883)).await?;
+/// let connection = open_connection(&stack, &Broker::new("127.0.0.1", 1883)).await?;
 /// # drop(connection);
 /// # Ok(())
 /// # }

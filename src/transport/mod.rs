@@ -28,8 +28,8 @@ pub use connect::{Broker, BrokerParseError, ConnectError, MQTT_PORT, open};
 pub use error::{MqttConfigError, MqttError, Refusal};
 pub use memory::{MemoryError, MemoryTransport, RecordedMessage};
 pub use mqtt5::{Mqtt5, Mqtt5Buffers, Mqtt5Runner};
-pub use mqtt311::{MIN_RX_BUFFER, Mqtt311};
-pub use options::{Credentials, DEFAULT_KEEP_ALIVE_S, DEFAULT_TIMEOUT_MS, MqttOptions};
+pub use mqtt311::{MQTT311_MIN_RX_BUFFER, Mqtt311};
+pub use options::{Credentials, MqttOptions};
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
 #[cfg(feature = "tls")]
 pub use tls::{

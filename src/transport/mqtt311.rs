@@ -38,7 +38,7 @@ const MAX_LENGTH_BYTES: usize = 4;
 
 /// Smallest receive buffer that holds the packets a publisher gets (CONNACK and PUBACK are
 /// 4 bytes, §3.2 and §3.4).
-pub const MIN_RX_BUFFER: usize = 4;
+pub const MQTT311_MIN_RX_BUFFER: usize = 4;
 
 /// An MQTT 3.1.1 connection over any `embedded-nal-async` stack: QoS 0 and 1, retain,
 /// keep-alive, will and birth message, CleanSession 1.
@@ -59,14 +59,14 @@ pub const MIN_RX_BUFFER: usize = 4;
 /// delivery you can count on, publish at QoS 1 where the broker allows it.
 ///
 /// `tx` must hold the CONNECT packet and the largest PUBLISH (topic + payload + 7 bytes);
-/// `rx` the packets the broker sends a publisher (4 bytes suffice; [`MIN_RX_BUFFER`]).
+/// `rx` the packets the broker sends a publisher (4 bytes suffice; [`MQTT311_MIN_RX_BUFFER`]).
 /// `new` does no I/O; [`connect`](Transport::connect) opens the connection.
 ///
 /// ```no_run
-/// use sensorpub::transport::{Broker, Mqtt311, MqttOptions};
+/// use sensorpub::{Broker, Mqtt311, MqttOptions};
 /// use sensorpub::{Message, QoS, Transport};
 ///
-/// # async fn demo() -> Result<(), sensorpub::transport::MqttError> {
+/// # async fn demo() -> Result<(), sensorpub::MqttError> {
 /// let stack = std_embedded_nal_async::Stack::default();
 /// let (mut tx, mut rx) = ([0u8; 512], [0u8; 64]);
 /// let mut mqtt = Mqtt311::new(

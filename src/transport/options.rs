@@ -5,19 +5,21 @@
 use crate::message::{Message, QoS};
 use core::fmt;
 
-/// How long a transport waits for the broker (TCP connect plus CONNACK, a PUBACK, a
-/// PINGRESP) before it gives up and closes the connection: 10 s.
-pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+impl MqttOptions<'_> {
+    /// How long a transport waits for the broker (TCP connect plus CONNACK, a PUBACK, a
+    /// PINGRESP) before it gives up and closes the connection: 10 s.
+    pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 
-/// Keep-alive advertised in CONNECT: 60 s, what most clients and the lab's MicroPython
-/// `umqtt` use. The broker closes the connection after 1.5 × this without a packet
-/// (MQTT 3.1.1 §3.1.2.10, MQTT 5 §3.1.2.10).
-pub const DEFAULT_KEEP_ALIVE_S: u16 = 60;
+    /// Keep-alive advertised in CONNECT: 60 s, what most clients and the lab's MicroPython
+    /// `umqtt` use. The broker closes the connection after 1.5 × this without a packet
+    /// (MQTT 3.1.1 §3.1.2.10, MQTT 5 §3.1.2.10).
+    pub const DEFAULT_KEEP_ALIVE_S: u16 = 60;
+}
 
 /// A user name and password for CONNECT. `Debug` (and `defmt`) print neither.
 ///
 /// ```
-/// use sensorpub::transport::Credentials;
+/// use sensorpub::Credentials;
 ///
 /// let creds = Credentials::new("apricot", b"s3cret");
 /// assert!(!format!("{creds:?}").contains("s3cret"));
@@ -79,7 +81,7 @@ impl defmt::Format for Credentials<'_> {
 /// broker, and ThingSpeak refuses anything else.
 ///
 /// ```
-/// use sensorpub::transport::MqttOptions;
+/// use sensorpub::MqttOptions;
 /// use sensorpub::{Message, QoS};
 ///
 /// let options = MqttOptions::new("apricot")
@@ -105,8 +107,8 @@ pub struct MqttOptions<'a> {
 }
 
 impl<'a> MqttOptions<'a> {
-    /// Options for client `client_id`: no credentials, keep-alive [`DEFAULT_KEEP_ALIVE_S`], no
-    /// will, no birth message, timeout [`DEFAULT_TIMEOUT_MS`], QoS up to 1.
+    /// Options for client `client_id`: no credentials, keep-alive [`MqttOptions::DEFAULT_KEEP_ALIVE_S`], no
+    /// will, no birth message, timeout [`MqttOptions::DEFAULT_TIMEOUT_MS`], QoS up to 1.
     ///
     /// Public brokers mix up clients with the same id (the newer one kicks the older one
     /// out): make it unique, e.g. from the device name.
@@ -114,10 +116,10 @@ impl<'a> MqttOptions<'a> {
         Self {
             client_id,
             credentials: None,
-            keep_alive_s: DEFAULT_KEEP_ALIVE_S,
+            keep_alive_s: MqttOptions::DEFAULT_KEEP_ALIVE_S,
             will: None,
             birth: None,
-            timeout_ms: DEFAULT_TIMEOUT_MS,
+            timeout_ms: MqttOptions::DEFAULT_TIMEOUT_MS,
             ack_timeout_ms: None,
             max_qos: QoS::AtLeastOnce,
         }

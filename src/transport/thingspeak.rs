@@ -13,7 +13,7 @@ use super::mqtt311::Mqtt311;
 use super::options::{Credentials, MqttOptions, REDACTED};
 use crate::message::{Message, QoS};
 use crate::reading::Quantity;
-use crate::sink::{ConfigError, ThingSpeakSink};
+use crate::sink::{SinkConfigError, ThingSpeakSink};
 use core::fmt;
 use embedded_nal_async::{Dns, TcpConnect};
 
@@ -29,7 +29,7 @@ pub const THINGSPEAK_HOST: &str = "mqtt3.thingspeak.com";
 /// credentials (client id included: ThingSpeak issues it with them).
 ///
 /// ```
-/// use sensorpub::transport::{MqttConfigError, ThingSpeak};
+/// use sensorpub::{MqttConfigError, ThingSpeak};
 /// use sensorpub::{Message, QoS, Quantity};
 ///
 /// let thingspeak = ThingSpeak::new(1_234_567, "DEVICEID", "DEVICEID", "s3cret");
@@ -42,7 +42,7 @@ pub const THINGSPEAK_HOST: &str = "mqtt3.thingspeak.com";
 ///
 /// let sink = thingspeak.sink(&[(1, Quantity::Temperature)])?;
 /// assert_eq!(sink.channel_id(), 1_234_567);
-/// # Ok::<(), sensorpub::ConfigError>(())
+/// # Ok::<(), sensorpub::SinkConfigError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ThingSpeak<'a> {
@@ -133,7 +133,10 @@ impl<'a> ThingSpeak<'a> {
     }
 
     /// The sink for this channel, `(field, quantity)` as in [`ThingSpeakSink::new`].
-    pub fn sink<'s>(&self, fields: &[(u8, Quantity)]) -> Result<ThingSpeakSink<'s>, ConfigError> {
+    pub fn sink<'s>(
+        &self,
+        fields: &[(u8, Quantity)],
+    ) -> Result<ThingSpeakSink<'s>, SinkConfigError> {
         ThingSpeakSink::new(self.channel_id, fields)
     }
 

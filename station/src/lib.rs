@@ -33,11 +33,11 @@ use embedded_hal_async::i2c::I2c;
 use embedded_nal_async::{Dns, TcpConnect};
 use rand_core::Rng;
 use sensorpub::pysense::{Presence, PySenseAsync};
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttConfigError, MqttOptions, ThingSpeak};
 use sensorpub::{
-    Backoff, BackoffConfig, BackoffError, Clock, ConfigError, JsonSink, MessageQueue, Publisher,
-    QoS, Quantity, ResilientPublisher, Sample, Sensor, Stats,
+    Backoff, BackoffConfig, BackoffError, Clock, JsonSink, MessageQueue, Publisher, QoS, Quantity,
+    ResilientPublisher, Sample, Sensor, SinkConfigError, Stats,
 };
+use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, MqttConfigError, MqttOptions, ThingSpeak};
 
 /// Readings in one sample: every reading of a whole [`PySenseAsync`] (temperature, humidity,
 /// pressure, the pressure sensor's temperature, illuminance, acceleration x/y/z, pitch, roll).
@@ -133,7 +133,7 @@ pub enum NodeError {
     /// The MQTT 5 connection options do not fit minimq (client id too long, ...).
     Broker(MqttConfigError),
     /// A sink refused its configuration.
-    Sink(ConfigError),
+    Sink(SinkConfigError),
     /// The backoff configuration is invalid.
     Backoff(BackoffError),
 }
@@ -293,7 +293,7 @@ impl defmt::Format for Event<'_> {
 /// use rand_core::SeedableRng;
 /// use sensorpub::EmbassyClock;
 /// use sensorpub_station::{self as station, Buffers, NodeConfig};
-/// use sensorpub::transport::Broker;
+/// use sensorpub::Broker;
 ///
 /// # async fn demo() {
 /// // On a device: embassy-net, embassy-embedded-hal's shared I2C bus, esp-hal's `Rng`.

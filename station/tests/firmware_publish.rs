@@ -14,7 +14,7 @@ use embedded_hal::i2c::I2c;
 use pysense_bus::{COPROCESSOR, Environment, LTR329, PySenseBus, SI7006};
 use rand_core::SeedableRng;
 use sensorpub::EmbassyClock;
-use sensorpub::transport::{Broker, ThingSpeak};
+use sensorpub::{Broker, ThingSpeak};
 use sensorpub_station::{self as station, Buffers, NodeConfig};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};

@@ -33,8 +33,9 @@ use rumqttd::protocol::{self, Packet, Protocol};
 use rumqttd::{
     ConnectionSettings, LinkType, Notification, Router, RouterConfig, Server, ServerSettings,
 };
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
+use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -256,7 +257,11 @@ impl TestBroker {
 
     /// A subscriber to `filter` inside the broker, subscribed once this returns.
     pub fn subscribe(&self, filter: &str) -> Subscriber {
-        let client_id = format!("test-subscriber-{}", free_port());
+        // A counter, not a free port: the OS hands the same ephemeral port out again, and a
+        // second link with the same client id makes the broker drop the first.
+        static NEXT_SUBSCRIBER: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT_SUBSCRIBER.fetch_add(1, Ordering::Relaxed);
+        let client_id = format!("test-subscriber-{n}");
         let (mut tx, rx) = (self.make_link)(&client_id);
         tx.subscribe(filter).expect("subscribe");
         let mut subscriber = Subscriber {
@@ -294,6 +299,17 @@ pub struct Received {
     /// The QoS (0, 1 or 2) of the PUBLISH the publisher sent it in, as the broker read it.
     pub qos: u8,
     /// The retain flag of the PUBLISH the publisher sent it in.
+    pub retain: bool,
+}
+
+/// A message as the broker routed it (see [`Subscriber::next_routed_within`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// The topic.
+    pub topic: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// Whether the broker delivered it as a retained message.
     pub retain: bool,
 }
 
@@ -355,6 +371,26 @@ impl Subscriber {
         };
         *matched = true;
         sent.header
+    }
+
+    /// The next message as the broker routed it, including one no client published (a will):
+    /// `retain` is the flag of the forward itself, set only for a message the broker held
+    /// retained and delivered because of this subscription.
+    pub fn next_routed_within(&mut self, wait: Duration) -> Option<Routed> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.rx.recv_deadline(deadline) {
+                Ok(Some(Notification::Forward(forward))) => {
+                    return Some(Routed {
+                        topic: String::from_utf8_lossy(&forward.publish.topic).into_owned(),
+                        payload: forward.publish.payload.to_vec(),
+                        retain: forward.publish.retain,
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
     }
 
     /// The next `count` messages; panics if they do not all come within [`PATIENCE`].
@@ -481,11 +517,20 @@ pub fn with_mqtt5<R>(
     options: MqttOptions<'_>,
     body: impl AsyncFnOnce(&mut Mqtt5<'_>) -> R,
 ) -> R {
+    with_mqtt5_in(&mut TestMqtt5Buffers::new(), port, options, body)
+}
+
+/// [`with_mqtt5`] over `buffers` of the caller's size (messages longer than 256 bytes).
+pub fn with_mqtt5_in<const RX: usize, const TX: usize, const MESSAGE: usize, R>(
+    buffers: &mut Mqtt5Buffers<RX, TX, MESSAGE>,
+    port: u16,
+    options: MqttOptions<'_>,
+    body: impl AsyncFnOnce(&mut Mqtt5<'_>) -> R,
+) -> R {
     let stack = Stack::default();
-    let mut buffers = TestMqtt5Buffers::new();
     let broker = Broker::new("127.0.0.1", port);
     let (mut mqtt, mut runner) =
-        Mqtt5::new(&stack, broker, options, &mut buffers).expect("valid MQTT 5 options");
+        Mqtt5::new(&stack, broker, options, buffers).expect("valid MQTT 5 options");
     async_io::block_on(async {
         match select(runner.run(), body(&mut mqtt)).await {
             Either::First(never) => never,

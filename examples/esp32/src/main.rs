@@ -33,7 +33,7 @@ use esp_radio::wifi::{
 };
 use net::Network;
 use sensorpub::EmbassyClock;
-use sensorpub::transport::{Broker, ThingSpeak};
+use sensorpub::{Broker, ThingSpeak};
 use sensorpub_station::{self as station, Buffers, NodeConfig};
 use static_cell::StaticCell;
 

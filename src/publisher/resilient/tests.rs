@@ -16,7 +16,7 @@ use std::string::String;
 use std::vec::Vec;
 
 /// ThingSpeak's free-account update interval, 15 s, written out rather than taken from
-/// `sink::FREE_INTERVAL_MS`, so a wrong constant fails here.
+/// `ThingSpeakSink::FREE_INTERVAL_MS`, so a wrong constant fails here.
 const FREE_INTERVAL_MS: u64 = 15_000;
 
 /// A [`SimulatedClock`] the publisher and the transport both read.

@@ -20,7 +20,7 @@ use embedded_nal_async::{Dns, TcpConnect};
 ///
 /// ```no_run
 /// use embassy_futures::select::{Either, select};
-/// use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
+/// use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
 /// use sensorpub::{Message, QoS, Transport};
 ///
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

@@ -86,7 +86,7 @@ type MessageBuffer = RefCell<[u8]>;
 /// - `MESSAGE`: the longest topic plus payload, copied from the handle to the runner.
 ///
 /// ```
-/// use sensorpub::transport::Mqtt5Buffers;
+/// use sensorpub::Mqtt5Buffers;
 ///
 /// let buffers = Mqtt5Buffers::<256, 768, 256>::new();
 /// # drop(buffers);

@@ -20,7 +20,7 @@ use embassy_futures::block_on;
 use embassy_futures::select::{Either, select};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
-use sensorpub::transport::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
+use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
 use sensorpub::{Message, QoS, Transport};
 use sensorpub_size::*;
 
