@@ -9,7 +9,7 @@ use crate::message::{Message, QoS};
 use crate::topic::validate_topic_name;
 use crate::transport::connect::open;
 #[cfg(feature = "tls")]
-use crate::transport::tls::{Tls, TlsError};
+use crate::transport::tls::{Flags, Tls, TlsError};
 use crate::transport::{Broker, ConnectError, MqttConfigError, MqttError, MqttOptions};
 use embassy_futures::select::{Either, select};
 use embassy_time::{Duration, Instant, with_deadline, with_timeout};
@@ -120,9 +120,9 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
             };
             // The TLS alert that ended the connection, if one did.
             #[cfg(feature = "tls")]
-            let alert = core::cell::Cell::new(None);
+            let flags = Flags::default();
             #[cfg(feature = "tls")]
-            let opened = settings.open(tls.as_mut(), &alert).await;
+            let opened = settings.open(tls.as_mut(), &flags).await;
             #[cfg(not(feature = "tls"))]
             let opened = settings.open().await;
             ended = match opened {
@@ -131,7 +131,7 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
                 Ok(Io::Tls(io)) => {
                     // An alert explains an I/O failure of CONNECT (a client certificate the
                     // server refused).
-                    let explain = |e| match (e, alert.take()) {
+                    let explain = |e| match (e, flags.alert.take()) {
                         (MqttError::Io(_) | MqttError::Closed, Some(alert)) => {
                             MqttError::Tls(alert)
                         }
@@ -161,7 +161,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
     async fn open<'t>(
         &self,
         #[cfg(feature = "tls")] tls: Option<&'t mut Tls<'_>>,
-        #[cfg(feature = "tls")] alert: &'t core::cell::Cell<Option<TlsError>>,
+        #[cfg(feature = "tls")] flags: &'t Flags,
     ) -> Result<Io<'t, N::Connection<'b>>, MqttError>
     where
         'b: 't,
@@ -172,7 +172,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         #[cfg(feature = "tls")]
         if let Some(tls) = tls {
             let host = self.broker.host();
-            return match with_timeout(self.timeout(), tls.open(io, host, alert)).await {
+            return match with_timeout(self.timeout(), tls.open(io, host, flags)).await {
                 Ok(Ok(io)) => Ok(Io::Tls(io)),
                 Ok(Err(e)) => Err(MqttError::Tls(e)),
                 Err(_) => Err(MqttError::Tls(TlsError::HandshakeTimeout)),

@@ -24,6 +24,7 @@
 //! [`TlsError::NotTls13`]. There is no plaintext fallback.
 
 mod pem;
+mod resume;
 mod x509;
 
 pub use pem::{PemError, pem_to_der};
@@ -37,6 +38,7 @@ use embedded_tls::{
     CryptoProvider, NoClock, Sha256, SignatureScheme, TlsConfig, TlsConnection, TlsContext,
     TlsVerifier,
 };
+use resume::Resumable;
 use x509::Leaf;
 
 /// The TLS port of MQTT (IANA "secure-mqtt").
@@ -278,10 +280,21 @@ fn classify(error: embedded_tls::TlsError) -> TlsError {
     }
 }
 
-/// A TLS connection that keeps the alert that ended it, if one did.
+/// What a TLS connection tells its owner: the alert that ended it, and whether a read was
+/// abandoned (see `resume.rs`). Lives beside the connection, in the runner's frame.
+#[derive(Default)]
+pub(crate) struct Flags {
+    /// The alert that ended the connection, if one did.
+    pub(crate) alert: Cell<Option<TlsError>>,
+    restart: Cell<bool>,
+}
+
+/// A TLS connection that keeps the alert that ended it, and whose reads may be cancelled.
 pub(crate) struct Watched<'c, S: Read + Write + 'c> {
-    connection: TlsConnection<'c, S, Suite>,
-    alert: &'c Cell<Option<TlsError>>,
+    connection: TlsConnection<'c, Resumable<'c, S>, Suite>,
+    flags: &'c Flags,
+    /// A read is under way; still set when a read starts, the last one was abandoned.
+    reading: bool,
 }
 
 impl<'c, S: Read + Write + 'c> Watched<'c, S> {
@@ -290,7 +303,7 @@ impl<'c, S: Read + Write + 'c> Watched<'c, S> {
         result: Result<T, embedded_tls::TlsError>,
     ) -> Result<T, embedded_tls::TlsError> {
         if let Err(e @ embedded_tls::TlsError::HandshakeAborted(..)) = result {
-            self.alert.set(Some(classify(e)));
+            self.flags.alert.set(Some(classify(e)));
         }
         result
     }
@@ -302,7 +315,12 @@ impl<'c, S: Read + Write + 'c> embedded_io_async::ErrorType for Watched<'c, S> {
 
 impl<'c, S: Read + Write + 'c> Read for Watched<'c, S> {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        if self.reading {
+            self.flags.restart.set(true);
+        }
+        self.reading = true;
         let result = self.connection.read(buf).await;
+        self.reading = false;
         self.seen(result)
     }
 }
@@ -373,12 +391,12 @@ impl<'b> Tls<'b> {
     ///
     /// A server that refuses the client's certificate says so only after the client finished
     /// its side of the handshake (TLS 1.3 §4.4.2.4): that alert arrives with the first read,
-    /// and is kept in `alert` for the caller to report instead of an I/O error.
+    /// and is kept in `flags` for the caller to report instead of an I/O error.
     pub(crate) async fn open<'c, S: Read + Write + 'c>(
         &'c mut self,
         socket: S,
         host: &str,
-        alert: &'c Cell<Option<TlsError>>,
+        flags: &'c Flags,
     ) -> Result<Watched<'c, S>, TlsError> {
         let Self {
             options,
@@ -386,7 +404,8 @@ impl<'b> Tls<'b> {
             write,
             rng,
         } = self;
-        let mut connection = TlsConnection::new(socket, read, write);
+        let mut connection =
+            TlsConnection::new(Resumable::new(socket, &flags.restart), read, write);
         let mut config = TlsConfig::new();
         // Server Name Indication carries DNS names only (RFC 6066 §3).
         if host.parse::<core::net::IpAddr>().is_err() {
@@ -413,10 +432,14 @@ impl<'b> Tls<'b> {
         // Asked for a certificate and gave none: if the connection ends before MQTT's
         // CONNACK, that is why, even when the alert is lost to a reset.
         if provider.requested && provider.client.is_none() {
-            alert.set(Some(TlsError::ClientCertificateRefused));
+            flags.alert.set(Some(TlsError::ClientCertificateRefused));
         }
         match opened {
-            Ok(()) => Ok(Watched { connection, alert }),
+            Ok(()) => Ok(Watched {
+                connection,
+                flags,
+                reading: false,
+            }),
             Err(e) => Err(provider
                 .verifier
                 .and_then(|v| v.failure)
