@@ -31,7 +31,8 @@
 //!   inferred from the sensor, or named once where it is read for a sensor that fills any
 //!   (`publish_once::<10>()`; see [`Publisher`]).
 //! - [`ResilientPublisher`]: a `Publisher` that rides out broker outages: messages wait in a
-//!   bounded [`MessageQueue`] (oldest dropped and counted when full), the connection is
+//!   bounded [`MessageQueue`] in RAM or a [`FlashQueue`] on NOR flash that survives resets and
+//!   power cuts (either way oldest dropped and counted when full), the connection is
 //!   reopened on a [`Backoff`] schedule with jitter, and the backlog is replayed in order at
 //!   the sink's pace. QoS 1 messages are delivered at least once.
 //!
@@ -132,8 +133,9 @@ pub use transport::{
 // The loop, and riding out outages.
 pub use clock::{Clock, EmbassyClock, SimulatedClock};
 pub use publisher::{
-    Backoff, BackoffConfig, BackoffError, MessageQueue, PublishError, Publisher, PublisherError,
-    QueueError, ResilientError, ResilientPublisher, ResilientPublisherError, Stage, Stats,
+    Backoff, BackoffConfig, BackoffError, FlashQueue, MessageQueue, OutageQueue, PublishError,
+    Publisher, PublisherError, QueueError, ResilientError, ResilientPublisher,
+    ResilientPublisherError, Stage, Stats,
 };
 #[cfg(feature = "tls")]
 pub use transport::{

@@ -14,12 +14,14 @@
 //! hold the next one back, which the resilient queue keeps for replays).
 
 mod backoff;
+mod flash_queue;
 mod outlet;
 mod queue;
 mod resilient;
 
 pub use backoff::{Backoff, BackoffConfig, BackoffError};
-pub use queue::{MessageQueue, QueueError};
+pub use flash_queue::FlashQueue;
+pub use queue::{MessageQueue, OutageQueue, QueueError};
 pub use resilient::{ResilientError, ResilientPublisher, ResilientPublisherError, Stats};
 
 use crate::clock::Clock;

@@ -5,6 +5,9 @@
 //! visible and no allocator is needed. When it is full the **oldest** message goes, counted in
 //! [`dropped`](MessageQueue::dropped): recent readings are worth more than old ones, and a
 //! loss is never silent.
+//!
+//! [`OutageQueue`] is what the [`ResilientPublisher`](super::ResilientPublisher) needs of a
+//! queue: this RAM queue and the flash-backed [`FlashQueue`](super::FlashQueue) implement it.
 
 use crate::message::{Message, QoS};
 use core::fmt;
@@ -22,6 +25,16 @@ pub enum QueueError {
         /// The queue's byte capacity.
         capacity: usize,
     },
+    /// The flash under a [`FlashQueue`](super::FlashQueue) failed (a driver error, or the
+    /// power was lost mid-operation). What had been stored stays stored as the flash has it;
+    /// opening the queue again repairs an interrupted operation.
+    Flash,
+    /// The flash range holds data the queue cannot make sense of, even after
+    /// sequential-storage's repair: erase the range (its messages are lost).
+    Corrupted,
+    /// The flash range does not suit the flash: its ends must lie on erase-page boundaries
+    /// and it must span at least one page, and a page must hold at least one item.
+    BadRange,
 }
 
 impl fmt::Display for QueueError {
@@ -32,11 +45,78 @@ impl fmt::Display for QueueError {
                 "message of {len} bytes does not fit a queue of {capacity} bytes: \
                  make the queue larger than the encode buffer"
             ),
+            QueueError::Flash => f.write_str("the queue's flash failed"),
+            QueueError::Corrupted => {
+                f.write_str("the queue's flash range is corrupted beyond repair: erase it")
+            }
+            QueueError::BadRange => f.write_str(
+                "the queue's flash range must start and end on erase-page boundaries \
+                 and span at least one page",
+            ),
         }
     }
 }
 
 impl core::error::Error for QueueError {}
+
+/// A store of encoded messages waiting for the broker, oldest first: what a
+/// [`ResilientPublisher`](super::ResilientPublisher) keeps its outage queue in.
+///
+/// The publisher [`store`](Self::store)s every message before it is sent, reads the
+/// [`oldest`](Self::oldest), sends it, and [`remove_oldest`](Self::remove_oldest) only once
+/// the transport returned `Ok`. An implementation keeps the order messages were stored in
+/// and, when full, drops the oldest messages to make room, counting them in
+/// [`dropped`](Self::dropped).
+///
+/// Implemented by [`MessageQueue`] (RAM, lost on reset) and
+/// [`FlashQueue`](super::FlashQueue) (NOR flash, survives resets and power cuts).
+#[allow(async_fn_in_trait)] // executors on MCUs are single-threaded; no Send bound wanted
+pub trait OutageQueue {
+    /// Stores a copy of `message` after every other, dropping the oldest messages if needed
+    /// to make room; returns how many were dropped. `hold_ms`: how long the next message
+    /// must wait after this one reached the broker (a sink's rate limit), kept for replays.
+    async fn store(&mut self, message: &Message<'_>, hold_ms: u32) -> Result<usize, QueueError>;
+
+    /// The oldest message and its `hold_ms`, if any; it stays stored.
+    async fn oldest(&mut self) -> Result<Option<(Message<'_>, u32)>, QueueError>;
+
+    /// Removes the oldest message once it was delivered (not counted as dropped); `false` if
+    /// the queue was empty.
+    async fn remove_oldest(&mut self) -> Result<bool, QueueError>;
+
+    /// How many messages are stored.
+    fn len(&self) -> usize;
+
+    /// Whether no message is stored.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many messages were dropped, oldest first, to make room for newer ones.
+    fn dropped(&self) -> u32;
+}
+
+impl<const MSGS: usize, const BYTES: usize> OutageQueue for MessageQueue<MSGS, BYTES> {
+    async fn store(&mut self, message: &Message<'_>, hold_ms: u32) -> Result<usize, QueueError> {
+        self.push_held(message, hold_ms)
+    }
+
+    async fn oldest(&mut self) -> Result<Option<(Message<'_>, u32)>, QueueError> {
+        Ok(self.front_held())
+    }
+
+    async fn remove_oldest(&mut self) -> Result<bool, QueueError> {
+        Ok(self.pop_front())
+    }
+
+    fn len(&self) -> usize {
+        MessageQueue::len(self)
+    }
+
+    fn dropped(&self) -> u32 {
+        MessageQueue::dropped(self)
+    }
+}
 
 /// Where a queued message's bytes are and how to send it.
 #[derive(Debug, Clone, Copy)]

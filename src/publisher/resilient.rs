@@ -4,7 +4,9 @@
 //! [`Outlet`]): the queue, the reconnection schedule and the pacing of replays live here;
 //! reading, stamping, encoding and the run loops are the `Publisher`'s.
 //!
-//! Every encoded message goes into a [`MessageQueue`] first and leaves it only when the
+//! Every encoded message goes into an [`OutageQueue`] first (a RAM
+//! [`MessageQueue`](super::MessageQueue) or a flash-backed [`FlashQueue`](super::FlashQueue))
+//! and leaves it only when the
 //! transport returns `Ok` (QoS 1: the broker acknowledged it). While the broker is away the
 //! publisher keeps sampling into the queue and reconnects on a [`Backoff`] schedule; once
 //! back, it sends the queue in order, oldest first, before anything newer.
@@ -23,7 +25,7 @@
 
 use super::backoff::Backoff;
 use super::outlet::{Outlet, delay_ms};
-use super::queue::{MessageQueue, QueueError};
+use super::queue::{OutageQueue, QueueError};
 use super::{PublishError, Publisher, Stage};
 use crate::clock::Clock;
 use crate::message::Message;
@@ -74,7 +76,9 @@ pub enum ResilientError<SE, KE, TE> {
     /// queued.
     Encode(KE),
     /// A message could not be queued (larger than the whole queue); messages of the sample
-    /// before this one were queued.
+    /// before this one were queued. With a [`FlashQueue`](super::FlashQueue), also a flash
+    /// failure while storing, reading or removing a message ([`QueueError::Flash`]: e.g. the
+    /// power going): what was stored stays stored, and opening the queue again carries on.
     Queue(QueueError),
     /// The broker stayed away through the [`BackoffConfig::max_attempts`] reconnection
     /// attempts. Every message not delivered is still in [`ResilientPublisher::queue`];
@@ -217,15 +221,15 @@ pub(crate) enum Failure<TE> {
 /// assert_eq!(publisher.stats().dropped, 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct ResilientPublisher<'b, S, K, T, C, R, const MSGS: usize, const BYTES: usize> {
+pub struct ResilientPublisher<'b, S, K, T, C, R, Q> {
     publisher: Publisher<'b, S, K, T, C>,
-    recovery: Recovery<R, MSGS, BYTES>,
+    recovery: Recovery<R, Q>,
 }
 
-impl<'b, S, K, T, C, R, const MSGS: usize, const BYTES: usize>
-    ResilientPublisher<'b, S, K, T, C, R, MSGS, BYTES>
+impl<'b, S, K, T, C, R, Q> ResilientPublisher<'b, S, K, T, C, R, Q>
 where
     K: Sink,
+    Q: OutageQueue,
     T: Transport,
     C: Clock + DelayNs,
     R: Rng,
@@ -233,13 +237,11 @@ where
     /// Wraps `publisher` (its QoS, retain flag and buffer are kept), reconnecting on
     /// `backoff`'s schedule and keeping up to the capacity of `queue` through an outage.
     ///
-    /// Give the queue more bytes (`BYTES`) than the encode buffer, so that any message the
-    /// sink can write also fits the queue.
-    pub fn new(
-        publisher: Publisher<'b, S, K, T, C>,
-        backoff: Backoff<R>,
-        queue: MessageQueue<MSGS, BYTES>,
-    ) -> Self {
+    /// `queue` is a RAM [`MessageQueue`](super::MessageQueue) or a flash-backed
+    /// [`FlashQueue`](super::FlashQueue) (its messages survive a reset: the publisher sends
+    /// what an earlier run left stored first). Give the queue more bytes than the encode
+    /// buffer, so that any message the sink can write also fits the queue.
+    pub fn new(publisher: Publisher<'b, S, K, T, C>, backoff: Backoff<R>, queue: Q) -> Self {
         Self {
             publisher,
             recovery: Recovery {
@@ -251,6 +253,21 @@ where
                 reconnects: 0,
             },
         }
+    }
+
+    /// Encodes `sample` into the queue and sends nothing: no connection attempt, no radio.
+    /// For a battery node that wakes, reads, stores and sleeps again, and connects only every
+    /// few wakes ([`flush`](Self::flush) then sends the batch). With a
+    /// [`FlashQueue`](super::FlashQueue) the batch survives the deep sleep between wakes.
+    /// A sink's rate limit is waited out without serving the queue. Returns how many
+    /// messages the sample became.
+    pub async fn store<const M: usize>(
+        &mut self,
+        sample: &Sample<M>,
+    ) -> Result<usize, ResilientError<Infallible, K::Error, T::Error>> {
+        let mut outlet = StoreOnly(&mut self.recovery);
+        let result = self.publisher.publish_via(&mut outlet, sample).await;
+        result.map_err(ResilientError::from_path)
     }
 
     /// Encodes `sample` into the queue, then sends what the link and the sink's rate limit
@@ -329,7 +346,7 @@ where
 
     /// The messages not delivered yet, oldest first; still readable after
     /// [`ResilientError::GaveUp`].
-    pub fn queue(&self) -> &MessageQueue<MSGS, BYTES> {
+    pub fn queue(&self) -> &Q {
         &self.recovery.queue
     }
 
@@ -372,13 +389,7 @@ where
 
     /// Takes the publisher apart: the wrapped [`Publisher`], the backoff (its attempt count
     /// as it is) and the queue with every message not delivered yet.
-    pub fn into_parts(
-        self,
-    ) -> (
-        Publisher<'b, S, K, T, C>,
-        Backoff<R>,
-        MessageQueue<MSGS, BYTES>,
-    ) {
+    pub fn into_parts(self) -> (Publisher<'b, S, K, T, C>, Backoff<R>, Q) {
         let Recovery { backoff, queue, .. } = self.recovery;
         (self.publisher, backoff, queue)
     }
@@ -386,9 +397,9 @@ where
 
 /// The resilient end of the publish path: the outage queue, the link state, the
 /// reconnection schedule and the pacing of queued messages.
-struct Recovery<R, const MSGS: usize, const BYTES: usize> {
+struct Recovery<R, Q> {
     backoff: Backoff<R>,
-    queue: MessageQueue<MSGS, BYTES>,
+    queue: Q,
     link: Link,
     /// Earliest instant the front of the queue may reach the broker (a sink's rate limit).
     next_send_ms: u64,
@@ -396,8 +407,9 @@ struct Recovery<R, const MSGS: usize, const BYTES: usize> {
     reconnects: u32,
 }
 
-impl<T, C, R, const MSGS: usize, const BYTES: usize> Outlet<T, C> for Recovery<R, MSGS, BYTES>
+impl<T, C, R, Q> Outlet<T, C> for Recovery<R, Q>
 where
+    Q: OutageQueue,
     T: Transport,
     C: Clock + DelayNs,
     R: Rng,
@@ -413,7 +425,8 @@ where
     ) -> Result<(), Self::Error> {
         let hold_ms = u32::try_from(hold_ms).unwrap_or(u32::MAX);
         self.queue
-            .push_held(message, hold_ms)
+            .store(message, hold_ms)
+            .await
             .map_err(Failure::Queue)?;
         Ok(())
     }
@@ -455,12 +468,46 @@ where
     }
 }
 
+/// The resilient end with the radio off: messages go into the queue, waits only wait.
+struct StoreOnly<'r, R, Q>(&'r mut Recovery<R, Q>);
+
+impl<T, C, R, Q> Outlet<T, C> for StoreOnly<'_, R, Q>
+where
+    Q: OutageQueue,
+    T: Transport,
+    C: Clock + DelayNs,
+    R: Rng,
+{
+    type Error = Failure<T::Error>;
+
+    async fn send(
+        &mut self,
+        transport: &mut T,
+        clock: &mut C,
+        message: &Message<'_>,
+        hold_ms: u64,
+    ) -> Result<(), Self::Error> {
+        self.0.send(transport, clock, message, hold_ms).await
+    }
+
+    async fn wait_until(
+        &mut self,
+        _transport: &mut T,
+        clock: &mut C,
+        target_ms: u64,
+    ) -> Result<(), Self::Error> {
+        let now_ms = clock.now_ms();
+        delay_ms(clock, target_ms.saturating_sub(now_ms)).await;
+        Ok(())
+    }
+}
+
 /// Sleeps until `wake_ms`, at least 1 ms so that a loop around it always moves the clock.
 async fn sleep_until<C: DelayNs>(clock: &mut C, now_ms: u64, wake_ms: u64) {
     delay_ms(clock, wake_ms.saturating_sub(now_ms).max(1)).await;
 }
 
-impl<R: Rng, const MSGS: usize, const BYTES: usize> Recovery<R, MSGS, BYTES> {
+impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
     /// When [`serve`](Self::serve) next has something to do: a connection attempt, or the
     /// next queued message once the rate limit allows it. `None`: nothing until new messages.
     fn next_event_ms(&self) -> Option<u64> {
@@ -518,12 +565,14 @@ impl<R: Rng, const MSGS: usize, const BYTES: usize> Recovery<R, MSGS, BYTES> {
                             return self.retry_later(clock, error);
                         }
                     }
-                    let Some((message, hold_ms)) = self.queue.front_held() else {
-                        return Ok(());
-                    };
-                    if now_ms < self.next_send_ms {
+                    if self.queue.is_empty() || now_ms < self.next_send_ms {
                         return Ok(());
                     }
+                    let Some((message, hold_ms)) =
+                        self.queue.oldest().await.map_err(Failure::Queue)?
+                    else {
+                        return Ok(());
+                    };
                     let result = transport.publish(&message).await;
                     // Delivered or not (a failed QoS 0 publish may still have arrived), the
                     // next message keeps the sink's distance from this one.
@@ -531,7 +580,7 @@ impl<R: Rng, const MSGS: usize, const BYTES: usize> Recovery<R, MSGS, BYTES> {
                     self.next_send_ms = sent_ms.saturating_add(u64::from(hold_ms));
                     match result {
                         Ok(()) => {
-                            self.queue.pop_front();
+                            self.queue.remove_oldest().await.map_err(Failure::Queue)?;
                             self.published = self.published.saturating_add(1);
                             // A delivery, not a connect, proves the broker is back: a broker
                             // that accepts connects but fails publishes still runs out the

@@ -11,6 +11,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 /// Key of the device id inside a JSON object.
 const DEVICE_KEY: &str = "device";
 
+/// Key of the sample's time inside a JSON object ([`JsonSink::with_time`]).
+const TIME_KEY: &str = "time";
+
 /// Longest key written by [`JsonKey`]'s verbatim path (quantity names are at most 14 bytes);
 /// longer keys take serde-json-core's escaping path, which writes the same text, slower.
 const MAX_VERBATIM_KEY: usize = 30;
@@ -60,6 +63,7 @@ pub struct JsonSink<'a> {
     keys: &'a [(Quantity, &'a str)],
     decimals: Option<u8>,
     device: Option<&'a str>,
+    time: bool,
 }
 
 impl<'a> JsonSink<'a> {
@@ -86,6 +90,7 @@ impl<'a> JsonSink<'a> {
             keys: &[],
             decimals: None,
             device: None,
+            time: false,
         })
     }
 
@@ -118,6 +123,28 @@ impl<'a> JsonSink<'a> {
     /// Adds `"device":"<device>"` as the object's first member (ignored for bare numbers).
     pub const fn with_device(mut self, device: &'a str) -> Self {
         self.device = Some(device);
+        self
+    }
+
+    /// Adds `"time":<Unix seconds, UTC>` after the device id (objects only): the sample's
+    /// timestamp, taken when it was read, so a message replayed from an outage queue an hour
+    /// later is still placed right. A sample without a timestamp (no wall clock: no SNTP yet,
+    /// [`Clock::unix_time`](crate::Clock::unix_time) is `None`) is sent without `"time"`.
+    /// A reading whose key is `time` is then refused with [`EncodeError::DuplicateKey`].
+    ///
+    /// ```
+    /// use sensorpub::{JsonSink, Quantity, Reading, Sample, Sink};
+    ///
+    /// let mut sample = Sample::<1>::from_readings(&[Reading::new(Quantity::Temperature, 21.5)])?;
+    /// sample.set_timestamp(Some(1_700_000_000));
+    /// let mut sink = JsonSink::object("apricot/value")?.with_time();
+    /// let mut buf = [0u8; 64];
+    /// let msg = sink.encode(&sample, 0, 0, &mut buf)?;
+    /// assert_eq!(msg.payload, br#"{"time":1700000000,"temperature":21.5}"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn with_time(mut self) -> Self {
+        self.time = true;
         self
     }
 
@@ -174,7 +201,8 @@ impl<'a> JsonSink<'a> {
                 });
             }
             let key = self.key(reading.quantity);
-            let clashes_device = self.device.is_some() && key == DEVICE_KEY;
+            let clashes_device = (self.device.is_some() && key == DEVICE_KEY)
+                || (self.time && sample.timestamp().is_some() && key == TIME_KEY);
             let clashes_earlier = earlier.contains(&key);
             // A sample holds at most N readings, so this push always has room.
             let _ = earlier.push(key);
@@ -253,6 +281,7 @@ const fn quote<const L: usize>(name: &str) -> [u8; L] {
 }
 
 const QUOTED_DEVICE_KEY: [u8; DEVICE_KEY.len() + 2] = quote(DEVICE_KEY);
+const QUOTED_TIME_KEY: [u8; TIME_KEY.len() + 2] = quote(TIME_KEY);
 
 /// Defines `quoted_name`: the quoted key of each listed quantity, built at compile time from
 /// [`Quantity::name`], so a key is one copy. A quantity not listed (`Custom`, or one added
@@ -305,6 +334,16 @@ impl<const N: usize> Serialize for JsonObject<'_, '_, N> {
                 quoted: Some(&QUOTED_DEVICE_KEY),
             };
             map.serialize_entry(&key, device)?;
+        }
+        if self.sink.time
+            && let Some(time) = self.sample.timestamp()
+        {
+            let key = JsonKey {
+                key: TIME_KEY,
+                plain: true,
+                quoted: Some(&QUOTED_TIME_KEY),
+            };
+            map.serialize_entry(&key, &time)?;
         }
         for reading in readings {
             let number = JsonNumber {
@@ -388,6 +427,44 @@ mod tests {
         let mut sink = sink;
         let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
         msg.payload.to_vec()
+    }
+
+    #[test]
+    fn with_time_writes_the_samples_unix_seconds_after_the_device() {
+        let readings = [Reading::new(Quantity::Temperature, 21.5)];
+        let mut sample = Sample::<4>::from_readings(&readings).unwrap();
+        let mut sink = JsonSink::object("t").unwrap().with_device("d").with_time();
+        let mut buf = [0u8; 128];
+        // No wall clock: no "time", rather than a wrong one.
+        let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
+        assert_eq!(msg.payload, br#"{"device":"d","temperature":21.5}"#);
+        sample.set_timestamp(Some(1_764_000_000));
+        let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
+        assert_eq!(
+            msg.payload,
+            br#"{"device":"d","time":1764000000,"temperature":21.5}"#
+        );
+        // Off by default.
+        let plain = JsonSink::object("t").unwrap();
+        assert_eq!(
+            encode_object(plain, &readings),
+            br#"{"temperature":21.5}"#.to_vec()
+        );
+        // A reading keyed "time" would make the object ambiguous.
+        let keys = [(Quantity::Temperature, "time")];
+        let mut clash = JsonSink::object("t")
+            .unwrap()
+            .with_keys(&keys)
+            .unwrap()
+            .with_time();
+        assert_eq!(
+            clash
+                .encode(&sample, 0, 0, &mut buf)
+                .map(|m| m.payload.len()),
+            Err(EncodeError::DuplicateKey {
+                quantity: Quantity::Temperature
+            })
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::message::QoS;
-use crate::publisher::{BackoffConfig, PublishError, QueueError, Stage};
+use crate::publisher::{BackoffConfig, MessageQueue, PublishError, QueueError, Stage};
 use crate::reading::{Quantity, Reading, Sample};
 use crate::sensor::{MockError, MockSensor};
 use crate::sink::{JsonSink, ThingSpeakSink};
@@ -215,8 +215,7 @@ type JsonPublisher<'b, 's, const MSGS: usize, const BYTES: usize> = ResilientPub
     Logged,
     SharedClock,
     Fixed,
-    MSGS,
-    BYTES,
+    MessageQueue<MSGS, BYTES>,
 >;
 
 fn json_publisher<'b, 's, const MSGS: usize, const BYTES: usize>(
@@ -644,4 +643,73 @@ fn into_parts_hands_back_the_publisher_backoff_and_undelivered_queue() {
     p.transport_mut().memory.fail_connects(0);
     block_on(p.flush()).unwrap();
     assert_eq!(p.transport().received(), strings(1..=2));
+}
+
+#[test]
+fn a_thingspeak_backlog_on_flash_is_replayed_after_a_reboot_at_the_pace_and_with_its_times() {
+    use crate::publisher::FlashQueue;
+    use sequential_storage::mock_flash::{MockFlashBase, WriteCountCheck};
+    type Flash = MockFlashBase<4, 4, 128>;
+    let mut flash = Flash::new(WriteCountCheck::Twice, None, true);
+    let clock = SharedClock::at_unix(UNIX_START);
+    let sink = || ThingSpeakSink::new(42, &[(1, Quantity::Value)]).unwrap();
+    fn open(flash: &mut Flash) -> Result<FlashQueue<&mut Flash, 160>, QueueError> {
+        block_on(FlashQueue::open(flash, Flash::FULL_FLASH_RANGE))
+    }
+
+    // Boot 1: the broker is away; four samples, 15 s apart, are stored on flash; reset.
+    let script = numbered(4);
+    {
+        let mut buf = [0u8; 128];
+        let publisher = Publisher::new(
+            MockSensor::new(&script),
+            sink(),
+            Logged::new(&clock),
+            clock.clone(),
+            &mut buf,
+        );
+        let mut p =
+            ResilientPublisher::new(publisher, exact_backoff(None), open(&mut flash).unwrap());
+        p.transport_mut().memory.disconnect();
+        p.transport_mut().memory.fail_connects(usize::MAX);
+        // One sample every 15 s (the sensor is read, and the sample stamped, on the period).
+        for _ in 0..4 {
+            block_on(p.publish_once()).unwrap();
+            clock.0.borrow().advance_ms(FREE_INTERVAL_MS);
+        }
+        assert!(p.transport().accepted().is_empty());
+        assert_eq!(p.stats().queued, 4);
+    }
+    // A minute later, boot 2 with the broker back: the backlog goes first, at the pace.
+    clock.0.borrow().advance_ms(60_000);
+    let mut buf = [0u8; 128];
+    let publisher = Publisher::new((), sink(), Logged::new(&clock), clock.clone(), &mut buf);
+    let queue = open(&mut flash).unwrap();
+    assert_eq!(queue.len(), 4);
+    let mut p = ResilientPublisher::new(publisher, exact_backoff(None), queue);
+    block_on(p.flush()).unwrap();
+    let accepted = p.transport().accepted();
+    assert_eq!(accepted.len(), 4, "{accepted:?}");
+    for pair in accepted.windows(2) {
+        assert!(
+            pair[1].0 - pair[0].0 >= FREE_INTERVAL_MS,
+            "updates too close: {accepted:?}"
+        );
+    }
+    let stamps: Vec<String> = accepted.iter().map(|(_, p)| created_at(p)).collect();
+    assert_eq!(
+        stamps,
+        [
+            "2023-11-14T22:13:20Z",
+            "2023-11-14T22:13:35Z",
+            "2023-11-14T22:13:50Z",
+            "2023-11-14T22:14:05Z",
+        ]
+    );
+    assert_eq!(p.stats().queued, 0);
+    assert_eq!(
+        open(&mut flash).map(|q| q.len()),
+        Ok(0),
+        "nothing left on flash"
+    );
 }
