@@ -88,7 +88,7 @@ pub enum MaxFragment {
 /// let tls = TlsOptions::verified(CA).with_clock(|| None);
 /// # drop(tls);
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct TlsOptions<'a> {
     ca: Option<&'a [u8]>,
     clock: Option<WallClock>,
@@ -152,6 +152,18 @@ impl<'a> TlsOptions<'a> {
     /// [`danger_unverified`](Self::danger_unverified)).
     pub const fn verifies(&self) -> bool {
         self.ca.is_some()
+    }
+}
+
+// Not derived: the client's private key must not end up in a log.
+impl fmt::Debug for TlsOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("verifies", &self.ca.is_some())
+            .field("clock", &self.clock.is_some())
+            .field("client_certificate", &self.client.is_some())
+            .field("max_fragment", &self.max_fragment)
+            .finish()
     }
 }
 

@@ -88,3 +88,21 @@ fn decode<'o>(text: &[u8], out: &'o mut [u8]) -> Result<&'o [u8], PemError> {
     }
     Ok(&out[..len])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_blocks_decode_and_bad_ones_say_why() {
+        let mut out = [0u8; 8];
+        let pem = b"x\n-----BEGIN EC PRIVATE KEY-----\nAQID\nBA==\n-----END EC PRIVATE KEY-----\n";
+        assert_eq!(pem_to_der(pem, &mut out), Ok(&[1u8, 2, 3, 4][..]));
+        assert_eq!(pem_to_der(b"AQID", &mut out), Err(PemError::NoBlock));
+        let bad = b"-----BEGIN X-----\nAQ*D\n-----END X-----";
+        assert_eq!(pem_to_der(bad, &mut out), Err(PemError::Base64));
+        let mut small = [0u8; 2];
+        let long = b"-----BEGIN X-----\nAQID\n-----END X-----";
+        assert_eq!(pem_to_der(long, &mut small), Err(PemError::BufferTooSmall));
+    }
+}
