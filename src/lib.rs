@@ -72,8 +72,8 @@
 //! ## Features
 //!
 //! - `defmt`: derives `defmt::Format` on the public types.
-//! - `ryu-small`: about 9 KB less flash for about 450 more instructions per number written
-//!   (ryu without its tables); for MCUs where flash is tighter than time. See BENCHMARKS.md.
+//! - `ryu-small`: no effect (numbers are written by zmij, whose tables take 904 bytes); kept
+//!   so builds that name it still compile.
 #![no_std]
 #![cfg_attr(
     not(test),

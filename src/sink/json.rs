@@ -1,22 +1,20 @@
-//! [`JsonSink`]: readings as JSON, a bare number or an object, encoded by serde-json-core.
+//! [`JsonSink`]: readings as JSON, a bare number or an object, written piece by piece: the
+//! constant pieces (quoted keys with their colon, separators) are made at compile time or
+//! checked when the sink is built, so an encode writes numbers and copies pieces.
 
 use super::error::{EncodeError, SinkConfigError, check_key};
-use super::number::{self, MAX_DECIMALS, Style};
+use super::number::{MAX_DECIMALS, Style};
+use super::out::{Out, json_plain};
 use super::{Sink, split_topic};
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
 use crate::topic::validate_topic_name;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Key of the device id inside a JSON object.
 const DEVICE_KEY: &str = "device";
 
 /// Key of the sample's time inside a JSON object ([`JsonSink::with_time`]).
 const TIME_KEY: &str = "time";
-
-/// Longest key written by [`JsonKey`]'s verbatim path (quantity names are at most 14 bytes);
-/// longer keys take serde-json-core's escaping path, which writes the same text, slower.
-const MAX_VERBATIM_KEY: usize = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -63,6 +61,8 @@ pub struct JsonSink<'a> {
     keys: &'a [(Quantity, &'a str)],
     decimals: Option<u8>,
     device: Option<&'a str>,
+    /// `device` needs no JSON escape: decided once in [`with_device`](JsonSink::with_device).
+    device_plain: bool,
     time: bool,
 }
 
@@ -90,6 +90,7 @@ impl<'a> JsonSink<'a> {
             keys: &[],
             decimals: None,
             device: None,
+            device_plain: true,
             time: false,
         })
     }
@@ -123,6 +124,7 @@ impl<'a> JsonSink<'a> {
     /// Adds `"device":"<device>"` as the object's first member (ignored for bare numbers).
     pub const fn with_device(mut self, device: &'a str) -> Self {
         self.device = Some(device);
+        self.device_plain = json_plain(device);
         self
     }
 
@@ -160,24 +162,6 @@ impl<'a> JsonSink<'a> {
             .map_or(quantity.name(), |(_, key)| key)
     }
 
-    /// The key of `quantity`, marked plain when it is known to need no escaping: keys given
-    /// to `with_keys` were checked and built-in names are plain ASCII; a `Quantity::Custom`
-    /// name was never checked, so it is scanned when written.
-    fn json_key(&self, quantity: Quantity) -> JsonKey<'a> {
-        match self.keys.iter().find(|(q, _)| *q == quantity) {
-            Some((_, key)) => JsonKey {
-                key,
-                plain: true,
-                quoted: None,
-            },
-            None => JsonKey {
-                key: quantity.name(),
-                plain: !matches!(quantity, Quantity::Custom { .. }),
-                quoted: quoted_name(quantity),
-            },
-        }
-    }
-
     fn style(&self) -> Style {
         self.decimals.map_or(Style::Shortest, Style::Fixed)
     }
@@ -190,23 +174,33 @@ impl<'a> JsonSink<'a> {
         }
     }
 
-    /// Refuses what would not be valid, unambiguous JSON before a byte is written.
+    /// Refuses what would not be valid, unambiguous JSON before a byte is written: a NaN or
+    /// infinite value, or a key written twice.
     fn check_object<const N: usize>(&self, sample: &Sample<N>) -> Result<(), EncodeError> {
-        // Each key looked up once, not once per pair compared.
-        let mut earlier: heapless::Vec<&str, N> = heapless::Vec::new();
-        for reading in sample.readings() {
+        let readings = sample.readings();
+        // Built-in names are distinct and none is "device" or "time": without renamed keys or custom
+        // quantities, two keys clash exactly when a quantity comes twice, which compares
+        // enum tags instead of strings.
+        let names_only = self.keys.is_empty()
+            && !readings
+                .iter()
+                .any(|r| matches!(r.quantity, Quantity::Custom { .. }));
+        for (i, reading) in readings.iter().enumerate() {
             if !reading.value.is_finite() {
                 return Err(EncodeError::NonFinite {
                     quantity: reading.quantity,
                 });
             }
-            let key = self.key(reading.quantity);
-            let clashes_device = (self.device.is_some() && key == DEVICE_KEY)
-                || (self.time && sample.timestamp().is_some() && key == TIME_KEY);
-            let clashes_earlier = earlier.contains(&key);
-            // A sample holds at most N readings, so this push always has room.
-            let _ = earlier.push(key);
-            if clashes_device || clashes_earlier {
+            let earlier = &readings[..i];
+            let clash = if names_only {
+                earlier.iter().any(|r| r.quantity == reading.quantity)
+            } else {
+                let key = self.key(reading.quantity);
+                (self.device.is_some() && key == DEVICE_KEY)
+                    || (self.time && sample.timestamp().is_some() && key == TIME_KEY)
+                    || earlier.iter().any(|r| self.key(r.quantity) == key)
+            };
+            if clash {
                 return Err(EncodeError::DuplicateKey {
                     quantity: reading.quantity,
                 });
@@ -214,62 +208,69 @@ impl<'a> JsonSink<'a> {
         }
         Ok(())
     }
-}
 
-/// A number serialized as raw JSON text through serde-json-core's `serialize_bytes`, which
-/// writes bytes verbatim: the text comes from [`number::with_text`] and is always a valid JSON
-/// number.
-struct JsonNumber<'s> {
-    value: f32,
-    style: &'s Style,
-}
-
-impl Serialize for JsonNumber<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        number::with_text(self.value, self.style, |text| match text {
-            Some(text) => serializer.serialize_bytes(text),
-            // Unreachable after the finiteness check; `null` keeps the output valid regardless.
-            None => serializer.serialize_none(),
-        })
-    }
-}
-
-/// An object key, written verbatim when JSON needs no escape in it.
-///
-/// serde-json-core's `serialize_str` escapes character by character, which took about 44 %
-/// of an object encode (callgrind, see BENCHMARKS.md). A key without `"`, `\` or a control
-/// character U+0000–U+001F (every quantity name, every key `with_keys` accepts) is its own
-/// escaped form, so it goes out quoted through `serialize_bytes`, which copies. Any other key
-/// (a `Quantity::Custom` name is not checked) keeps the escaping path: same output either way.
-struct JsonKey<'k> {
-    key: &'k str,
-    /// Known to hold nothing JSON escapes; otherwise the key is scanned before it is written.
-    plain: bool,
-    /// The key with its quotes, made at compile time for built-in names: written as it is.
-    quoted: Option<&'static [u8]>,
-}
-
-impl Serialize for JsonKey<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if let Some(quoted) = self.quoted {
-            return serializer.serialize_bytes(quoted);
+    /// Writes `"<key>":` for `quantity`: one copy for a built-in name (quoted, with its
+    /// colon, at compile time); a renamed key was checked by `with_keys` and goes between
+    /// quotes as it is; a custom quantity's name was never checked and is escaped.
+    fn write_key(&self, quantity: Quantity, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        if let Some((_, key)) = self.keys.iter().find(|(q, _)| *q == quantity) {
+            out.byte(b'"')?;
+            out.push(key.as_bytes())?;
+            return out.push(b"\":");
         }
-        let key = self.key.as_bytes();
-        let plain = self.plain || !key.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
-        match key.len() {
-            len if plain && len <= MAX_VERBATIM_KEY => {
-                // Pre-filled with quotes: after the copy, the byte past the key closes it.
-                let mut quoted = [b'"'; MAX_VERBATIM_KEY + 2];
-                quoted[1..=len].copy_from_slice(key);
-                serializer.serialize_bytes(&quoted[..len + 2])
+        match key_piece(quantity) {
+            Some(piece) => out.push(piece),
+            None => {
+                out.json_string(quantity.name())?;
+                out.byte(b':')
             }
-            _ => serializer.serialize_str(self.key),
         }
+    }
+
+    /// The object `{"device":"..","<key>":<number>,..}` into `out`.
+    fn write_object<const N: usize>(
+        &self,
+        sample: &Sample<N>,
+        out: &mut Out<'_>,
+    ) -> Result<(), EncodeError> {
+        let style = self.style();
+        out.byte(b'{')?;
+        let mut first = true;
+        if let Some(device) = self.device {
+            out.push(DEVICE_PIECE)?;
+            if self.device_plain {
+                out.byte(b'"')?;
+                out.push(device.as_bytes())?;
+                out.byte(b'"')?;
+            } else {
+                out.json_string(device)?;
+            }
+            first = false;
+        }
+        if self.time
+            && let Some(unix_seconds) = sample.timestamp()
+        {
+            if !first {
+                out.byte(b',')?;
+            }
+            out.push(TIME_PIECE)?;
+            out.push(itoa::Buffer::new().format(unix_seconds).as_bytes())?;
+            first = false;
+        }
+        for reading in sample.readings() {
+            if !first {
+                out.byte(b',')?;
+            }
+            first = false;
+            self.write_key(reading.quantity, out)?;
+            out.number(reading.value, &style, reading.quantity)?;
+        }
+        out.byte(b'}')
     }
 }
 
-/// `name` between double quotes, at compile time (`L` is `name.len() + 2`).
-const fn quote<const L: usize>(name: &str) -> [u8; L] {
+/// `"name":`, at compile time (`L` is `name.len() + 3`).
+const fn key_piece_of<const L: usize>(name: &str) -> [u8; L] {
     let name = name.as_bytes();
     let mut out = [b'"'; L];
     let mut i = 0;
@@ -277,23 +278,26 @@ const fn quote<const L: usize>(name: &str) -> [u8; L] {
         out[i + 1] = name[i];
         i += 1;
     }
+    out[L - 1] = b':';
     out
 }
 
-const QUOTED_DEVICE_KEY: [u8; DEVICE_KEY.len() + 2] = quote(DEVICE_KEY);
-const QUOTED_TIME_KEY: [u8; TIME_KEY.len() + 2] = quote(TIME_KEY);
+/// `"device":`, written before the device id.
+const DEVICE_PIECE: &[u8] = &key_piece_of::<{ DEVICE_KEY.len() + 3 }>(DEVICE_KEY);
+/// `"time":`, written before the sample's Unix seconds.
+const TIME_PIECE: &[u8] = &key_piece_of::<{ TIME_KEY.len() + 3 }>(TIME_KEY);
 
-/// Defines `quoted_name`: the quoted key of each listed quantity, built at compile time from
+/// Defines `key_piece`: `"<name>":` of each listed quantity, built at compile time from
 /// [`Quantity::name`], so a key is one copy. A quantity not listed (`Custom`, or one added
-/// later) gets `None` and takes the general path, with the same output.
-macro_rules! quoted_names {
+/// later) gets `None` and its name is escaped as it is written, with the same output.
+macro_rules! key_pieces {
     ($($quantity:ident),* $(,)?) => {
-        fn quoted_name(quantity: Quantity) -> Option<&'static [u8]> {
+        fn key_piece(quantity: Quantity) -> Option<&'static [u8]> {
             match quantity {
                 $(Quantity::$quantity => {
-                    const QUOTED: [u8; Quantity::$quantity.name().len() + 2] =
-                        quote(Quantity::$quantity.name());
-                    Some(&QUOTED)
+                    const PIECE: [u8; Quantity::$quantity.name().len() + 3] =
+                        key_piece_of(Quantity::$quantity.name());
+                    Some(&PIECE)
                 })*
                 _ => None,
             }
@@ -301,7 +305,7 @@ macro_rules! quoted_names {
     };
 }
 
-quoted_names!(
+key_pieces!(
     Temperature,
     Humidity,
     Pressure,
@@ -316,45 +320,6 @@ quoted_names!(
     Voltage,
     Value,
 );
-
-struct JsonObject<'s, 'a, const N: usize> {
-    sink: &'s JsonSink<'a>,
-    sample: &'s Sample<N>,
-    style: Style,
-}
-
-impl<const N: usize> Serialize for JsonObject<'_, '_, N> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let readings = self.sample.readings();
-        let mut map = serializer.serialize_map(Some(readings.len()))?;
-        if let Some(device) = self.sink.device {
-            let key = JsonKey {
-                key: DEVICE_KEY,
-                plain: true,
-                quoted: Some(&QUOTED_DEVICE_KEY),
-            };
-            map.serialize_entry(&key, device)?;
-        }
-        if self.sink.time
-            && let Some(time) = self.sample.timestamp()
-        {
-            let key = JsonKey {
-                key: TIME_KEY,
-                plain: true,
-                quoted: Some(&QUOTED_TIME_KEY),
-            };
-            map.serialize_entry(&key, &time)?;
-        }
-        for reading in readings {
-            let number = JsonNumber {
-                value: reading.value,
-                style: &self.style,
-            };
-            map.serialize_entry(&self.sink.json_key(reading.quantity), &number)?;
-        }
-        map.end()
-    }
-}
 
 impl Sink for JsonSink<'_> {
     type Error = EncodeError;
@@ -393,27 +358,12 @@ impl Sink for JsonSink<'_> {
             }
         };
         let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
-        let written = match value {
-            Some(reading) => number::with_text(reading.value, &self.style(), |text| {
-                let text = text.ok_or(EncodeError::NonFinite {
-                    quantity: reading.quantity,
-                })?;
-                let out = rest
-                    .get_mut(..text.len())
-                    .ok_or(EncodeError::BufferTooSmall)?;
-                out.copy_from_slice(text);
-                Ok(text.len())
-            })?,
-            None => {
-                let object = JsonObject {
-                    sink: self,
-                    sample,
-                    style: self.style(),
-                };
-                serde_json_core::to_slice(&object, rest).map_err(|_| EncodeError::BufferTooSmall)?
-            }
-        };
-        Ok(Message::new(topic, &rest[..written]))
+        let mut out = Out::new(rest);
+        match value {
+            Some(reading) => out.number(reading.value, &self.style(), reading.quantity)?,
+            None => self.write_object(sample, &mut out)?,
+        }
+        Ok(Message::new(topic, out.into_written()))
     }
 }
 
@@ -468,7 +418,7 @@ mod tests {
     }
 
     #[test]
-    fn quoted_names_are_the_names_in_quotes() {
+    fn key_pieces_are_the_names_in_quotes_with_a_colon() {
         let all = [
             Quantity::Temperature,
             Quantity::Humidity,
@@ -485,15 +435,15 @@ mod tests {
             Quantity::Value,
         ];
         for quantity in all {
-            let want = std::format!("\"{}\"", quantity.name());
-            assert_eq!(quoted_name(quantity), Some(want.as_bytes()), "{quantity:?}");
+            let want = std::format!("\"{}\":", quantity.name());
+            assert_eq!(key_piece(quantity), Some(want.as_bytes()), "{quantity:?}");
         }
         let custom = Quantity::Custom {
             name: "x",
             unit: "",
         };
-        assert_eq!(quoted_name(custom), None);
-        assert_eq!(&QUOTED_DEVICE_KEY, b"\"device\"");
+        assert_eq!(key_piece(custom), None);
+        assert_eq!(DEVICE_PIECE, b"\"device\":");
     }
 
     #[test]
@@ -507,8 +457,8 @@ mod tests {
     }
 
     #[test]
-    fn keys_longer_than_the_verbatim_limit_are_written_whole() {
-        let long = "k".repeat(MAX_VERBATIM_KEY + 5);
+    fn long_custom_names_are_written_whole() {
+        let long = "k".repeat(35);
         let name: &'static str = std::boxed::Box::leak(long.clone().into_boxed_str());
         let q = Quantity::Custom { name, unit: "" };
         let out = encode_object(JsonSink::object("t").unwrap(), &[Reading::new(q, 2.0)]);
@@ -516,8 +466,8 @@ mod tests {
     }
 
     #[test]
-    fn keys_at_the_verbatim_limit_and_the_device_key_are_quoted() {
-        let key = "k".repeat(MAX_VERBATIM_KEY);
+    fn long_renamed_keys_and_an_escaped_device_are_quoted() {
+        let key = "k".repeat(30);
         let keys = [(Quantity::Humidity, key.as_str())];
         let sink = JsonSink::object("t")
             .unwrap()

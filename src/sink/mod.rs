@@ -7,6 +7,7 @@
 mod error;
 mod json;
 mod number;
+mod out;
 mod senml;
 mod thingspeak;
 mod timestamp;
@@ -71,6 +72,16 @@ fn split_topic<'b>(
     buf: &'b mut [u8],
     topic: &[&[u8]],
 ) -> Result<(&'b str, &'b mut [u8]), EncodeError> {
+    // One piece (every sink but a ThingSpeak field): no sum, no loop.
+    if let [only] = topic {
+        let head = buf
+            .get_mut(..only.len())
+            .ok_or(EncodeError::BufferTooSmall)?;
+        out::copy(head, only);
+        let (head, rest) = buf.split_at_mut(only.len());
+        let topic = core::str::from_utf8(head).map_err(|_| EncodeError::BufferTooSmall)?;
+        return Ok((topic, rest));
+    }
     let len: usize = topic.iter().map(|part| part.len()).sum();
     if len > buf.len() {
         return Err(EncodeError::BufferTooSmall);
@@ -78,7 +89,7 @@ fn split_topic<'b>(
     let (head, rest) = buf.split_at_mut(len);
     let mut at = 0;
     for part in topic {
-        head[at..at + part.len()].copy_from_slice(part);
+        out::copy(&mut head[at..at + part.len()], part);
         at += part.len();
     }
     // The parts are ASCII or come from &str, so their concatenation is valid UTF-8.

@@ -2,7 +2,8 @@
 //! format IoT platforms parse without a per-device schema.
 
 use super::error::{EncodeError, SinkConfigError};
-use super::number::{self, MAX_DECIMALS, Style};
+use super::number::{MAX_DECIMALS, Style};
+use super::out::Out;
 use super::{Sink, split_topic};
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
@@ -186,34 +187,6 @@ impl Record {
     }
 }
 
-/// Writes into the caller's buffer; every write checks the room left.
-struct Writer<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-}
-
-impl Writer<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
-        let end = self.len + bytes.len();
-        let slot = self
-            .buf
-            .get_mut(self.len..end)
-            .ok_or(EncodeError::BufferTooSmall)?;
-        slot.copy_from_slice(bytes);
-        self.len = end;
-        Ok(())
-    }
-
-    fn number(&mut self, record: &Record, style: &Style) -> Result<(), EncodeError> {
-        number::with_text(record.value, style, |text| {
-            // Unreachable: `Record::of` refused non-finite values.
-            self.put(text.ok_or(EncodeError::NonFinite {
-                quantity: record.quantity,
-            })?)
-        })
-    }
-}
-
 impl Sink for SenmlSink<'_> {
     type Error = EncodeError;
 
@@ -240,35 +213,34 @@ impl Sink for SenmlSink<'_> {
         }
         let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
         let style = self.style();
-        let mut out = Writer { buf: rest, len: 0 };
-        out.put(b"[")?;
+        let mut out = Out::new(rest);
+        out.push(b"[")?;
         for (i, reading) in sample.readings().iter().enumerate() {
             let record = Record::of(reading)?;
             if i == 0 {
-                out.put(b"{\"bn\":\"")?;
-                out.put(self.device.as_bytes())?;
-                out.put(&[BASE_NAME_SEPARATOR, b'"', b','])?;
+                out.push(b"{\"bn\":\"")?;
+                out.push(self.device.as_bytes())?;
+                out.push(&[BASE_NAME_SEPARATOR, b'"', b','])?;
                 if let Some(unix_seconds) = sample.timestamp() {
-                    out.put(b"\"bt\":")?;
-                    out.put(itoa::Buffer::new().format(unix_seconds).as_bytes())?;
-                    out.put(b",")?;
+                    out.push(b"\"bt\":")?;
+                    out.push(itoa::Buffer::new().format(unix_seconds).as_bytes())?;
+                    out.push(b",")?;
                 }
-                out.put(b"\"n\":\"")?;
+                out.push(b"\"n\":\"")?;
             } else {
-                out.put(b",{\"n\":\"")?;
+                out.push(b",{\"n\":\"")?;
             }
-            out.put(record.name.as_bytes())?;
+            out.push(record.name.as_bytes())?;
             if let Some(unit) = record.unit {
-                out.put(b"\",\"u\":\"")?;
-                out.put(unit.as_bytes())?;
+                out.push(b"\",\"u\":\"")?;
+                out.push(unit.as_bytes())?;
             }
-            out.put(b"\",\"v\":")?;
-            out.number(&record, &style)?;
-            out.put(b"}")?;
+            out.push(b"\",\"v\":")?;
+            out.number(record.value, &style, record.quantity)?;
+            out.push(b"}")?;
         }
-        out.put(b"]")?;
-        let len = out.len;
-        Ok(Message::new(topic, &out.buf[..len]))
+        out.push(b"]")?;
+        Ok(Message::new(topic, out.into_written()))
     }
 }
 

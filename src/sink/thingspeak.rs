@@ -2,7 +2,8 @@
 //! with the channel's update interval enforced.
 
 use super::error::{EncodeError, SinkConfigError};
-use super::number::{self, MAX_DECIMALS, Style};
+use super::number::{MAX_DECIMALS, Style};
+use super::out::Out;
 use super::timestamp::iso8601;
 use super::{Sink, split_topic};
 use crate::message::Message;
@@ -70,8 +71,11 @@ const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 pub struct ThingSpeakSink<'a> {
     channel_id: u32,
     topic: PublishTopic,
-    /// `fields[n - 1]` is the quantity sent as field `n`.
-    fields: [Option<Quantity>; FIELDS],
+    /// The mapped fields, `(field number, quantity)`, in field order: the first `mapped`
+    /// entries count (the rest are filler), so an encode visits only those, not all 8 slots.
+    fields: [(u8, Quantity); FIELDS],
+    /// How many entries of `fields` are mapped.
+    mapped: usize,
     per_field: bool,
     status: Option<&'a str>,
     latitude: Option<f32>,
@@ -105,10 +109,20 @@ impl<'a> ThingSpeakSink<'a> {
             }
             *slot = Some(quantity);
         }
+        // Compacted once here: field order kept, empty slots dropped.
+        let mut compact = [(0u8, Quantity::Value); FIELDS];
+        let mut mapped = 0;
+        for (quantity, field) in map.iter().zip(1u8..) {
+            if let Some(quantity) = *quantity {
+                compact[mapped] = (field, quantity);
+                mapped += 1;
+            }
+        }
         Ok(Self {
             channel_id,
             topic: PublishTopic::new(channel_id),
-            fields: map,
+            fields: compact,
+            mapped,
             per_field: false,
             status: None,
             latitude: None,
@@ -191,9 +205,8 @@ impl<'a> ThingSpeakSink<'a> {
     ) -> impl Iterator<Item = (u8, Quantity, f32)> {
         self.fields
             .iter()
-            .zip(1u8..)
-            .filter_map(move |(quantity, field)| {
-                let quantity = (*quantity)?;
+            .take(self.mapped)
+            .filter_map(move |&(field, quantity)| {
                 sample.get(quantity).map(|value| (field, quantity, value))
             })
     }
@@ -205,40 +218,35 @@ impl<'a> ThingSpeakSink<'a> {
     fn encode_bulk<const N: usize>(
         &self,
         sample: &Sample<N>,
-        out: &mut Writer<'_>,
+        out: &mut Out<'_>,
     ) -> Result<(), EncodeError> {
+        // Every piece is `&name=`, written without its `&` when it comes first.
         let style = self.style();
         for (field, quantity, value) in self.present(sample) {
-            out.separator()?;
-            out.push(b"field")?;
-            out.push(&[b'0' + field])?;
-            out.push(b"=")?;
+            let piece = FIELD_PIECES[usize::from(field - 1)];
+            out.push(&piece[usize::from(out.is_empty())..])?;
             out.number(value, &style, quantity)?;
         }
         let location = [
-            ("lat", self.latitude),
-            ("long", self.longitude),
-            ("elevation", self.elevation),
+            (&b"&lat="[..], self.latitude),
+            (&b"&long="[..], self.longitude),
+            (&b"&elevation="[..], self.elevation),
         ];
-        for (name, value) in location {
+        for (piece, value) in location {
             if let Some(value) = value {
-                out.separator()?;
-                out.push(name.as_bytes())?;
-                out.push(b"=")?;
+                out.push(&piece[usize::from(out.is_empty())..])?;
                 // Finite by construction; the quantity only names the error.
                 out.number(value, &Style::Shortest, Quantity::Value)?;
             }
         }
         if let Some(status) = self.status {
-            out.separator()?;
-            out.push(b"status=")?;
+            out.push(&b"&status="[usize::from(out.is_empty())..])?;
             for chunk in utf8_percent_encode(status, FORM_VALUE) {
                 out.push(chunk.as_bytes())?;
             }
         }
         if let Some(unix_seconds) = sample.timestamp() {
-            out.separator()?;
-            out.push(b"created_at=")?;
+            out.push(&b"&created_at="[usize::from(out.is_empty())..])?;
             for chunk in percent_encoding::percent_encode(&iso8601(unix_seconds), FORM_VALUE) {
                 out.push(chunk.as_bytes())?;
             }
@@ -246,8 +254,36 @@ impl<'a> ThingSpeakSink<'a> {
         Ok(())
     }
 
-    /// Whether the bulk message for `sample` carries anything: a mapped reading, the
-    /// location, the status or the sample's time.
+    /// What is wrong with `sample`'s bulk message regardless of the buffer: a NaN or
+    /// infinite field (the first), or nothing to send. Asked only once an encode failed, so a
+    /// good sample is walked once.
+    fn bulk_content_error<const N: usize>(&self, sample: &Sample<N>) -> Option<EncodeError> {
+        if let Some((_, quantity, _)) = self.present(sample).find(|(_, _, v)| !v.is_finite()) {
+            return Some(EncodeError::NonFinite { quantity });
+        }
+        (!self.bulk_has_content(sample)).then_some(EncodeError::NothingToSend)
+    }
+
+    /// The bulk message, or its first error; [`encode`](Sink::encode) turns an error into
+    /// the content error when there is one, which says more.
+    fn bulk_message<'b, const N: usize>(
+        &self,
+        sample: &Sample<N>,
+        index: usize,
+        buf: &'b mut [u8],
+    ) -> Result<Message<'b>, EncodeError> {
+        if index != 0 {
+            return Err(EncodeError::NoSuchMessage);
+        }
+        let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
+        let mut out = Out::new(rest);
+        self.encode_bulk(sample, &mut out)?;
+        if out.is_empty() {
+            return Err(EncodeError::NothingToSend);
+        }
+        Ok(Message::new(topic, out.into_written()))
+    }
+
     fn bulk_has_content<const N: usize>(&self, sample: &Sample<N>) -> bool {
         self.present(sample).next().is_some()
             || self.latitude.is_some()
@@ -291,42 +327,17 @@ impl PublishTopic {
     }
 }
 
-/// Appends to a byte slice, failing instead of truncating.
-struct Writer<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-    /// Whether the next `separator` writes `&`.
-    started: bool,
-}
-
-impl Writer<'_> {
-    fn push(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
-        let end = self.len + bytes.len();
-        let slot = self
-            .buf
-            .get_mut(self.len..end)
-            .ok_or(EncodeError::BufferTooSmall)?;
-        slot.copy_from_slice(bytes);
-        self.len = end;
-        Ok(())
-    }
-
-    /// Writes the `&` that separates a `name=value` pair from the one before it.
-    fn separator(&mut self) -> Result<(), EncodeError> {
-        if self.started {
-            self.push(b"&")?;
-        }
-        self.started = true;
-        Ok(())
-    }
-
-    fn number(&mut self, value: f32, style: &Style, quantity: Quantity) -> Result<(), EncodeError> {
-        number::with_text(value, style, |text| match text {
-            Some(text) => self.push(text),
-            None => Err(EncodeError::NonFinite { quantity }),
-        })
-    }
-}
+/// `&field<n>=` for fields 1 to 8, made once, at compile time.
+const FIELD_PIECES: [&[u8]; FIELDS] = [
+    b"&field1=",
+    b"&field2=",
+    b"&field3=",
+    b"&field4=",
+    b"&field5=",
+    b"&field6=",
+    b"&field7=",
+    b"&field8=",
+];
 
 impl Sink for ThingSpeakSink<'_> {
     type Error = EncodeError;
@@ -350,58 +361,39 @@ impl Sink for ThingSpeakSink<'_> {
         if retry_in_ms > 0 {
             return Err(EncodeError::TooSoon { retry_in_ms });
         }
-        // Content errors first: they say more than a short buffer does. One field's message
-        // depends on that field only; the bulk message on all of them.
-        let checked = if self.per_field {
-            let field = self
-                .present(sample)
-                .nth(index)
-                .ok_or(EncodeError::NoSuchMessage)?;
-            [field]
-                .iter()
-                .find(|(_, _, value)| !value.is_finite())
-                .copied()
-        } else {
-            self.present(sample)
-                .find(|(_, _, value)| !value.is_finite())
-        };
-        if let Some((_, quantity, _)) = checked {
-            return Err(EncodeError::NonFinite { quantity });
-        }
-        let (topic, payload_len, rest) = if self.per_field {
+        let message = if self.per_field {
+            // Content errors first: they say more than a short buffer does. One field's
+            // message depends on that field only.
             let (field, quantity, value) = self
                 .present(sample)
                 .nth(index)
                 .ok_or(EncodeError::NoSuchMessage)?;
+            if !value.is_finite() {
+                return Err(EncodeError::NonFinite { quantity });
+            }
             let digit = [b'0' + field];
             let (topic, rest) =
                 split_topic(buf, &[self.topic.as_bytes(), b"/fields/field", &digit])?;
-            let mut out = Writer {
-                buf: rest,
-                len: 0,
-                started: false,
-            };
+            let mut out = Out::new(rest);
             out.number(value, &self.style(), quantity)?;
-            (topic, out.len, out.buf)
+            Message::new(topic, out.into_written())
         } else {
-            if index != 0 {
-                return Err(EncodeError::NoSuchMessage);
+            // Written first, checked after only if that failed: the content error (a NaN
+            // field, nothing to send) still wins over a short buffer or a wrong index.
+            match self.bulk_message(sample, index, buf) {
+                Ok(message) => message,
+                Err(e) => {
+                    return Err(match (e, self.bulk_content_error(sample)) {
+                        // A wrong index was checked before an empty sample.
+                        (EncodeError::NoSuchMessage, Some(EncodeError::NothingToSend)) => e,
+                        (_, Some(content)) => content,
+                        (e, None) => e,
+                    });
+                }
             }
-            // Before the topic is written: an empty message is no short buffer's fault.
-            if !self.bulk_has_content(sample) {
-                return Err(EncodeError::NothingToSend);
-            }
-            let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
-            let mut out = Writer {
-                buf: rest,
-                len: 0,
-                started: false,
-            };
-            self.encode_bulk(sample, &mut out)?;
-            (topic, out.len, out.buf)
         };
         self.last_update_ms = Some(now_ms);
-        Ok(Message::new(topic, &rest[..payload_len]))
+        Ok(message)
     }
 
     fn ready_in_ms(&self, now_ms: u64) -> u64 {
@@ -423,5 +415,46 @@ mod tests {
             b"channels/4294967295/publish"
         );
         assert_eq!(PublishTopic::new(0).as_bytes(), b"channels/0/publish");
+    }
+
+    /// The bulk form is written first and checked only when writing failed: the content
+    /// error must still win over a short buffer or a wrong index, and a failed encode must not
+    /// count as an update.
+    #[test]
+    fn content_errors_win_over_the_buffer_and_the_index() {
+        use crate::reading::Reading;
+        let fields = [(1, Quantity::Temperature), (2, Quantity::Humidity)];
+        let mut sink = ThingSpeakSink::new(7, &fields).unwrap();
+        let nan = Sample::<2>::from_readings(&[
+            Reading::new(Quantity::Temperature, 21.5),
+            Reading::new(Quantity::Humidity, f32::NAN),
+        ])
+        .unwrap();
+        let nan_error = Err(EncodeError::NonFinite {
+            quantity: Quantity::Humidity,
+        });
+        // Room for the topic and `field1=21.5` only: the writer stops on the buffer first.
+        let mut short = [0u8; 30];
+        assert_eq!(sink.encode(&nan, 0, 0, &mut short), nan_error);
+        assert_eq!(sink.encode(&nan, 1, 0, &mut [0u8; 128]), nan_error);
+        let empty = Sample::<2>::new();
+        assert_eq!(
+            sink.encode(&empty, 0, 0, &mut [0u8; 4]),
+            Err(EncodeError::NothingToSend)
+        );
+        assert_eq!(
+            sink.encode(&empty, 1, 0, &mut [0u8; 128]),
+            Err(EncodeError::NoSuchMessage)
+        );
+        let good = Sample::<2>::from_readings(&[Reading::new(Quantity::Humidity, 45.2)]).unwrap();
+        assert_eq!(
+            sink.encode(&good, 0, 0, &mut [0u8; 25]),
+            Err(EncodeError::BufferTooSmall)
+        );
+        assert_eq!(sink.ready_in_ms(0), 0, "a failed encode is no update");
+        let mut buf = [0u8; 128];
+        let msg = sink.encode(&good, 0, 0, &mut buf).unwrap();
+        assert_eq!(msg.payload, b"field2=45.2");
+        assert_eq!(sink.ready_in_ms(0), ThingSpeakSink::FREE_INTERVAL_MS);
     }
 }

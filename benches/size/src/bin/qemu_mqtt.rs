@@ -4,6 +4,13 @@
 //! crate's and minimq's work per message, not a network's. Calibrated as `qemu` is (a loop of
 //! 100 NOPs against an empty loop); instruction counts, not cycles.
 //!
+//! Also the peak stack of connect + one QoS 0 and one QoS 1 `publish_once` (MockSensor →
+//! `JsonSink` → the `Mqtt5` handle, its runner joined): the stack below `main`'s frame is
+//! painted with a pattern first, and afterwards the deepest word no longer holding it marks
+//! the peak. The caller's buffers (`Mqtt5Buffers`, the publisher's buffer) are locals of
+//! `main` and not counted; everything below (block_on, the handle's and the runner's futures,
+//! minimq, the sink) is.
+//!
 //! `cargo run --release --features mqtt --bin qemu_mqtt`
 #![no_std]
 #![no_main]
@@ -21,7 +28,7 @@ use embassy_futures::select::{Either, select};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
-use sensorpub::{Message, QoS, Transport};
+use sensorpub::{Message, MockSensor, Publisher, QoS, SimulatedClock, Transport};
 use sensorpub_size::*;
 
 /// Publishes per measured span.
@@ -131,6 +138,52 @@ impl Dns for Net {
     }
 }
 
+/// Written over the unused stack before the measured run.
+const PAINT: u32 = 0x5AA5_C33C;
+/// How far below the painting function's frame the paint reaches: far more than any run here.
+const PAINT_DEPTH: usize = 32 * 1024;
+
+unsafe extern "C" {
+    /// End of `.bss` (cortex-m-rt's linker script): the stack may not grow below it.
+    static __sheap: u32;
+}
+
+/// Paints the free stack below this function's frame (a few words under the caller's);
+/// returns the stack pointer, from which [`stack_used`] measures.
+#[inline(never)]
+fn paint_stack() -> usize {
+    let sp = cortex_m::register::msp::read() as usize;
+    let floor = (&raw const __sheap) as usize;
+    let bottom = sp.saturating_sub(PAINT_DEPTH).max(floor);
+    let mut word = bottom;
+    // The top 64 bytes stay unpainted: a shrink-wrapped prologue may push this function's
+    // return address below the stack pointer read above.
+    while word < sp - 64 {
+        // SAFETY: between the end of .bss and this frame, 4-byte aligned: unused stack.
+        unsafe { (word as *mut u32).write_volatile(PAINT) };
+        word += 4;
+    }
+    sp
+}
+
+/// Runs `f` in a frame of its own, below the caller's: what `f` keeps on the stack (the
+/// futures it builds) is counted by [`stack_used`].
+#[inline(never)]
+fn beneath<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Bytes of stack used below `top` since [`paint_stack`]: the deepest overwritten word.
+fn stack_used(top: usize) -> usize {
+    let floor = (&raw const __sheap) as usize;
+    let mut word = top.saturating_sub(PAINT_DEPTH).max(floor);
+    // SAFETY: the words painted above, read back.
+    while word < top && unsafe { (word as *const u32).read_volatile() } == PAINT {
+        word += 4;
+    }
+    top - word
+}
+
 /// embassy-time's clock stands still: no keep-alive ping falls due, no timeout passes.
 /// `embassy_futures::block_on` polls in a loop, so no wake-up is needed.
 struct Frozen;
@@ -175,6 +228,11 @@ fn ticks(mut work: impl FnMut()) -> u32 {
         work();
     }
     since(start)
+}
+
+/// True when a `publish_once` did not publish exactly one message.
+fn not_exactly_one<E>(published: Result<usize, E>) -> bool {
+    !matches!(published, Ok(1))
 }
 
 /// `ITERATIONS` publishes of `message`; SysTick ticks they took.
@@ -227,18 +285,50 @@ fn main() -> ! {
     else {
         fail()
     };
-    let measured = async {
-        if mqtt.connect().await.is_err() {
-            fail();
+    let script = [Ok(sample())];
+    let mut publish_buf = [0u8; BUF];
+    let top = paint_stack();
+    let ((qos0, qos1, peak), future_size) = beneath(|| {
+        let measured = async {
+            if mqtt.connect().await.is_err() {
+                fail();
+            }
+            {
+                let publisher = Publisher::new(
+                    MockSensor::new(&script).repeating(),
+                    json_sink(None),
+                    &mut mqtt,
+                    SimulatedClock::new(),
+                    &mut publish_buf,
+                );
+                let mut publisher = publisher;
+                if not_exactly_one(publisher.publish_once().await) {
+                    fail();
+                }
+                let mut publisher = publisher.with_qos(QoS::AtLeastOnce);
+                if not_exactly_one(publisher.publish_once().await) {
+                    fail();
+                }
+            }
+            let peak = stack_used(top);
+            let qos0 = publishes(&mut mqtt, &message).await;
+            let qos1 = publishes(&mut mqtt, &acked).await;
+            (qos0, qos1, peak)
+        };
+        let both = select(runner.run(), measured);
+        let future_size = core::mem::size_of_val(&both);
+        match block_on(both) {
+            Either::First(never) => never,
+            Either::Second(spans) => (spans, future_size),
         }
-        let qos0 = publishes(&mut mqtt, &message).await;
-        let qos1 = publishes(&mut mqtt, &acked).await;
-        (qos0, qos1)
-    };
-    let (qos0, qos1) = match block_on(select(runner.run(), measured)) {
-        Either::First(never) => never,
-        Either::Second(spans) => spans,
-    };
+    });
+    hprintln!(
+        "peak stack, connect + one QoS 0 and one QoS 1 publish_once: {} B \
+         (of which the runner + publishing future {} B; Mqtt5Buffers {} B not counted)",
+        peak,
+        future_size,
+        core::mem::size_of::<Mqtt5Buffers<256, 768, 256>>()
+    );
 
     // 100 NOPs a call at 1 instruction each: instructions per tick, in thousandths.
     let per_100 = u64::from(nops.saturating_sub(empty).max(1));

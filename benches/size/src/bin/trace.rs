@@ -1,0 +1,49 @@
+//! One encode of each sink between two marker calls, for an instruction trace:
+//! `qemu-system-arm ... -singlestep -d exec,nochain -D trace.log -kernel <elf>`, then map
+//! each executed address to its function (see BENCHMARKS.md, "Where the time goes").
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+use cortex_m_rt::entry;
+use cortex_m_semihosting::debug;
+use sensorpub::JsonSink;
+use sensorpub_size::*;
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    debug::exit(debug::EXIT_FAILURE);
+    loop {}
+}
+
+/// Start of a traced span.
+#[inline(never)]
+fn trace_start() {
+    black_box(0);
+}
+
+/// End of a traced span.
+#[inline(never)]
+fn trace_end() {
+    black_box(1);
+}
+
+#[entry]
+fn main() -> ! {
+    let sample = sample();
+    let mut buf = [0u8; BUF];
+    let mut json = json_sink(None);
+    let mut value = black_box(JsonSink::value(JSON_TOPIC).unwrap_or_else(|_| fail()));
+    let mut thingspeak = thingspeak_sink(None);
+    trace_start();
+    encode(&mut json, &sample, &mut buf);
+    trace_end();
+    trace_start();
+    encode(&mut value, &sample, &mut buf);
+    trace_end();
+    trace_start();
+    encode(&mut thingspeak, &sample, &mut buf);
+    trace_end();
+    debug::exit(debug::EXIT_SUCCESS);
+    loop {}
+}
