@@ -39,7 +39,7 @@ if grep -q "Mqtt5" ../../src/transport/mod.rs; then
     # Built on its own (target dir .../tls): with sensorpub's `tls` feature on, the runner
     # links TLS for plaintext connections too, which would inflate the rows above.
     if grep -q '^tls = ' ../../Cargo.toml; then
-        CONFIGS+=("publisher_tls|Publisher + sinks + MQTT 5 + TLS 1.3 (embedded-tls, P-256)")
+        CONFIGS+=("publisher_tls|Publisher + both sinks + MQTT 5 + TLS 1.3 (P-256)")
     fi
 else
     echo "publisher_mqtt: pending (sensorpub has no MQTT 5 transport yet)"
