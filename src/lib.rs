@@ -149,3 +149,7 @@ pub use publisher::{
     Publisher, PublisherError, QueueError, ResilientError, ResilientPublisher,
     ResilientPublisherError, Stage, Stats,
 };
+#[cfg(feature = "tls")]
+pub use transport::{
+    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,
+};

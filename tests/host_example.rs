@@ -114,6 +114,68 @@ fn an_unreachable_broker_is_one_line_with_exit_status_1() {
     assert_one_line(&failure, EXIT_FAILED, "cannot reach the broker");
 }
 
+#[test]
+fn tls_flags_are_checked_before_connecting() {
+    let dir = std::env::temp_dir().join(format!("sensorpub-host-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ca = dir.join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write CA");
+    let ca = ca.to_str().expect("UTF-8 path");
+    let missing = dir.join("missing.pem");
+    let missing = missing.to_str().expect("UTF-8 path");
+    let cases: [(&[&str], &str); 6] = [
+        (&["--ca", ca], "need --tls"),
+        (&["--tls", "--ca", ca], "--tls needs --broker"),
+        (&["--tls", "--broker", "localhost"], "--tls needs --ca"),
+        (
+            &["--tls", "--broker", "localhost", "--mqtt", "3", "--ca", ca],
+            "MQTT 5 only",
+        ),
+        (
+            &["--tls", "--broker", "localhost", "--ca", missing],
+            "cannot read CA file",
+        ),
+        (
+            &[
+                "--tls",
+                "--broker",
+                "localhost",
+                "--ca",
+                ca,
+                "--client-cert",
+                ca,
+            ],
+            "go together",
+        ),
+    ];
+    for (args, needle) in cases {
+        let failure = host(args).expect_err("bad TLS input must fail");
+        assert_one_line(&failure, EXIT_BAD_INPUT, needle);
+    }
+}
+
+#[test]
+fn tls_to_a_plaintext_port_is_one_line_with_exit_status_1() {
+    let broker = TestBroker::start();
+    let dir = std::env::temp_dir().join(format!("sensorpub-host-tls1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ca = dir.join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write CA");
+    let address = format!("127.0.0.1:{}", broker.port(Version::V5));
+    let ca = ca.to_str().expect("UTF-8 path");
+    let failure = host(&["--tls", "--broker", &address, "--ca", ca, "--count", "1"])
+        .expect_err("no TLS on a plaintext port");
+    assert_one_line(&failure, EXIT_FAILED, "does not speak TLS on this port");
+}
+
 // ---------------------------------------------------------------- the embedded broker
 
 #[test]

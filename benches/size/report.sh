@@ -36,6 +36,11 @@ mqtt=()
 if grep -q "Mqtt5" ../../src/transport/mod.rs; then
     CONFIGS+=("publisher_mqtt|Publisher + both sinks + MQTT 5 transport (minimq)")
     mqtt=(--features mqtt)
+    # Built on its own (target dir .../tls): with sensorpub's `tls` feature on, the runner
+    # links TLS for plaintext connections too, which would inflate the rows above.
+    if grep -q '^tls = ' ../../Cargo.toml; then
+        CONFIGS+=("publisher_tls|Publisher + both sinks + MQTT 5 + TLS 1.3 (P-256)")
+    fi
 else
     echo "publisher_mqtt: pending (sensorpub has no MQTT 5 transport yet)"
 fi
@@ -45,8 +50,13 @@ sizes() { "$SIZE" "$1" | awk 'NR == 2 { print $1, $2, $3 }'; }
 
 features=("${mqtt[@]}") target_dir=target
 bins=()
-for config in "${CONFIGS[@]}"; do bins+=(--bin "${config%%|*}"); done
+for config in "${CONFIGS[@]}"; do
+    [[ ${config%%|*} == publisher_tls ]] || bins+=(--bin "${config%%|*}")
+done
 cargo build --quiet --release --target-dir "$target_dir" "${features[@]}" "${bins[@]}"
+if [[ " ${CONFIGS[*]} " == *publisher_tls* ]]; then
+    cargo build --quiet --release --target-dir "$target_dir/tls" --features tls --bin publisher_tls
+fi
 elf_dir="$target_dir/thumbv7em-none-eabihf/release"
 
 printf '\n(text = .vector_table + .text + .rodata; flash = text + data)\n\n'
@@ -56,7 +66,9 @@ printf '| %-16s | %-55s | %7s | %5s | %5s | %11s |\n' ---------------- \
 base="" publisher=""
 for config in "${CONFIGS[@]}"; do
     name="${config%%|*}" what="${config#*|}"
-    read -r text data bss < <(sizes "$elf_dir/$name")
+    elf="$elf_dir/$name"
+    [[ $name == publisher_tls ]] && elf="$target_dir/tls/thumbv7em-none-eabihf/release/$name"
+    read -r text data bss < <(sizes "$elf")
     [[ -z $base ]] && base=$text
     [[ $name == publisher ]] && publisher=$((text - base))
     printf '| %-16s | %-55s | %7d | %5d | %5d | %+11d |\n' \

@@ -99,6 +99,101 @@ pub struct Args {
     /// fails): 16, 64, 256, 1024, 4096 or 16384.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_QUEUE, value_parser = parse_queue)]
     queue: usize,
+    /// MQTT over TLS 1.3 (MQTT 5 only; needs --broker, whose port defaults to 8883 then).
+    #[arg(long)]
+    tls: bool,
+    /// PEM (or DER) file of the CA that signed the broker's certificate (with --tls).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
+    /// PEM file of this device's certificate, for brokers that require one (with --tls).
+    #[arg(long, value_name = "FILE")]
+    client_cert: Option<std::path::PathBuf>,
+    /// PEM file of the client certificate's ECDSA P-256 private key (with --client-cert).
+    #[arg(long, value_name = "FILE")]
+    client_key: Option<std::path::PathBuf>,
+    /// INSECURE: with --tls, accept any certificate instead of verifying against --ca.
+    #[arg(long)]
+    danger_accept_any_certificate: bool,
+}
+
+/// The DER bytes of a PEM (or already DER) file, or one line saying why not.
+fn read_der(path: &std::path::Path, what: &str) -> Result<Vec<u8>, Failure> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::bad_input(format!("cannot read {what} {}: {e}", path.display())))?;
+    if bytes.first() == Some(&0x30) {
+        return Ok(bytes);
+    }
+    let mut der = vec![0u8; bytes.len()];
+    let len = sensorpub::pem_to_der(&bytes, &mut der)
+        .map_err(|e| Failure::bad_input(format!("{what} {}: {e}", path.display())))?
+        .len();
+    der.truncate(len);
+    Ok(der)
+}
+
+/// What `--tls` and its files ask for: the CA (`None`: any certificate) and the client's
+/// certificate and key, as DER.
+struct TlsFiles {
+    ca: Option<Vec<u8>>,
+    client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Checks the TLS flags and reads their files, before anything connects.
+fn tls_files(args: &Args, mqtt5: bool) -> Result<Option<TlsFiles>, Failure> {
+    if !args.tls {
+        if args.ca.is_some()
+            || args.client_cert.is_some()
+            || args.client_key.is_some()
+            || args.danger_accept_any_certificate
+        {
+            return Err(Failure::bad_input(
+                "--ca, --client-cert, --client-key and --danger-accept-any-certificate need --tls",
+            ));
+        }
+        return Ok(None);
+    }
+    if !mqtt5 {
+        return Err(Failure::bad_input(
+            "--tls works over MQTT 5 only in this version (ThingSpeak and --mqtt 3 are plaintext)",
+        ));
+    }
+    if args.broker.is_none() {
+        return Err(Failure::bad_input(
+            "--tls needs --broker HOST[:PORT] (the embedded broker speaks plaintext only)",
+        ));
+    }
+    if args.verify {
+        return Err(Failure::bad_input(
+            "--verify subscribes in plaintext: check TLS deliveries with mosquitto_sub --cafile",
+        ));
+    }
+    let ca = match (&args.ca, args.danger_accept_any_certificate) {
+        (Some(_), true) => {
+            return Err(Failure::bad_input(
+                "--ca and --danger-accept-any-certificate contradict each other: choose one",
+            ));
+        }
+        (Some(path), false) => Some(read_der(path, "CA file")?),
+        (None, true) => None,
+        (None, false) => {
+            return Err(Failure::bad_input(
+                "--tls needs --ca FILE (the broker's CA, PEM) to verify the broker",
+            ));
+        }
+    };
+    let client = match (&args.client_cert, &args.client_key) {
+        (Some(cert), Some(key)) => Some((
+            read_der(cert, "client certificate")?,
+            read_der(key, "client key")?,
+        )),
+        (None, None) => None,
+        _ => {
+            return Err(Failure::bad_input(
+                "--client-cert and --client-key go together: give both",
+            ));
+        }
+    };
+    Ok(Some(TlsFiles { ca, client }))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -276,6 +371,7 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
     if let Some(address) = &args.broker {
         Broker::parse(address).map_err(Failure::bad_input)?;
     }
+    let tls = tls_files(args, mqtt5)?;
 
     let (broker_address, subscriber_address) = match &args.broker {
         Some(address) => (address.clone(), address.clone()),
@@ -297,7 +393,11 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         }
     };
     let verify = !thingspeak && (args.verify || args.broker.is_none());
-    let broker = Broker::parse(&broker_address).map_err(Failure::bad_input)?;
+    let mut broker = Broker::parse(&broker_address).map_err(Failure::bad_input)?;
+    // TLS's port when the address names none (Broker::parse's default is 1883).
+    if tls.is_some() && broker.port() == 1883 && !broker_address.ends_with(":1883") {
+        broker = Broker::new(broker.host(), sensorpub::MQTT_TLS_PORT);
+    }
     let stack = Stack::default();
 
     if let Some((channel, device_id, username, password)) = &credentials {
@@ -338,10 +438,38 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         );
     }
     let version = if mqtt5 { "5" } else { "3.1.1" };
+    let over = match &tls {
+        Some(TlsFiles { ca: Some(_), .. }) => " and TLS 1.3",
+        Some(TlsFiles { ca: None, .. }) => " and TLS 1.3 (UNVERIFIED)",
+        None => "",
+    };
     println!(
-        "publishing {} samples to {topic} at {broker} over MQTT {version}, QoS {}",
+        "publishing {} samples to {topic} at {broker} over MQTT {version}{over}, QoS {}",
         args.count, args.qos
     );
+    if let Some(files) = &tls {
+        let mut tls_options = match &files.ca {
+            Some(ca) => sensorpub::TlsOptions::verified(ca).with_clock(unix_now),
+            None => sensorpub::TlsOptions::danger_unverified(),
+        };
+        if let Some((certificate, key)) = &files.client {
+            tls_options = tls_options.with_client_certificate(certificate, key);
+        }
+        let mut buffers = Mqtt5Buffers::<256, { 2 * MESSAGE_BUFFER - 256 }, MESSAGE_BUFFER>::new();
+        let mut tls_buffers = sensorpub::TlsBuffers::<16_640, { 2 * MESSAGE_BUFFER }>::new();
+        let mut rng = rand::rng();
+        let (transport, mut runner) = Mqtt5::new_tls(
+            &stack,
+            broker,
+            options,
+            &mut buffers,
+            tls_options,
+            &mut tls_buffers,
+            &mut rng,
+        )
+        .map_err(Failure::bad_input)?;
+        return publish(args, sink, transport, runner.run(), qos, subscriber);
+    }
     if mqtt5 {
         let mut buffers = Mqtt5Buffers::<256, { 2 * CONFIG_BUFFER - 256 }, CONFIG_BUFFER>::new();
         let (transport, mut runner) =
@@ -441,6 +569,14 @@ fn thingspeak_credentials(
         )));
     }
     Ok((channel, client_id, username, password))
+}
+
+/// The wall clock for certificate dates: the host's, as Unix seconds.
+fn unix_now() -> Option<u64> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 // ---------------------------------------------------------------- the run

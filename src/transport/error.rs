@@ -109,6 +109,10 @@ pub enum MqttError {
     /// The message's topic cannot be published to (empty, a wildcard, NUL, too long; see
     /// [`validate_topic_name`](crate::validate_topic_name)). Nothing was sent.
     InvalidTopic(TopicError),
+    /// The TLS handshake failed (feature `tls`): the broker is not the one trusted, or does
+    /// not speak TLS 1.3, or wants a client certificate. Nothing was sent over MQTT.
+    #[cfg(feature = "tls")]
+    Tls(super::tls::TlsError),
 }
 
 impl fmt::Display for MqttError {
@@ -134,6 +138,8 @@ impl fmt::Display for MqttError {
                 f.write_str("topic and payload do not fit the transport's buffers")
             }
             MqttError::InvalidTopic(e) => write!(f, "nothing was sent: {e}"),
+            #[cfg(feature = "tls")]
+            MqttError::Tls(e) => write!(f, "{e}"),
         }
     }
 }
@@ -186,3 +192,10 @@ impl fmt::Display for MqttConfigError {
 }
 
 impl core::error::Error for MqttConfigError {}
+
+#[cfg(feature = "tls")]
+impl From<super::tls::TlsError> for MqttError {
+    fn from(e: super::tls::TlsError) -> Self {
+        MqttError::Tls(e)
+    }
+}

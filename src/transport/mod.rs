@@ -21,6 +21,8 @@ mod mqtt311;
 mod mqtt5;
 mod options;
 mod thingspeak;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use connect::{Broker, BrokerParseError, ConnectError, MQTT_PORT, open};
 pub use error::{MqttConfigError, MqttError, Refusal};
@@ -32,6 +34,10 @@ pub use mqtt311::frame_len;
 pub use mqtt311::{MQTT311_MIN_RX_BUFFER, Mqtt311};
 pub use options::{Credentials, MqttOptions};
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
+#[cfg(feature = "tls")]
+pub use tls::{
+    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,
+};
 
 use crate::message::Message;
 

@@ -99,6 +99,61 @@ impl<'b> Mqtt5<'b> {
         Ok((handle, runner))
     }
 
+    /// As [`new`](Self::new), with every connection over TLS 1.3 (feature `tls`): the
+    /// runner opens TCP, then TLS with `tls` in `tls_buffers` and randomness from `rng`, and
+    /// sends CONNECT only once the broker is verified (see [`TlsOptions`]). A failed handshake
+    /// is [`MqttError::Tls`], with nothing sent over MQTT.
+    ///
+    /// ```no_run
+    /// use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions, TlsBuffers, TlsOptions};
+    ///
+    /// # fn demo(ca_der: &[u8]) -> Result<(), sensorpub::MqttError> {
+    /// let stack = std_embedded_nal_async::Stack::default();
+    /// let mut buffers = Mqtt5Buffers::<256, 768, 256>::new();
+    /// let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    /// let mut rng = rand::rng(); // any rand_core 0.10 CryptoRng (firmware: the chip's RNG)
+    /// let (mqtt, runner) = Mqtt5::new_tls(
+    ///     &stack,
+    ///     Broker::new("broker.example.org", 8883),
+    ///     MqttOptions::new("apricot"),
+    ///     &mut buffers,
+    ///     TlsOptions::verified(ca_der),
+    ///     &mut tls_buffers,
+    ///     &mut rng,
+    /// ).map_err(|_| sensorpub::MqttError::Protocol)?;
+    /// # drop((mqtt, runner));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`MqttConfigError`] as for [`new`](Self::new).
+    ///
+    /// [`TlsOptions`]: crate::transport::TlsOptions
+    #[cfg(feature = "tls")]
+    #[allow(clippy::too_many_arguments)] // each buffer and setting is the caller's, visibly
+    pub fn new_tls<
+        N: TcpConnect + Dns,
+        R: rand_core::CryptoRng,
+        const RX: usize,
+        const TX: usize,
+        const MESSAGE: usize,
+        const READ: usize,
+        const WRITE: usize,
+    >(
+        net: &'b N,
+        broker: Broker<'b>,
+        options: MqttOptions<'b>,
+        buffers: &'b mut Mqtt5Buffers<RX, TX, MESSAGE>,
+        tls: crate::transport::TlsOptions<'b>,
+        tls_buffers: &'b mut crate::transport::TlsBuffers<READ, WRITE>,
+        rng: &'b mut R,
+    ) -> Result<(Self, Mqtt5Runner<'b, N>), MqttConfigError> {
+        let (handle, runner) = Self::new(net, broker, options, buffers)?;
+        let tls = crate::transport::tls::Tls::new(tls, tls_buffers, rng);
+        Ok((handle, runner.with_tls(tls)))
+    }
+
     /// Sends DISCONNECT (so the broker drops the will) and closes the connection.
     pub async fn disconnect(&mut self) {
         let _ = self.call(Request::Disconnect).await;

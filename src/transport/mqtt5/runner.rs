@@ -8,6 +8,8 @@ use super::{Link, MessageBuffer, Request};
 use crate::message::{Message, QoS};
 use crate::topic::validate_topic_name;
 use crate::transport::connect::open;
+#[cfg(feature = "tls")]
+use crate::transport::tls::{Flags, Tls, TlsError};
 use crate::transport::{Broker, ConnectError, MqttConfigError, MqttError, MqttOptions};
 use embassy_futures::select::{Either, select};
 use embassy_time::{Duration, Instant, with_deadline, with_timeout};
@@ -31,6 +33,9 @@ pub struct Mqtt5Runner<'b, N> {
     settings: Settings<'b, N>,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
+    /// TLS around every connection, if the handle was built with `new_tls`.
+    #[cfg(feature = "tls")]
+    tls: Option<Tls<'b>>,
 }
 
 impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
@@ -41,13 +46,34 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
         tx: &'b mut [u8],
     ) -> Result<Self, MqttConfigError> {
         config(&settings.options, rx, tx)?;
-        Ok(Self { settings, rx, tx })
+        Ok(Self {
+            settings,
+            rx,
+            tx,
+            #[cfg(feature = "tls")]
+            tls: None,
+        })
+    }
+
+    /// Wraps every connection in TLS.
+    #[cfg(feature = "tls")]
+    pub(super) fn with_tls(mut self, tls: Tls<'b>) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Serves the handle, forever: spawn it as a task, or `join`/`select` it with the code
     /// that uses the handle (see [`Mqtt5`](crate::transport::Mqtt5)). Dropping the future
     /// closes the connection (without DISCONNECT); running it again starts disconnected.
     pub async fn run(&mut self) -> ! {
+        #[cfg(feature = "tls")]
+        let Self {
+            settings,
+            rx,
+            tx,
+            tls,
+        } = self;
+        #[cfg(not(feature = "tls"))]
         let Self { settings, rx, tx } = self;
         // A connection a dropped `run` held is gone with it.
         settings.link.connected.set(false);
@@ -92,7 +118,34 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
                     continue;
                 }
             };
-            ended = settings.connection(session).await;
+            // The TLS alert that ended the connection, if one did.
+            #[cfg(feature = "tls")]
+            let flags = Flags::default();
+            #[cfg(feature = "tls")]
+            let opened = settings.open(tls.as_mut(), &flags).await;
+            #[cfg(not(feature = "tls"))]
+            let opened = settings.open().await;
+            ended = match opened {
+                Ok(Io::Plain(io)) => settings.connection(session, io, |e| e).await,
+                #[cfg(feature = "tls")]
+                Ok(Io::Tls(io)) => {
+                    // An alert explains an I/O failure of CONNECT (a client certificate the
+                    // server refused).
+                    let explain = |e| match (e, flags.alert.take()) {
+                        (MqttError::Io(_) | MqttError::Closed, Some(alert)) => {
+                            MqttError::Tls(alert)
+                        }
+                        (e, _) => e,
+                    };
+                    settings.connection(session, io, explain).await
+                }
+                #[cfg(not(feature = "tls"))]
+                Ok(Io::Never(_, never)) => match never {},
+                Err(e) => {
+                    settings.link.answers.signal(Err(e));
+                    None
+                }
+            };
             settings.link.connected.set(false);
         }
     }
@@ -103,12 +156,41 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         Duration::from_millis(u64::from(self.options.timeout_ms()))
     }
 
-    /// Connects (answering the handle's connect), then serves the connection until it ends;
-    /// returns why it ended if no request was told.
-    async fn connection(&self, mut session: Session<'_>) -> Option<MqttError> {
+    /// Opens the TCP connection, and TLS over it if configured, each within the timeout.
+    /// Nothing is sent over MQTT before TLS is verified.
+    async fn open<'t>(
+        &self,
+        #[cfg(feature = "tls")] tls: Option<&'t mut Tls<'_>>,
+        #[cfg(feature = "tls")] flags: &'t Flags,
+    ) -> Result<Io<'t, N::Connection<'b>>, MqttError>
+    where
+        'b: 't,
+    {
+        let io = with_timeout(self.timeout(), open(self.net, &self.broker))
+            .await
+            .map_err(|_| ConnectError::Timeout)??;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = tls {
+            let host = self.broker.host();
+            return match with_timeout(self.timeout(), tls.open(io, host, flags)).await {
+                Ok(Ok(io)) => Ok(Io::Tls(io)),
+                Ok(Err(e)) => Err(MqttError::Tls(e)),
+                Err(_) => Err(MqttError::Tls(TlsError::HandshakeTimeout)),
+            };
+        }
+        Ok(Io::Plain(io))
+    }
+
+    /// Connects over `io` (answering the handle's connect), then serves the connection until
+    /// it ends; returns why it ended if no request was told.
+    async fn connection<IO: minimq::Io>(
+        &self,
+        mut session: Session<'_>,
+        io: IO,
+        explain: impl Fn(MqttError) -> MqttError,
+    ) -> Option<MqttError> {
         let traffic = Traffic::new();
         let opened = with_timeout(self.timeout(), async {
-            let io = open(self.net, &self.broker).await?;
             session
                 .connect(traffic.count(io))
                 .await
@@ -118,7 +200,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         let mut connection = match opened {
             Ok(Ok(connection)) => connection,
             Ok(Err(e)) => {
-                self.link.answers.signal(Err(e));
+                self.link.answers.signal(Err(explain(e)));
                 return None;
             }
             Err(_) => {
@@ -266,6 +348,18 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         }
         Ok(())
     }
+}
+
+/// The connection MQTT runs over: TCP, or TLS over TCP.
+// One value at a time, moved straight into minimq's session: boxing would need a heap.
+#[allow(clippy::large_enum_variant)]
+enum Io<'t, C: embedded_io_async::Read + embedded_io_async::Write> {
+    Plain(C),
+    #[cfg(feature = "tls")]
+    Tls(crate::transport::tls::Watched<'t, C>),
+    #[cfg(not(feature = "tls"))]
+    #[allow(dead_code)] // the lifetime is TLS's
+    Never(core::marker::PhantomData<&'t ()>, core::convert::Infallible),
 }
 
 /// minimq's configuration over `rx` and `tx`, from `options`.

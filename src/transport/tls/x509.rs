@@ -1,0 +1,261 @@
+//! Just enough DER to read what the name and date checks need from a server certificate:
+//! the validity period, the subject alternative names (DNS names and IP addresses) and the
+//! subject's common name. The chain's signatures are checked by embedded-tls.
+
+/// A DER element: its tag, its content and what follows it.
+fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at(count);
+        let len = bytes
+            .iter()
+            .fold(0usize, |len, &b| (len << 8) | usize::from(b));
+        (len, rest)
+    };
+    if rest.len() < len {
+        return None;
+    }
+    let (content, rest) = rest.split_at(len);
+    Some((tag, content, rest))
+}
+
+/// The content of the element `input` starts with, if it has `tag`; and what follows.
+fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (found, content, rest) = element(input)?;
+    (found == tag).then_some((content, rest))
+}
+
+const SEQUENCE: u8 = 0x30;
+const SET: u8 = 0x31;
+const OID: u8 = 0x06;
+const OCTET_STRING: u8 = 0x04;
+const UTC_TIME: u8 = 0x17;
+const GENERALIZED_TIME: u8 = 0x18;
+/// The subject alternative name extension, 2.5.29.17.
+const SAN_OID: &[u8] = &[0x55, 0x1d, 0x11];
+/// The common name attribute, 2.5.4.3.
+const CN_OID: &[u8] = &[0x55, 0x04, 0x03];
+
+/// What the checks need from a certificate.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Leaf<'c> {
+    /// Not valid before, Unix seconds.
+    pub(super) not_before: u64,
+    /// Not valid after, Unix seconds.
+    pub(super) not_after: u64,
+    /// The subject alternative names extension's content (a sequence of GeneralNames).
+    san: Option<&'c [u8]>,
+    /// The subject's (last) common name.
+    pub(super) common_name: Option<&'c [u8]>,
+}
+
+impl<'c> Leaf<'c> {
+    /// Reads a DER certificate; `None` if it is not one.
+    pub(super) fn parse(der: &'c [u8]) -> Option<Self> {
+        let (certificate, _) = expect(der, SEQUENCE)?;
+        let (tbs, _) = expect(certificate, SEQUENCE)?;
+        let mut rest = tbs;
+        // Version, [0] EXPLICIT, optional.
+        if rest.first() == Some(&0xa0) {
+            rest = element(rest)?.2;
+        }
+        let rest = element(rest)?.2; // serial number
+        let rest = expect(rest, SEQUENCE)?.1; // signature algorithm
+        let rest = expect(rest, SEQUENCE)?.1; // issuer
+        let (validity, rest) = expect(rest, SEQUENCE)?;
+        let (subject, mut rest) = expect(rest, SEQUENCE)?;
+        rest = expect(rest, SEQUENCE)?.1; // subject public key info
+        let (not_before, validity) = time(validity)?;
+        let (not_after, _) = time(validity)?;
+        let mut san = None;
+        while let Some((tag, content, next)) = element(rest) {
+            rest = next;
+            // [3] EXPLICIT Extensions; [1] and [2] (unique ids) are skipped.
+            if tag == 0xa3 {
+                san = subject_alt_names(content);
+            }
+        }
+        Some(Self {
+            not_before,
+            not_after,
+            san,
+            common_name: common_name(subject),
+        })
+    }
+
+    /// Whether the certificate names `host`: a DNS name (a leading `*.` matches one label)
+    /// or an IP address among the subject alternative names; the common name only when
+    /// there are none (RFC 6125 §6.4.4).
+    pub(super) fn names(&self, host: &str) -> bool {
+        let ip = host.parse::<core::net::IpAddr>().ok();
+        let Some(mut names) = self.san else {
+            return ip.is_none() && self.common_name.is_some_and(|cn| dns_match(cn, host));
+        };
+        while let Some((tag, name, rest)) = element(names) {
+            names = rest;
+            let found = match (tag, ip) {
+                // [2] dNSName
+                (0x82, None) => dns_match(name, host),
+                // [7] iPAddress
+                (0x87, Some(core::net::IpAddr::V4(ip))) => name == ip.octets(),
+                (0x87, Some(core::net::IpAddr::V6(ip))) => name == ip.octets(),
+                _ => false,
+            };
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A name embedded-tls's own check accepts for this certificate, so that check passes
+    /// and ours (which also knows IP addresses) decides.
+    pub(super) fn any_dns_name(&self) -> Option<&'c [u8]> {
+        let Some(mut names) = self.san else {
+            return self.common_name;
+        };
+        while let Some((tag, name, rest)) = element(names) {
+            if tag == 0x82 {
+                return Some(name);
+            }
+            names = rest;
+        }
+        // No DNS name: embedded-tls then compares with the common name.
+        self.common_name
+    }
+}
+
+/// The content of the subject alternative name extension among `extensions`.
+fn subject_alt_names(extensions: &[u8]) -> Option<&[u8]> {
+    let (mut list, _) = expect(extensions, SEQUENCE)?;
+    while let Some((extension, rest)) = expect(list, SEQUENCE) {
+        list = rest;
+        let (oid, mut fields) = expect(extension, OID)?;
+        if oid != SAN_OID {
+            continue;
+        }
+        // critical BOOLEAN, optional
+        if fields.first() == Some(&0x01) {
+            fields = element(fields)?.2;
+        }
+        let (value, _) = expect(fields, OCTET_STRING)?;
+        return Some(expect(value, SEQUENCE)?.0);
+    }
+    None
+}
+
+/// The last common name in a distinguished name.
+fn common_name(mut name: &[u8]) -> Option<&[u8]> {
+    let mut found = None;
+    while let Some((set, rest)) = expect(name, SET) {
+        name = rest;
+        let mut attributes = set;
+        while let Some((attribute, rest)) = expect(attributes, SEQUENCE) {
+            attributes = rest;
+            if let Some((oid, value)) = expect(attribute, OID)
+                && oid == CN_OID
+            {
+                found = element(value).map(|(_, text, _)| text);
+            }
+        }
+    }
+    found
+}
+
+/// Case-insensitive DNS name match; `*.` in the certificate matches one whole label.
+fn dns_match(pattern: &[u8], host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host).as_bytes();
+    if let Some(suffix) = pattern.strip_prefix(b"*.") {
+        return match host.iter().position(|&b| b == b'.') {
+            Some(dot) if dot > 0 => host[dot + 1..].eq_ignore_ascii_case(suffix),
+            _ => false,
+        };
+    }
+    pattern.eq_ignore_ascii_case(host)
+}
+
+/// A UTCTime or GeneralizedTime (`…Z`) as Unix seconds, and what follows it.
+fn time(input: &[u8]) -> Option<(u64, &[u8])> {
+    let (tag, text, rest) = element(input)?;
+    let (year, text) = match tag {
+        UTC_TIME => {
+            let yy = digits(text.get(..2)?)?;
+            // RFC 5280 §4.1.2.5.1: 50..=99 are 19xx.
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &text[2..])
+        }
+        GENERALIZED_TIME => (digits(text.get(..4)?)?, &text[4..]),
+        _ => return None,
+    };
+    if text.len() != 11 || text[10] != b'Z' {
+        return None;
+    }
+    let month = digits(&text[0..2])?;
+    let day = digits(&text[2..4])?;
+    let hour = digits(&text[4..6])?;
+    let minute = digits(&text[6..8])?;
+    let second = digits(&text[8..10])?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let days = days_from_civil(year, month, day)?;
+    Some((days * 86_400 + hour * 3_600 + minute * 60 + second, rest))
+}
+
+fn digits(text: &[u8]) -> Option<u64> {
+    text.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's
+/// `days_from_civil`); `None` before 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let year = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = year / 400;
+    let year_of_era = year - era * 400;
+    let month_index = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (era * 146_097 + day_of_era).checked_sub(719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_days_match_known_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
+        assert_eq!(days_from_civil(2026, 11, 29), Some(20_786));
+    }
+
+    #[test]
+    fn times_parse_both_encodings() {
+        // 2026-11-29 12:00:00 UTC
+        let utc = [&[UTC_TIME, 13][..], b"261129120000Z"].concat();
+        let general = [&[GENERALIZED_TIME, 15][..], b"20261129120000Z"].concat();
+        let expected = 20_786 * 86_400 + 12 * 3_600;
+        assert_eq!(time(&utc).map(|t| t.0), Some(expected));
+        assert_eq!(time(&general).map(|t| t.0), Some(expected));
+    }
+
+    #[test]
+    fn wildcards_match_one_label() {
+        assert!(dns_match(b"*.example.org", "broker.example.org"));
+        assert!(!dns_match(b"*.example.org", "a.b.example.org"));
+        assert!(!dns_match(b"*.example.org", "example.org"));
+        assert!(dns_match(b"Broker.Example.org", "broker.example.org."));
+    }
+}
