@@ -64,6 +64,9 @@ fn value(byte: u8) -> Option<u32> {
 
 fn decode<'o>(text: &[u8], out: &'o mut [u8]) -> Result<&'o [u8], PemError> {
     let (mut len, mut bits, mut count, mut padding) = (0usize, 0u32, 0u32, 0u32);
+    // Text that is not base64 says so whatever the buffer: a full buffer is reported only
+    // once the whole block has been checked.
+    let mut overflow = false;
     for &byte in text {
         if byte.is_ascii_whitespace() {
             continue;
@@ -79,12 +82,18 @@ fn decode<'o>(text: &[u8], out: &'o mut [u8]) -> Result<&'o [u8], PemError> {
         count += 6;
         if count >= 8 {
             count -= 8;
-            *out.get_mut(len).ok_or(PemError::BufferTooSmall)? = (bits >> count) as u8;
+            match out.get_mut(len) {
+                Some(slot) => *slot = (bits >> count) as u8,
+                None => overflow = true,
+            }
             len += 1;
         }
     }
     if padding > 2 || count >= 6 {
         return Err(PemError::Base64);
+    }
+    if overflow {
+        return Err(PemError::BufferTooSmall);
     }
     Ok(&out[..len])
 }
