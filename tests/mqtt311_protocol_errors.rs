@@ -348,3 +348,42 @@ fn a_will_or_birth_with_an_invalid_topic_is_refused_before_connecting() {
         assert!(!mqtt.is_connected());
     }
 }
+
+/// Found by the `mqtt311_session` fuzz target: a 4-byte CONNACK whose Remaining Length 1 is
+/// written in two bytes (`81 00`, a non-minimal encoding) made mqttrs index past the frame
+/// and panic. A CONNACK's Remaining Length must be the one byte `02` (§3.2.1).
+#[test]
+fn connack_with_a_stretched_remaining_length_is_a_protocol_error_not_a_panic() {
+    static SCRIPTS: [Script; 1] = [Script::Reply(&[0x20, 0x81, 0x00, 0x00])];
+    let broker = ScriptedBroker::start(&SCRIPTS);
+    let stack = Stack::default();
+    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+    let mut mqtt = transport(&stack, &broker, &mut tx, &mut rx);
+    assert_eq!(async_io::block_on(mqtt.connect()), Err(MqttError::Protocol));
+    assert!(!mqtt.is_connected());
+}
+
+/// The same for a PUBACK (`40 81 00 01`, §3.4.1): a protocol error that closes the
+/// connection, not a panic.
+#[test]
+fn puback_with_a_stretched_remaining_length_is_a_protocol_error_not_a_panic() {
+    static SCRIPTS: [Script; 1] = [Script::Reply(&[
+        0x20, 0x02, 0x00, 0x00, 0x40, 0x81, 0x00, 0x01,
+    ])];
+    let broker = ScriptedBroker::start(&SCRIPTS);
+    let stack = Stack::default();
+    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+    let mut mqtt = transport(&stack, &broker, &mut tx, &mut rx);
+    assert_eq!(async_io::block_on(mqtt.connect()), Ok(()));
+    let message = Message::new("sensorpub/hostile", b"1").with_qos(QoS::AtLeastOnce);
+    let mut result = Ok(());
+    // The bad PUBACK may arrive after the first publish looked: the second one sees it.
+    for _ in 0..2 {
+        result = async_io::block_on(mqtt.publish(&message));
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(result, Err(MqttError::Protocol));
+    assert!(!mqtt.is_connected());
+}

@@ -33,6 +33,10 @@ mod packet_type {
 /// (MQTT 3.1.1 §3.2.2.1).
 const CONNACK_RESERVED_FLAGS: u8 = 0xfe;
 
+/// The Remaining Length byte of a CONNACK and a PUBACK (§3.2.1, §3.4.1): both are 2 bytes
+/// after the fixed header, written in one length byte.
+const ACK_REMAINING_LENGTH: u8 = 2;
+
 /// A remaining length takes at most 4 bytes (MQTT 3.1.1 §2.2.3).
 const MAX_LENGTH_BYTES: usize = 4;
 
@@ -181,8 +185,11 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         };
         self.send(&Packet::Connect(connect)).await?;
         let len = self.read_frame().await?;
+        // Remaining Length exactly `02`: mqttrs indexes past a 4-byte frame written with a
+        // longer length encoding (`20 81 00 xx`, found by fuzzing) and panics.
         if self.rx[0] != packet_type::CONNACK_HEADER
             || len != 4
+            || self.rx[1] != ACK_REMAINING_LENGTH
             || self.rx[2] & CONNACK_RESERVED_FLAGS != 0
         {
             return Err(MqttError::Protocol);
@@ -299,10 +306,12 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
     fn take_packet(&mut self, len: usize) -> Result<Inbound, MqttError> {
         let kind = self.rx[0] >> 4;
         let inbound = match kind {
-            packet_type::PUBACK if len == 4 => match mqttrs::decode_slice(&self.rx[..len]) {
-                Ok(Some(Packet::Puback(pid))) => Inbound::PubAck(pid),
-                _ => return self.fail(MqttError::Protocol),
-            },
+            packet_type::PUBACK if len == 4 && self.rx[1] == ACK_REMAINING_LENGTH => {
+                match mqttrs::decode_slice(&self.rx[..len]) {
+                    Ok(Some(Packet::Puback(pid))) => Inbound::PubAck(pid),
+                    _ => return self.fail(MqttError::Protocol),
+                }
+            }
             packet_type::PINGRESP if len == 2 => Inbound::PingResp,
             packet_type::CONNACK | packet_type::PUBACK | packet_type::PINGRESP => {
                 return self.fail(MqttError::Protocol);
