@@ -9,88 +9,17 @@
 #![no_main]
 
 use core::hint::black_box;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use cortex_m_rt::entry;
 use embassy_futures::block_on;
 use embassy_futures::select::{Either, select};
-use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
-use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, MqttOptions};
 use sensorpub::{MockSensor, Publisher, SimulatedClock, Transport};
+use sensorpub_size::stand_in::{Net, Ticks};
 use sensorpub_size::*;
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     loop {}
-}
-
-/// What the stand-in broker "sends": opaque bytes, so every parsing path stays linked.
-static INCOMING: [u8; 16] = [
-    0x20, 0x03, 0x00, 0x00, 0x00, 0x40, 0x02, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0,
-];
-
-struct Net;
-struct Connection;
-
-impl ErrorType for Connection {
-    type Error = ErrorKind;
-}
-
-impl Read for Connection {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        let incoming = black_box(&INCOMING);
-        let len = black_box(buf.len().min(incoming.len()));
-        buf[..len].copy_from_slice(&incoming[..len]);
-        Ok(len)
-    }
-}
-
-impl Write for Connection {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        consume(buf);
-        Ok(black_box(buf.len()))
-    }
-
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        Ok(())
-    }
-}
-
-impl TcpConnect for Net {
-    type Error = ErrorKind;
-    type Connection<'a> = Connection;
-
-    async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<Connection, ErrorKind> {
-        black_box(remote);
-        Ok(Connection)
-    }
-}
-
-impl Dns for Net {
-    type Error = ErrorKind;
-
-    async fn get_host_by_name(&self, host: &str, _: AddrType) -> Result<IpAddr, ErrorKind> {
-        black_box(host);
-        Ok(IpAddr::V4(Ipv4Addr::new(127, 0, 0, black_box(1))))
-    }
-
-    async fn get_host_by_address(&self, _: IpAddr, _: &mut [u8]) -> Result<usize, ErrorKind> {
-        Err(ErrorKind::Unsupported)
-    }
-}
-
-/// embassy-time needs a driver; minimq's keep-alive and our timeouts read it.
-struct Ticks;
-
-impl embassy_time_driver::Driver for Ticks {
-    fn now(&self) -> u64 {
-        black_box(0)
-    }
-
-    fn schedule_wake(&self, at: u64, waker: &core::task::Waker) {
-        black_box(at);
-        waker.wake_by_ref();
-    }
 }
 
 embassy_time_driver::time_driver_impl!(static DRIVER: Ticks = Ticks);
