@@ -454,12 +454,7 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
         if self.connection.is_some() {
             return Ok(());
         }
-        for message in [self.options.will(), self.options.birth()]
-            .into_iter()
-            .flatten()
-        {
-            validate_topic_name(message.topic)?;
-        }
+        self.options.check_topics()?;
         let result = match with_timeout(self.timeout(), self.handshake()).await {
             Ok(result) => result,
             Err(_) => Err(MqttError::Connect(super::ConnectError::Timeout)),

@@ -3,6 +3,7 @@
 //! print.
 
 use crate::message::{Message, QoS};
+use crate::topic::{TopicError, validate_topic_name};
 use core::fmt;
 
 impl MqttOptions<'_> {
@@ -205,6 +206,15 @@ impl<'a> MqttOptions<'a> {
     /// The birth message, if any.
     pub const fn birth(&self) -> Option<Message<'a>> {
         self.birth
+    }
+
+    /// Checks the will's and the birth message's topics: both transports refuse, before any
+    /// I/O, a connection whose will or birth nobody could publish to.
+    pub(crate) fn check_topics(&self) -> Result<(), TopicError> {
+        for message in [self.will, self.birth].into_iter().flatten() {
+            validate_topic_name(message.topic)?;
+        }
+        Ok(())
     }
 
     /// The timeout in milliseconds.

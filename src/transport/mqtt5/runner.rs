@@ -6,7 +6,6 @@ use super::error::{config_error, connect_error, minimq_qos, session_error};
 use super::traffic::Traffic;
 use super::{Link, MessageBuffer, Request};
 use crate::message::{Message, QoS};
-use crate::topic::validate_topic_name;
 use crate::transport::connect::open;
 #[cfg(feature = "tls")]
 use crate::transport::tls::{Flags, Tls, TlsError};
@@ -82,14 +81,8 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
         loop {
             match settings.link.requests.wait().await {
                 Request::Connect => {
-                    // As MQTT 3.1.1 does: a will or birth topic nobody could publish to is
-                    // refused before any I/O.
-                    let topics = [settings.options.will(), settings.options.birth()];
-                    let invalid = topics
-                        .into_iter()
-                        .flatten()
-                        .find_map(|m| validate_topic_name(m.topic).err());
-                    if let Some(e) = invalid {
+                    // A will or birth topic nobody could publish to is refused before any I/O.
+                    if let Err(e) = settings.options.check_topics() {
                         settings
                             .link
                             .answers
