@@ -127,7 +127,7 @@ pub use sensor::{
 pub use sink::{
     EncodeError, JsonSink, MAX_DECIMALS, SenmlSink, Sink, SinkConfigError, ThingSpeakSink,
 };
-pub use topic::{MAX_TOPIC_LEN, TopicError, validate_topic_name};
+pub use topic::{MAX_TOPIC_LEN, TopicError, validate_topic_filter, validate_topic_name};
 
 // Delivery.
 pub use homeassistant::{
@@ -136,10 +136,10 @@ pub use homeassistant::{
 };
 pub use message::{Message, QoS};
 pub use transport::{
-    Broker, BrokerParseError, ConnectError, Credentials, MQTT_PORT, MQTT311_MIN_RX_BUFFER,
-    MemoryError, MemoryTransport, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311, MqttConfigError,
-    MqttError, MqttOptions, RecordedMessage, Refusal, THINGSPEAK_HOST, ThingSpeak, Transport,
-    open as open_connection,
+    Broker, BrokerParseError, ConnectError, Credentials, Inbox, InboxStats, MQTT_PORT,
+    MQTT311_MIN_RX_BUFFER, MemoryError, MemoryTransport, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311,
+    MqttConfigError, MqttError, MqttOptions, Received, RecordedMessage, Refusal, Subscription,
+    THINGSPEAK_HOST, ThingSpeak, Transport, open as open_connection,
 };
 
 // The loop, and riding out outages.

@@ -36,6 +36,12 @@ pub enum TopicError {
         /// The topic's length in bytes.
         len: usize,
     },
+    /// A subscription filter holds a wildcard where MQTT does not allow one: `#` that is
+    /// not the whole last level, or `+` that is not a whole level (§4.7.1.2, §4.7.1.3).
+    MisplacedWildcard {
+        /// Byte offset of the misplaced wildcard.
+        at: usize,
+    },
 }
 
 impl fmt::Display for TopicError {
@@ -53,6 +59,11 @@ impl fmt::Display for TopicError {
             TopicError::TooLong { len } => write!(
                 f,
                 "the MQTT topic is {len} bytes long: at most {MAX_TOPIC_LEN} are allowed"
+            ),
+            TopicError::MisplacedWildcard { at } => write!(
+                f,
+                "the MQTT topic filter has a misplaced wildcard at byte {at}: '+' must be a \
+                 whole level, '#' the whole last level"
             ),
         }
     }
@@ -85,6 +96,46 @@ pub const fn validate_topic_name(topic: &str) -> Result<(), TopicError> {
     while at < bytes.len() {
         match bytes[at] {
             b'#' | b'+' => return Err(TopicError::Wildcard { at }),
+            0 => return Err(TopicError::Nul { at }),
+            _ => {}
+        }
+        at += 1;
+    }
+    Ok(())
+}
+
+/// Checks that `filter` may be subscribed to: not empty, no NUL, at most
+/// [`MAX_TOPIC_LEN`] bytes, and wildcards only where MQTT allows them: `+` as a whole level,
+/// `#` as the whole last level (MQTT 3.1.1 §4.7.1, MQTT 5 §4.7.1). Both MQTT transports call
+/// it before they subscribe.
+///
+/// ```
+/// use sensorpub::{TopicError, validate_topic_filter};
+///
+/// assert_eq!(validate_topic_filter("apricot/set/+"), Ok(()));
+/// assert_eq!(validate_topic_filter("apricot/#"), Ok(()));
+/// assert_eq!(validate_topic_filter("apricot/se#"), Err(TopicError::MisplacedWildcard { at: 10 }));
+/// assert_eq!(validate_topic_filter("a/#/b"), Err(TopicError::MisplacedWildcard { at: 2 }));
+/// ```
+pub const fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
+    let bytes = filter.as_bytes();
+    if bytes.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if bytes.len() > MAX_TOPIC_LEN {
+        return Err(TopicError::TooLong { len: bytes.len() });
+    }
+    let mut at = 0;
+    while at < bytes.len() {
+        let starts_level = at == 0 || bytes[at - 1] == b'/';
+        let ends_level = at + 1 == bytes.len() || bytes[at + 1] == b'/';
+        match bytes[at] {
+            b'+' if !(starts_level && ends_level) => {
+                return Err(TopicError::MisplacedWildcard { at });
+            }
+            b'#' if !(starts_level && at + 1 == bytes.len()) => {
+                return Err(TopicError::MisplacedWildcard { at });
+            }
             0 => return Err(TopicError::Nul { at }),
             _ => {}
         }
@@ -135,6 +186,22 @@ mod tests {
             validate_topic_name("sensorpub/dev#1/value"),
             Err(TopicError::Wildcard { at: 13 })
         );
+    }
+
+    #[test]
+    fn filters_allow_whole_level_wildcards_only() {
+        for filter in ["#", "+", "a/+", "+/b", "a/+/b", "a/#", "/#", "+/+/#", "a/b"] {
+            assert_eq!(validate_topic_filter(filter), Ok(()), "{filter}");
+        }
+        for (filter, at) in [("a#", 1), ("a/#/b", 2), ("a/b+", 3), ("+a", 0), ("#/", 0)] {
+            assert_eq!(
+                validate_topic_filter(filter),
+                Err(TopicError::MisplacedWildcard { at }),
+                "{filter}"
+            );
+        }
+        assert_eq!(validate_topic_filter(""), Err(TopicError::Empty));
+        assert_eq!(validate_topic_filter("a\0"), Err(TopicError::Nul { at: 1 }));
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub enum MqttError {
     /// The broker refused a QoS 1 publish in its PUBACK (MQTT 5 reason code, e.g. 0x87 not
     /// authorized, 0x90 topic name invalid).
     PublishRejected(u8),
+    /// The broker refused a subscription in its SUBACK (MQTT 3.1.1: 0x80; MQTT 5: the
+    /// reason code, e.g. 0x87 not authorized, 0x8F topic filter invalid). `connect` fails
+    /// with it and closes the connection.
+    SubscribeRejected(u8),
     /// The message's QoS is above the connection's maximum (ThingSpeak: QoS 0 only).
     /// Nothing was sent.
     QosNotAllowed,
@@ -129,6 +133,12 @@ impl fmt::Display for MqttError {
                 write!(
                     f,
                     "the broker refused the message (reason code {code:#04x})"
+                )
+            }
+            MqttError::SubscribeRejected(code) => {
+                write!(
+                    f,
+                    "the broker refused a subscription (return code {code:#04x})"
                 )
             }
             MqttError::QosNotAllowed => {

@@ -9,6 +9,7 @@
 
 use super::connect::{Broker, open};
 use super::error::{MqttError, Refusal};
+use super::inbox::{Inbox, InboxSlot, Subscription};
 use super::options::MqttOptions;
 use crate::message::{Message, QoS};
 use crate::topic::validate_topic_name;
@@ -25,9 +26,15 @@ mod packet_type {
     pub const CONNACK: u8 = 2;
     /// The whole first byte of a CONNACK: type 2, flags 0 (§3.2.1).
     pub const CONNACK_HEADER: u8 = 0x20;
+    pub const PUBLISH: u8 = 3;
     pub const PUBACK: u8 = 4;
+    pub const SUBSCRIBE_HEADER: u8 = 0x82;
+    pub const SUBACK: u8 = 9;
     pub const PINGRESP: u8 = 13;
 }
+
+/// The SUBACK return code of a refused subscription (MQTT 3.1.1 §3.9.3).
+const SUBACK_FAILURE: u8 = 0x80;
 
 /// Connect Acknowledge Flags bits 7–1 are reserved and must be 0; bit 0 is Session Present
 /// (MQTT 3.1.1 §3.2.2.1).
@@ -98,6 +105,10 @@ pub struct Mqtt311<'a, N: TcpConnect + Dns + 'a> {
     rx_len: usize,
     last_pid: u16,
     last_sent: Instant,
+    /// Where received messages go, if the caller gave an inbox.
+    inbox: Option<&'a InboxSlot>,
+    /// Bytes of an inbound PUBLISH too large for `rx` still to be read and dropped.
+    discard: usize,
 }
 
 impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
@@ -120,7 +131,21 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
             rx_len: 0,
             last_pid: 0,
             last_sent: Instant::MIN,
+            inbox: None,
+            discard: 0,
         }
+    }
+
+    /// Puts the messages received on the [subscriptions](MqttOptions::with_subscriptions)
+    /// into `inbox`, where the caller takes them. Messages arrive while the transport reads:
+    /// in [`publish`](Transport::publish) and [`poll`](Transport::poll), so call `poll`
+    /// as often as commands should take effect. A QoS 1 message is acknowledged (PUBACK)
+    /// when it is read. A message longer than `rx` (or than the inbox) is skipped, counted in
+    /// [`Inbox::stats`] and still acknowledged; the connection stays up. Without an inbox,
+    /// received messages are acknowledged and dropped.
+    pub fn with_inbox<const CAPACITY: usize>(mut self, inbox: &'a Inbox<CAPACITY>) -> Self {
+        self.inbox = Some(inbox.slot());
+        self
     }
 
     /// The broker this transport connects to.
@@ -145,6 +170,7 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
     fn close(&mut self) {
         self.connection = None;
         self.rx_len = 0;
+        self.discard = 0;
     }
 
     /// Closes the connection and returns `error`: every failure on a live connection ends it.
@@ -167,6 +193,7 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         let connection = open(self.net, &self.broker).await?;
         self.connection = Some(connection);
         self.rx_len = 0;
+        self.discard = 0;
         let will = self.options.will().map(|will| mqttrs::LastWill {
             topic: will.topic,
             message: will.payload,
@@ -205,6 +232,21 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
     /// Encodes `packet` into `tx` and writes it.
     async fn send(&mut self, packet: &Packet<'_>) -> Result<(), MqttError> {
         let len = mqttrs::encode_slice(packet, self.tx).map_err(|_| MqttError::TooLarge)?;
+        self.send_encoded(len).await
+    }
+
+    /// Subscribes to `subscription` and waits (at most the timeout) for its SUBACK.
+    async fn subscribe(&mut self, subscription: Subscription<'_>) -> Result<(), MqttError> {
+        let pid = self.next_pid().get();
+        let len = encode_subscribe(self.tx, pid, subscription.filter, subscription.qos)
+            .ok_or(MqttError::TooLarge)?;
+        self.send_encoded(len).await?;
+        let deadline = Instant::now() + self.timeout();
+        self.wait_for(Inbound::SubAck(pid, 0), deadline).await
+    }
+
+    /// Writes the first `len` bytes of `tx`.
+    async fn send_encoded(&mut self, len: usize) -> Result<(), MqttError> {
         let connection = self.connection.as_mut().ok_or(MqttError::NotConnected)?;
         let bytes = self.tx.get(..len).ok_or(MqttError::TooLarge)?;
         let written = match connection.write_all(bytes).await {
@@ -227,13 +269,15 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
                 Err(e) => return self.fail(e),
             }
             if self.rx_len == self.rx.len() {
-                // A packet larger than rx: not one a publisher expects.
-                return self.fail(MqttError::Protocol);
+                // A packet larger than rx: an inbound PUBLISH is skipped, anything else is
+                // not one a client expects.
+                self.skip_oversized().await?;
+                continue;
             }
             let connection = self.connection.as_mut().ok_or(MqttError::NotConnected)?;
             match connection.read(&mut self.rx[self.rx_len..]).await {
                 Ok(0) => return self.fail(MqttError::Closed),
-                Ok(n) => self.rx_len += n,
+                Ok(n) => self.received(n),
                 Err(e) => return self.fail(MqttError::Io(e.kind())),
             }
         }
@@ -249,7 +293,7 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         match select(read, core::future::ready(())).await {
             Either::First(Ok(0)) => self.fail(MqttError::Closed),
             Either::First(Ok(n)) => {
-                self.rx_len += n;
+                self.received(n);
                 Ok(true)
             }
             Either::First(Err(e)) => self.fail(MqttError::Io(e.kind())),
@@ -266,15 +310,15 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
             loop {
                 match frame_len(&self.rx[..self.rx_len]) {
                     Ok(Some(len)) => {
-                        self.take_packet(len)?;
+                        self.take_packet(len).await?;
                     }
                     Ok(None) => break,
                     Err(e) => return self.fail(e),
                 }
             }
             if self.rx_len == self.rx.len() {
-                // A packet larger than rx: not one a publisher expects.
-                return self.fail(MqttError::Protocol);
+                self.skip_oversized().await?;
+                continue;
             }
             if !self.read_available().await? {
                 return Ok(());
@@ -302,10 +346,80 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         self.rx_len -= len;
     }
 
-    /// Takes the packet of length `len` at the start of `rx`; returns what it was.
-    fn take_packet(&mut self, len: usize) -> Result<Inbound, MqttError> {
+    /// `n` more bytes arrived in `rx`; those of a skipped PUBLISH are dropped.
+    fn received(&mut self, n: usize) {
+        self.rx_len += n;
+        if self.discard > 0 {
+            let dropped = self.discard.min(self.rx_len);
+            self.consume(dropped);
+            self.discard -= dropped;
+        }
+    }
+
+    /// `rx` is full with the start of a packet longer than it. An inbound PUBLISH whose
+    /// header (topic and packet id) is in `rx` is skipped: counted in the inbox, its QoS 1
+    /// acknowledged, its remaining bytes dropped as they arrive. Anything else is a protocol
+    /// error.
+    async fn skip_oversized(&mut self) -> Result<(), MqttError> {
+        let header = frame_header(&self.rx[..self.rx_len]);
+        let Some((total, header_len)) = header else {
+            return self.fail(MqttError::Protocol);
+        };
+        let publish = match parse_publish(self.rx[0], &self.rx[header_len..self.rx_len], true) {
+            Ok(publish) if self.rx[0] >> 4 == packet_type::PUBLISH => publish,
+            _ => return self.fail(MqttError::Protocol),
+        };
+        let topic_len = publish.topic.len();
+        let payload_len = total.saturating_sub(header_len + publish.payload_offset);
+        let pid = publish.pid;
+        if let Some(inbox) = self.inbox {
+            inbox.skipped(topic_len, payload_len);
+        }
+        self.discard = total - self.rx_len;
+        self.rx_len = 0;
+        match pid {
+            Some(pid) => self.send(&Packet::Puback(pid)).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the packet of length `len` at the start of `rx`; returns what it was. An
+    /// inbound PUBLISH goes to the inbox, and is acknowledged at QoS 1.
+    async fn take_packet(&mut self, len: usize) -> Result<Inbound, MqttError> {
         let kind = self.rx[0] >> 4;
         let inbound = match kind {
+            packet_type::PUBLISH => {
+                let Some((_, header_len)) = frame_header(&self.rx[..len]) else {
+                    return self.fail(MqttError::Protocol);
+                };
+                let publish = match parse_publish(self.rx[0], &self.rx[header_len..len], false) {
+                    Ok(publish) => publish,
+                    Err(e) => return self.fail(e),
+                };
+                if let Some(inbox) = self.inbox {
+                    let payload = &self.rx[header_len + publish.payload_offset..len];
+                    inbox.put(publish.topic, payload, publish.qos, publish.retain);
+                }
+                let pid = publish.pid;
+                self.consume(len);
+                if let Some(pid) = pid {
+                    self.send(&Packet::Puback(pid)).await?;
+                }
+                return Ok(Inbound::Other);
+            }
+            packet_type::SUBACK => {
+                // Packet id, then one return code: we subscribe one filter at a time.
+                let bytes = &self.rx[..len];
+                if len != 5 || bytes[0] != packet_type::SUBACK << 4 || bytes[1] != 3 {
+                    return self.fail(MqttError::Protocol);
+                }
+                let pid = u16::from_be_bytes([bytes[2], bytes[3]]);
+                let code = bytes[4];
+                if !matches!(code, 0..=2 | SUBACK_FAILURE) {
+                    return self.fail(MqttError::Protocol);
+                }
+                Inbound::SubAck(pid, code)
+            }
             packet_type::PUBACK if len == 4 && self.rx[1] == ACK_REMAINING_LENGTH => {
                 match mqttrs::decode_slice(&self.rx[..len]) {
                     Ok(Some(Packet::Puback(pid))) => Inbound::PubAck(pid),
@@ -316,7 +430,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
             packet_type::CONNACK | packet_type::PUBACK | packet_type::PINGRESP => {
                 return self.fail(MqttError::Protocol);
             }
-            // A publisher never subscribes, so nothing else is expected; skip it.
+            // Nothing else is expected (PUBREC and friends belong to QoS 2, which a client
+            // subscribed at QoS 1 at most never gets); skip it.
             _ => Inbound::Other,
         };
         self.consume(len);
@@ -330,8 +445,17 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
                 Ok(len) => len?,
                 Err(_) => return self.fail(MqttError::Timeout),
             };
-            if self.take_packet(len)? == wanted {
+            let inbound = self.take_packet(len).await?;
+            if inbound == wanted {
                 return Ok(());
+            }
+            if let (Inbound::SubAck(pid, code), Inbound::SubAck(wanted_pid, _)) = (inbound, wanted)
+                && pid == wanted_pid
+            {
+                return match code {
+                    SUBACK_FAILURE => self.fail(MqttError::SubscribeRejected(code)),
+                    _ => Ok(()),
+                };
             }
         }
     }
@@ -383,8 +507,120 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Inbound {
     PubAck(Pid),
+    /// Packet id and return code.
+    SubAck(u16, u8),
     PingResp,
     Other,
+}
+
+/// An inbound PUBLISH's variable header, read by our own code (MQTT 3.1.1 §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishHeader<'p> {
+    /// The topic name.
+    pub topic: &'p str,
+    /// The packet id, at QoS 1.
+    pub pid: Option<Pid>,
+    /// QoS 0 or 1.
+    pub qos: QoS,
+    /// The retain flag.
+    pub retain: bool,
+    /// Where the payload starts, after the fixed header.
+    pub payload_offset: usize,
+}
+
+/// The total length and the fixed header's length of the packet at the start of `bytes`,
+/// once its length bytes are there.
+fn frame_header(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut remaining = 0usize;
+    for i in 0..MAX_LENGTH_BYTES {
+        let &byte = bytes.get(1 + i)?;
+        remaining |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((2 + i + remaining, 2 + i));
+        }
+    }
+    None
+}
+
+/// Parses an inbound PUBLISH: `first` is its first byte, `body` what follows the fixed
+/// header (all of it, or with `partial` only its start). A topic that is not UTF-8, empty,
+/// holds a wildcard or NUL, a QoS of 2 or 3 (we subscribe at QoS 1 at most), a packet id
+/// 0, or a body shorter than its header is [`MqttError::Protocol`].
+///
+/// `pub` only for the fuzz targets (`sensorpub::fuzzing`); the module is private.
+pub fn parse_publish(
+    first: u8,
+    body: &[u8],
+    partial: bool,
+) -> Result<PublishHeader<'_>, MqttError> {
+    let qos = match (first >> 1) & 0b11 {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => return Err(MqttError::Protocol),
+    };
+    let retain = first & 1 == 1;
+    let len_bytes = body.get(..2).ok_or(MqttError::Protocol)?;
+    let topic_len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+    let topic = body.get(2..2 + topic_len).ok_or(MqttError::Protocol)?;
+    let topic = core::str::from_utf8(topic).map_err(|_| MqttError::Protocol)?;
+    validate_topic_name(topic).map_err(|_| MqttError::Protocol)?;
+    let mut payload_offset = 2 + topic_len;
+    let pid = match qos {
+        QoS::AtMostOnce => None,
+        QoS::AtLeastOnce => {
+            let id = body
+                .get(payload_offset..payload_offset + 2)
+                .ok_or(MqttError::Protocol)?;
+            payload_offset += 2;
+            let id = u16::from_be_bytes([id[0], id[1]]);
+            Some(Pid::try_from(id).map_err(|_| MqttError::Protocol)?)
+        }
+    };
+    if !partial && payload_offset > body.len() {
+        return Err(MqttError::Protocol);
+    }
+    Ok(PublishHeader {
+        topic,
+        pid,
+        qos,
+        retain,
+        payload_offset,
+    })
+}
+
+/// Encodes a SUBSCRIBE for one filter (MQTT 3.1.1 §3.8) into `tx`; returns its length, or
+/// `None` if `tx` is too small.
+fn encode_subscribe(tx: &mut [u8], pid: u16, filter: &str, qos: QoS) -> Option<usize> {
+    // Packet id, filter length, filter, requested QoS.
+    let remaining = 2 + 2 + filter.len() + 1;
+    let mut header = [packet_type::SUBSCRIBE_HEADER, 0, 0, 0, 0];
+    let mut value = remaining;
+    let mut header_len = 1;
+    loop {
+        let mut byte = (value % 128) as u8;
+        value /= 128;
+        if value > 0 {
+            byte |= 0x80;
+        }
+        *header.get_mut(header_len)? = byte;
+        header_len += 1;
+        if value == 0 {
+            break;
+        }
+    }
+    let total = header_len + remaining;
+    let out = tx.get_mut(..total)?;
+    let (head, rest) = out.split_at_mut(header_len);
+    head.copy_from_slice(&header[..header_len]);
+    let filter_len = u16::try_from(filter.len()).ok()?;
+    rest[..2].copy_from_slice(&pid.to_be_bytes());
+    rest[2..4].copy_from_slice(&filter_len.to_be_bytes());
+    rest[4..4 + filter.len()].copy_from_slice(filter.as_bytes());
+    rest[4 + filter.len()] = match qos {
+        QoS::AtMostOnce => 0,
+        QoS::AtLeastOnce => 1,
+    };
+    Some(total)
 }
 
 /// The total length of the packet at the start of `bytes`, once all of it is there.
@@ -446,7 +682,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
     }
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
-    /// then publishes the birth message. Does nothing when already connected.
+    /// then publishes the birth message and makes the [subscriptions](MqttOptions::with_subscriptions),
+    /// each acknowledged (SUBACK) within the timeout. Does nothing when already connected.
     /// [`MqttError::InvalidTopic`], before any I/O, if the will's or the birth message's
     /// topic is not a valid topic name. A birth message that cannot be published closes the
     /// new connection again: `connect` succeeds whole or not at all.
@@ -466,6 +703,11 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
             && let Err(e) = self.publish_connected(&birth).await
         {
             return self.fail(e);
+        }
+        for &subscription in self.options.subscriptions() {
+            if let Err(e) = self.subscribe(subscription).await {
+                return self.fail(e);
+            }
         }
         Ok(())
     }

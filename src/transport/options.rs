@@ -2,8 +2,9 @@
 //! keep-alive, will) plus the birth message and the timeout, and [`Credentials`], which never
 //! print.
 
+use super::inbox::Subscription;
 use crate::message::{Message, QoS};
-use crate::topic::{TopicError, validate_topic_name};
+use crate::topic::{TopicError, validate_topic_filter, validate_topic_name};
 use core::fmt;
 
 impl MqttOptions<'_> {
@@ -105,6 +106,7 @@ pub struct MqttOptions<'a> {
     timeout_ms: u32,
     ack_timeout_ms: Option<u32>,
     max_qos: QoS,
+    subscriptions: &'a [Subscription<'a>],
 }
 
 impl<'a> MqttOptions<'a> {
@@ -123,6 +125,7 @@ impl<'a> MqttOptions<'a> {
             timeout_ms: MqttOptions::DEFAULT_TIMEOUT_MS,
             ack_timeout_ms: None,
             max_qos: QoS::AtLeastOnce,
+            subscriptions: &[],
         }
     }
 
@@ -183,6 +186,21 @@ impl<'a> MqttOptions<'a> {
         self
     }
 
+    /// Subscribes to `subscriptions` after every successful connect (after the birth
+    /// message), so they survive reconnects; `connect` returns once the broker acknowledged
+    /// them (SUBACK), or fails with
+    /// [`MqttError::SubscribeRejected`](crate::transport::MqttError::SubscribeRejected).
+    /// What arrives goes to the transport's [`Inbox`](crate::Inbox).
+    pub const fn with_subscriptions(mut self, subscriptions: &'a [Subscription<'a>]) -> Self {
+        self.subscriptions = subscriptions;
+        self
+    }
+
+    /// The subscriptions made after every connect.
+    pub const fn subscriptions(&self) -> &'a [Subscription<'a>] {
+        self.subscriptions
+    }
+
     /// The client id.
     pub const fn client_id(&self) -> &'a str {
         self.client_id
@@ -208,11 +226,15 @@ impl<'a> MqttOptions<'a> {
         self.birth
     }
 
-    /// Checks the will's and the birth message's topics: both transports refuse, before any
-    /// I/O, a connection whose will or birth nobody could publish to.
+    /// Checks the will's and the birth message's topics and the subscriptions' filters: both
+    /// transports refuse, before any I/O, a connection whose will or birth nobody could
+    /// publish to, or a filter no broker accepts.
     pub(crate) fn check_topics(&self) -> Result<(), TopicError> {
         for message in [self.will, self.birth].into_iter().flatten() {
             validate_topic_name(message.topic)?;
+        }
+        for subscription in self.subscriptions {
+            validate_topic_filter(subscription.filter)?;
         }
         Ok(())
     }
@@ -257,6 +279,7 @@ impl fmt::Debug for MqttOptions<'_> {
             .field("timeout_ms", &self.timeout_ms)
             .field("ack_timeout_ms", &self.ack_timeout_ms())
             .field("max_qos", &self.max_qos)
+            .field("subscriptions", &self.subscriptions)
             .finish()
     }
 }

@@ -89,6 +89,7 @@ impl<'b> Mqtt5<'b> {
             options,
             link,
             message,
+            inbox: None,
         };
         let runner = Mqtt5Runner::new(settings, rx, tx)?;
         let handle = Self {

@@ -7,13 +7,17 @@ use super::traffic::Traffic;
 use super::{Link, MessageBuffer, Request};
 use crate::message::{Message, QoS};
 use crate::transport::connect::open;
+use crate::transport::inbox::{Inbox, InboxSlot, Subscription};
 #[cfg(feature = "tls")]
 use crate::transport::tls::{Flags, Tls, TlsError};
 use crate::transport::{Broker, ConnectError, MqttConfigError, MqttError, MqttOptions};
 use embassy_futures::select::{Either, select};
 use embassy_time::{Duration, Instant, with_deadline, with_timeout};
 use embedded_nal_async::{Dns, TcpConnect};
-use minimq::{Buffers, ConfigBuilder, Connection, PubError, Publication, Session, Will};
+use minimq::{
+    Buffers, ConfigBuilder, Connection, InboundPublish, PubError, Publication, Session,
+    SubscriptionOptions, TopicFilter, Will,
+};
 
 /// What the runner needs besides minimq's buffers.
 pub(super) struct Settings<'b, N> {
@@ -22,6 +26,8 @@ pub(super) struct Settings<'b, N> {
     pub(super) options: MqttOptions<'b>,
     pub(super) link: &'b Link,
     pub(super) message: &'b MessageBuffer,
+    /// Where received messages go.
+    pub(super) inbox: Option<&'b InboxSlot>,
 }
 
 /// The runner of an [`Mqtt5`](crate::transport::Mqtt5) handle: it owns the connection and
@@ -52,6 +58,18 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
             #[cfg(feature = "tls")]
             tls: None,
         })
+    }
+
+    /// Puts the messages received on the [subscriptions](MqttOptions::with_subscriptions)
+    /// into `inbox`, where the caller takes them. The runner reads the connection whenever
+    /// it is idle, so messages arrive without the handle's `poll`; minimq acknowledges QoS 1
+    /// ones. minimq tells the broker the largest packet it takes (its receive buffer, `RX`
+    /// of [`Mqtt5Buffers`](crate::Mqtt5Buffers)), so a broker drops longer messages; one that
+    /// fits `RX` but not the inbox is counted in [`Inbox::stats`] and dropped. Without an
+    /// inbox, received messages are dropped.
+    pub fn with_inbox<const CAPACITY: usize>(mut self, inbox: &'b Inbox<CAPACITY>) -> Self {
+        self.settings.inbox = Some(inbox.slot());
+        self
     }
 
     /// Wraps every connection in TLS.
@@ -208,11 +226,20 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             Some(birth) => self.publish(&mut connection, &traffic, &birth).await,
             None => Ok(()),
         };
-        if !self.answer(&connection, birth) {
+        let subscribed = match birth {
+            Ok(()) => self.subscribe(&mut connection, &traffic).await,
+            Err(e) => Err(e),
+        };
+        if let Err(MqttError::SubscribeRejected(_)) = subscribed {
+            // `connect` succeeds whole or not at all.
+            let _ = connection.disconnect().await;
+        }
+        if !self.answer(&connection, subscribed) {
             return None;
         }
         loop {
-            let request = match select(self.link.requests.wait(), watch(&mut connection)).await {
+            let watched = watch(&mut connection, self.inbox);
+            let request = match select(self.link.requests.wait(), watched).await {
                 Either::First(request) => request,
                 Either::Second(error) => return Some(traffic.explain(error)),
             };
@@ -222,7 +249,9 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                     let _ = connection.disconnect().await;
                     Ok(())
                 }
-                Request::Poll => drain(&mut connection).await.map_err(|e| traffic.explain(e)),
+                Request::Poll => drain(&mut connection, self.inbox)
+                    .await
+                    .map_err(|e| traffic.explain(e)),
                 Request::Publish {
                     topic_len,
                     payload_len,
@@ -259,6 +288,34 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         }
         self.link.answers.signal(result);
         alive
+    }
+
+    /// Makes the subscriptions, one SUBSCRIBE each, each acknowledged within the timeout.
+    async fn subscribe<IO: minimq::Io>(
+        &self,
+        connection: &mut Connection<'_, '_, IO>,
+        traffic: &Traffic,
+    ) -> Result<(), MqttError> {
+        for &Subscription { filter, qos } in self.options.subscriptions() {
+            let deadline = Instant::now() + self.timeout();
+            let options = SubscriptionOptions::default().maximum_qos(minimq_qos(qos));
+            let topics = [TopicFilter::new(filter).options(options)];
+            let op = connection
+                .subscribe(&topics, &[])
+                .await
+                .map_err(|e| subscribe_error(e, traffic))?;
+            while connection.is_pending(&op) {
+                match with_deadline(deadline, connection.poll()).await {
+                    Ok(Ok(publish)) => deliver(self.inbox, publish),
+                    Ok(Err(e)) => return Err(subscribe_error(e, traffic)),
+                    Err(_) => return Err(MqttError::Timeout),
+                }
+            }
+            if connection.is_invalidated(&op) {
+                return Err(MqttError::Closed);
+            }
+        }
+        Ok(())
     }
 
     /// Publishes the message the handle copied into the message buffer.
@@ -306,7 +363,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         message: &Message<'_>,
     ) -> Result<(), MqttError> {
         // What arrived first: a PINGRESP due, the end of the connection.
-        drain(connection).await?;
+        drain(connection, self.inbox).await?;
         let ack_timeout = Duration::from_millis(u64::from(self.options.ack_timeout_ms()));
         let deadline = Instant::now() + ack_timeout;
         let op = loop {
@@ -321,7 +378,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                 Err(PubError::Session(minimq::Error::NotReady))
                 | Err(PubError::Session(minimq::Error::Resource(
                     minimq::ResourceError::InflightExhausted,
-                ))) => progress(connection, deadline).await?,
+                ))) => progress(connection, deadline, self.inbox).await?,
                 Err(PubError::Payload(())) => return Err(MqttError::TooLarge),
                 Err(PubError::Session(e)) => return Err(session_error(e, message.qos)),
             }
@@ -329,7 +386,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         match op {
             Some(op) => {
                 while connection.is_pending(&op) {
-                    progress(connection, deadline).await?;
+                    progress(connection, deadline, self.inbox).await?;
                 }
                 if connection.is_invalidated(&op) {
                     return Err(MqttError::Closed);
@@ -337,7 +394,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             }
             // A broker that had closed its end answers the write with a reset: seen here on
             // a fast link, not promised on a slow one (see `Mqtt5`).
-            None => drain(connection).await?,
+            None => drain(connection, self.inbox).await?,
         }
         Ok(())
     }
@@ -390,21 +447,53 @@ fn copied(buffer: &[u8], topic_len: usize, payload_len: usize) -> Option<(&str, 
     Some((core::str::from_utf8(topic).ok()?, payload))
 }
 
+/// A SUBACK's refusal as [`MqttError::SubscribeRejected`], other failures as usual.
+fn subscribe_error<E: embedded_io_async::Error>(
+    e: minimq::Error<E>,
+    traffic: &Traffic,
+) -> MqttError {
+    match e {
+        minimq::Error::Peer(minimq::PeerError::Rejected(code)) => {
+            MqttError::SubscribeRejected(code.into())
+        }
+        other => traffic.explain(session_error(other, QoS::AtMostOnce)),
+    }
+}
+
+/// Copies a received message into the inbox, if there is one.
+fn deliver(inbox: Option<&InboxSlot>, publish: Option<InboundPublish<'_>>) {
+    if let (Some(inbox), Some(publish)) = (inbox, publish) {
+        let qos = match publish.qos() {
+            minimq::QoS::AtMostOnce => QoS::AtMostOnce,
+            // We subscribe at QoS 1 at most; minimq completed a QoS 2 handshake itself.
+            _ => QoS::AtLeastOnce,
+        };
+        inbox.put(publish.topic(), publish.payload(), qos, publish.retained());
+    }
+}
+
 /// Lets minimq run the idle connection (keep-alive pings, what the broker sends) until it
 /// ends; returns why.
-async fn watch<IO: minimq::Io>(connection: &mut Connection<'_, '_, IO>) -> MqttError {
+async fn watch<IO: minimq::Io>(
+    connection: &mut Connection<'_, '_, IO>,
+    inbox: Option<&InboxSlot>,
+) -> MqttError {
     loop {
-        if let Err(e) = connection.poll().await {
-            return session_error(e, QoS::AtMostOnce);
+        match connection.poll().await {
+            Ok(publish) => deliver(inbox, publish),
+            Err(e) => return session_error(e, QoS::AtMostOnce),
         }
     }
 }
 
 /// Lets minimq handle whatever is ready, without waiting for the network.
-async fn drain<IO: minimq::Io>(connection: &mut Connection<'_, '_, IO>) -> Result<(), MqttError> {
+async fn drain<IO: minimq::Io>(
+    connection: &mut Connection<'_, '_, IO>,
+    inbox: Option<&InboxSlot>,
+) -> Result<(), MqttError> {
     loop {
         match select(connection.poll(), core::future::ready(())).await {
-            Either::First(Ok(_)) => {}
+            Either::First(Ok(publish)) => deliver(inbox, publish),
             Either::First(Err(e)) => return Err(session_error(e, QoS::AtMostOnce)),
             Either::Second(()) => return Ok(()),
         }
@@ -415,9 +504,13 @@ async fn drain<IO: minimq::Io>(connection: &mut Connection<'_, '_, IO>) -> Resul
 async fn progress<IO: minimq::Io>(
     connection: &mut Connection<'_, '_, IO>,
     deadline: Instant,
+    inbox: Option<&InboxSlot>,
 ) -> Result<(), MqttError> {
     match with_deadline(deadline, connection.poll()).await {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(publish)) => {
+            deliver(inbox, publish);
+            Ok(())
+        }
         Ok(Err(e)) => Err(session_error(e, QoS::AtMostOnce)),
         Err(_) => Err(MqttError::Timeout),
     }
