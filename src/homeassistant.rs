@@ -18,11 +18,17 @@
 use crate::message::{Message, QoS};
 use crate::reading::Quantity;
 use crate::topic::{TopicError, validate_topic_name};
-use crate::transport::Transport;
+use crate::transport::{Inbox, InboxSlot, Transport};
 use core::fmt;
 
 /// The discovery prefix Home Assistant listens on unless configured otherwise.
 pub const DEFAULT_DISCOVERY_PREFIX: &str = "homeassistant";
+
+/// The topic Home Assistant announces itself on (`online` when it starts) under the default
+/// prefix: subscribe to it ([`MqttOptions::with_subscriptions`](crate::MqttOptions::with_subscriptions))
+/// and give [`Announcing::with_ha_status`] the inbox, and the configs are re-published when
+/// Home Assistant restarts.
+pub const HA_STATUS_TOPIC: &str = "homeassistant/status";
 
 /// The availability payload of a connected device (Home Assistant's `payload_available`
 /// default).
@@ -586,6 +592,8 @@ pub struct Announcing<'a, 'b, T> {
     buf: &'b mut [u8],
     /// The configs still owed to the current connection.
     pending: bool,
+    /// Where Home Assistant's `<prefix>/status` messages arrive, if they are watched.
+    ha_status: Option<&'b InboxSlot>,
 }
 
 impl<'a, 'b, T: Transport> Announcing<'a, 'b, T> {
@@ -604,7 +612,37 @@ impl<'a, 'b, T: Transport> Announcing<'a, 'b, T> {
             discovery,
             buf,
             pending: true,
+            ha_status: None,
         })
+    }
+
+    /// Re-publishes every config when Home Assistant announces itself: a message `online`
+    /// on `<prefix>/status` ([`HA_STATUS_TOPIC`] for the default prefix) in `inbox`, which
+    /// the inner transport fills (subscribe to that topic in its options). The inbox is
+    /// looked at after every [`publish`](Transport::publish) and [`poll`](Transport::poll);
+    /// other payloads on that topic (`offline`) are taken and ignored, messages on other
+    /// topics stay for the caller.
+    pub fn with_ha_status<const N: usize>(mut self, inbox: &'b Inbox<N>) -> Self {
+        self.ha_status = Some(inbox.slot());
+        self
+    }
+
+    /// Announces again if Home Assistant said `online` meanwhile.
+    async fn follow_ha_status(&mut self) -> Result<(), T::Error> {
+        let Some(inbox) = self.ha_status else {
+            return Ok(());
+        };
+        let prefix = self.discovery.prefix;
+        let is_status = |topic: &str| {
+            topic
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest == "/status")
+        };
+        let online = inbox.take_if(is_status, |m| m.payload.trim_ascii() == PAYLOAD_ONLINE);
+        if online == Some(true) {
+            self.announce().await?;
+        }
+        Ok(())
     }
 
     /// Publishes every config now (e.g. when Home Assistant announced itself on
@@ -645,8 +683,11 @@ impl<'a, 'b, T: Transport> Announcing<'a, 'b, T> {
 impl<T: Transport> Transport for Announcing<'_, '_, T> {
     type Error = T::Error;
 
+    /// Publishes through the inner transport, then re-announces if Home Assistant came
+    /// online meanwhile ([`with_ha_status`](Announcing::with_ha_status)).
     async fn publish(&mut self, message: &Message<'_>) -> Result<(), T::Error> {
-        self.inner.publish(message).await
+        self.inner.publish(message).await?;
+        self.follow_ha_status().await
     }
 
     /// Connects the inner transport; after a new connection (or configs a failure left
@@ -666,8 +707,11 @@ impl<T: Transport> Transport for Announcing<'_, '_, T> {
         self.inner.is_connected()
     }
 
+    /// Polls the inner transport, then re-announces if Home Assistant came online
+    /// meanwhile ([`with_ha_status`](Announcing::with_ha_status)).
     async fn poll(&mut self) -> Result<(), T::Error> {
-        self.inner.poll().await
+        self.inner.poll().await?;
+        self.follow_ha_status().await
     }
 }
 

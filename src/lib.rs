@@ -131,8 +131,8 @@ pub use topic::{MAX_TOPIC_LEN, TopicError, validate_topic_filter, validate_topic
 
 // Delivery.
 pub use homeassistant::{
-    Announcing, DEFAULT_DISCOVERY_PREFIX, DiscoveryError, HaDevice, HaDiscovery, PAYLOAD_OFFLINE,
-    PAYLOAD_ONLINE, ha_device_class,
+    Announcing, DEFAULT_DISCOVERY_PREFIX, DiscoveryError, HA_STATUS_TOPIC, HaDevice, HaDiscovery,
+    PAYLOAD_OFFLINE, PAYLOAD_ONLINE, ha_device_class,
 };
 pub use message::{Message, QoS};
 pub use transport::{
@@ -145,8 +145,8 @@ pub use transport::{
 // The loop, and riding out outages.
 pub use clock::{Clock, EmbassyClock, SimulatedClock};
 pub use publisher::{
-    Backoff, BackoffConfig, BackoffError, FlashQueue, MessageQueue, OutageQueue, PublishError,
-    Publisher, PublisherError, QueueError, ResilientError, ResilientPublisher,
+    Backoff, BackoffConfig, BackoffError, FlashQueue, IntervalError, MessageQueue, OutageQueue,
+    PublishError, Publisher, PublisherError, QueueError, ResilientError, ResilientPublisher,
     ResilientPublisherError, Stage, Stats,
 };
 #[cfg(feature = "tls")]

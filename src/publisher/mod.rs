@@ -14,12 +14,14 @@
 //! hold the next one back, which the resilient queue keeps for replays).
 
 mod backoff;
+mod command;
 mod flash_queue;
 mod outlet;
 mod queue;
 mod resilient;
 
 pub use backoff::{Backoff, BackoffConfig, BackoffError};
+pub use command::IntervalError;
 pub use flash_queue::FlashQueue;
 pub use queue::{MessageQueue, OutageQueue, QueueError};
 pub use resilient::{ResilientError, ResilientPublisher, ResilientPublisherError, Stats};
@@ -29,7 +31,8 @@ use crate::message::QoS;
 use crate::reading::Sample;
 use crate::sensor::Sensor;
 use crate::sink::Sink;
-use crate::transport::Transport;
+use crate::transport::{Inbox, Transport};
+use command::IntervalCommand;
 use core::convert::Infallible;
 use core::fmt;
 use embedded_hal_async::delay::DelayNs;
@@ -164,6 +167,7 @@ pub struct Publisher<'b, S, K, T, C> {
     buf: &'b mut [u8],
     qos: QoS,
     retain: bool,
+    interval: Option<IntervalCommand<'b>>,
 }
 
 impl<'b, S, K, T, C> Publisher<'b, S, K, T, C>
@@ -183,6 +187,73 @@ where
             buf,
             qos: QoS::AtMostOnce,
             retain: false,
+            interval: None,
+        }
+    }
+
+    /// Follows the `set/interval` command: a message on `topic` (e.g.
+    /// `"apricot/set/interval"`, to which the transport
+    /// [subscribes](crate::MqttOptions::with_subscriptions)) in `inbox` sets the sample
+    /// period of [`run`](Self::run) and [`run_for`](Self::run_for) (and of a
+    /// [`ResilientPublisher`]'s loop), overriding their `period_ms` argument.
+    ///
+    /// The payload is a number of seconds: digits, optionally `.` and up to three more
+    /// (`30`, `2.5`), within 1 s ..= 1 day unless
+    /// [`with_interval_range_ms`](Self::with_interval_range_ms) says otherwise. Anything
+    /// else is refused, the period unchanged, and reported by
+    /// [`interval_status`](Self::interval_status). The inbox is read after each sample is
+    /// published, so a command takes effect for the wait that follows the next publish.
+    /// Messages on other topics stay in the inbox for the caller.
+    ///
+    /// ```
+    /// use sensorpub::{Inbox, IntervalError, JsonSink, MemoryTransport, Publisher, SimulatedClock};
+    ///
+    /// let inbox = Inbox::<64>::new();
+    /// let mut buf = [0u8; 64];
+    /// let publisher = Publisher::new(
+    ///     (),
+    ///     JsonSink::object("apricot/value")?,
+    ///     MemoryTransport::<4, 64>::new(),
+    ///     SimulatedClock::new(),
+    ///     &mut buf,
+    /// )
+    /// .with_interval_command(&inbox, "apricot/set/interval");
+    /// assert_eq!(publisher.interval_status(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_interval_command<const N: usize>(
+        mut self,
+        inbox: &'b Inbox<N>,
+        topic: &'b str,
+    ) -> Self {
+        self.interval = Some(IntervalCommand::new(inbox, topic));
+        self
+    }
+
+    /// The periods a `set/interval` command may set, in milliseconds (default 1 s ..= 1 day;
+    /// a minimum of 0 counts as 1). Call after
+    /// [`with_interval_command`](Self::with_interval_command).
+    pub fn with_interval_range_ms(mut self, min_ms: u32, max_ms: u32) -> Self {
+        self.interval = self.interval.map(|c| c.with_range_ms(min_ms, max_ms));
+        self
+    }
+
+    /// The outcome of the last `set/interval` command: `Ok(ms)` for the period it set, the
+    /// reason it was refused, or `None` before the first.
+    pub fn interval_status(&self) -> Option<Result<u32, IntervalError>> {
+        self.interval.as_ref().and_then(IntervalCommand::last)
+    }
+
+    /// The topic of the `set/interval` command followed, if any.
+    pub fn interval_topic(&self) -> Option<&'b str> {
+        self.interval.as_ref().map(IntervalCommand::topic)
+    }
+
+    /// The sample period to wait next: the last accepted `set/interval`, else `period_ms`.
+    fn period_ms(&mut self, period_ms: u32) -> u32 {
+        match self.interval.as_mut() {
+            Some(command) => command.period_ms(period_ms),
+            None => period_ms,
         }
     }
 
@@ -322,6 +393,7 @@ where
         for done in 0..samples {
             self.publish_once_via(outlet).await?;
             if done + 1 < samples {
+                let period_ms = self.period_ms(period_ms);
                 next_ms = self.wait_until_next(outlet, next_ms, period_ms).await?;
             }
         }
@@ -340,6 +412,7 @@ where
         let mut next_ms = self.clock.now_ms();
         loop {
             self.publish_once_via(outlet).await?;
+            let period_ms = self.period_ms(period_ms);
             next_ms = self.wait_until_next(outlet, next_ms, period_ms).await?;
         }
     }

@@ -77,6 +77,16 @@ pub(crate) struct Slot<B: ?Sized> {
     bytes: RefCell<B>,
 }
 
+impl<B: ?Sized> fmt::Debug for Slot<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let meta = self.meta.get();
+        f.debug_struct("Inbox")
+            .field("waiting", &meta.waiting.is_some())
+            .field("stats", &meta.stats)
+            .finish()
+    }
+}
+
 /// The unsized slot the transports store.
 pub(crate) type InboxSlot = Slot<[u8]>;
 
@@ -124,7 +134,8 @@ impl InboxSlot {
         self.meta.set(meta);
     }
 
-    fn take_if<R>(
+    /// Takes the waiting message if `wanted` says yes to its topic.
+    pub(crate) fn take_if<R>(
         &self,
         wanted: impl FnOnce(&str) -> bool,
         read: impl FnOnce(&Received<'_>) -> R,

@@ -27,6 +27,7 @@ mod tls;
 
 pub use connect::{Broker, BrokerParseError, ConnectError, MQTT_PORT, open};
 pub use error::{MqttConfigError, MqttError, Refusal};
+pub(crate) use inbox::InboxSlot;
 pub use inbox::{Inbox, InboxStats, Received, Subscription};
 pub use memory::{MemoryError, MemoryTransport, RecordedMessage};
 pub use mqtt5::{Mqtt5, Mqtt5Buffers, Mqtt5Runner};
