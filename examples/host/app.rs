@@ -18,8 +18,9 @@ use delivery::{
 };
 use embassy_futures::select::{Either, select};
 use sensorpub::{
-    Announcing, Backoff, EncodeError, HaDevice, HaDiscovery, JsonSink, Message, MessageQueue,
-    Publisher, QoS, Quantity, RandomSensor, ResilientPublisher, Sample, SenmlSink, Sink, Transport,
+    Announcing, Backoff, EncodeError, HA_STATUS_TOPIC, HaDevice, HaDiscovery, Inbox, JsonSink,
+    Message, MessageQueue, Publisher, QoS, Quantity, RandomSensor, ResilientPublisher, Sample,
+    SenmlSink, Sink, Subscription, Transport,
 };
 use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions, ThingSpeak};
 use std::cell::RefCell;
@@ -294,6 +295,26 @@ where
         .map_err(|_| Failure::failed("the publishing thread panicked"))?
 }
 
+// ---------------------------------------------------------------- commands
+
+/// Bytes of the command inbox: topic plus payload of one command.
+const COMMAND_INBOX: usize = 96;
+
+/// The inbox every run subscribes into (README "Commands"): `sensorpub/<device>/set/interval`,
+/// and `homeassistant/status` with --ha-discovery. One per publishing thread, leaked so it
+/// outlives the transport and the publisher that read it.
+fn commands() -> &'static Inbox<COMMAND_INBOX> {
+    thread_local! {
+        static INBOX: &'static Inbox<COMMAND_INBOX> = Box::leak(Box::new(Inbox::new()));
+    }
+    INBOX.with(|inbox| *inbox)
+}
+
+/// The topic of the `set/interval` command.
+fn command_topic(args: &Args) -> String {
+    format!("sensorpub/{}/set/interval", args.device)
+}
+
 // ---------------------------------------------------------------- setup
 
 fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
@@ -427,7 +448,20 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         client_id: format!("{client_id}-subscriber"),
         topic: topic.clone(),
     });
-    let mut options = MqttOptions::new(&client_id);
+    let interval_topic: &'static str = command_topic(args).leak();
+    let subscriptions: &'static [Subscription<'static>] = if args.ha_discovery {
+        Box::leak(Box::new([
+            Subscription::new(interval_topic, QoS::AtLeastOnce),
+            Subscription::new(HA_STATUS_TOPIC, QoS::AtLeastOnce),
+        ]))
+    } else {
+        Box::leak(Box::new([Subscription::new(
+            interval_topic,
+            QoS::AtLeastOnce,
+        )]))
+    };
+    println!("listening for commands on {interval_topic} (seconds between samples)");
+    let mut options = MqttOptions::new(&client_id).with_subscriptions(subscriptions);
     if let Some(discovery) = &discovery {
         options = discovery.availability(options);
         let node = discovery.device().id();
@@ -458,7 +492,7 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         let mut buffers = Mqtt5Buffers::<256, { 2 * MESSAGE_BUFFER - 256 }, MESSAGE_BUFFER>::new();
         let mut tls_buffers = sensorpub::TlsBuffers::<16_640, { 2 * MESSAGE_BUFFER }>::new();
         let mut rng = rand::rng();
-        let (transport, mut runner) = Mqtt5::new_tls(
+        let (transport, runner) = Mqtt5::new_tls(
             &stack,
             broker,
             options,
@@ -468,17 +502,20 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
             &mut rng,
         )
         .map_err(Failure::bad_input)?;
+        let mut runner = runner.with_inbox(commands());
         return publish(args, sink, transport, runner.run(), qos, subscriber);
     }
     if mqtt5 {
         let mut buffers = Mqtt5Buffers::<256, { 2 * CONFIG_BUFFER - 256 }, CONFIG_BUFFER>::new();
-        let (transport, mut runner) =
+        let (transport, runner) =
             Mqtt5::new(&stack, broker, options, &mut buffers).map_err(Failure::bad_input)?;
+        let mut runner = runner.with_inbox(commands());
         let runner = runner.run();
         announced(args, sink, transport, runner, qos, subscriber, discovery)
     } else {
         let (mut tx, mut rx) = ([0u8; CONFIG_BUFFER], [0u8; 64]);
-        let transport = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
+        let transport =
+            Mqtt311::new(&stack, broker, options, &mut tx, &mut rx).with_inbox(commands());
         let runner = pending::<()>();
         announced(args, sink, transport, runner, qos, subscriber, discovery)
     }
@@ -536,7 +573,9 @@ where
         return publish(args, sink, transport, runner, qos, subscriber);
     };
     let mut buf = [0u8; CONFIG_BUFFER];
-    let transport = Announcing::new(transport, discovery, &mut buf).map_err(Failure::bad_input)?;
+    let transport = Announcing::new(transport, discovery, &mut buf)
+        .map_err(Failure::bad_input)?
+        .with_ha_status(commands());
     publish(args, sink, transport, runner, qos, subscriber)
 }
 
@@ -663,6 +702,7 @@ where
     };
 
     let mut buf = [0u8; MESSAGE_BUFFER];
+    let interval_topic = command_topic(args);
     let publisher = Publisher::new(
         RandomSensor::new(rand::rng()),
         sink,
@@ -670,7 +710,8 @@ where
         clock::HostClock::new(),
         &mut buf,
     )
-    .with_qos(qos);
+    .with_qos(qos)
+    .with_interval_command(commands(), &interval_topic);
     let backoff = Backoff::new(
         delivery::backoff_config().map_err(Failure::bad_input)?,
         rand::rng(),
@@ -685,6 +726,11 @@ where
         ),
     )?;
     let stats = publisher.stats();
+    match publisher.publisher().interval_status() {
+        Some(Ok(ms)) => println!("command: {interval_topic} set the period to {ms} ms"),
+        Some(Err(e)) => println!("command refused: {e} (the period did not change)"),
+        None => {}
+    }
     drop(publisher);
     let delivered = stats.published;
     match outcome {

@@ -1,9 +1,10 @@
 //! The MQTT 3.1.1 client session fed arbitrary broker bytes: the real `Mqtt311` transport
-//! (framing, the CONNACK and PUBACK checks, PINGRESP, skipped packets) over an in-memory
+//! (framing, the CONNACK, PUBACK and SUBACK checks, PINGRESP, inbound PUBLISH parsing and
+//! the skipping of one longer than rx, skipped packets) over an in-memory
 //! network whose connection returns the fuzzer's bytes, in the fuzzer's chunks, with "nothing
 //! yet", reset and end of stream in between. Whatever the broker sends: no panic, no hang,
 //! and a session that reports an error has closed its connection (the next `connect` starts
-//! over).
+//! over); every message the inbox receives has a valid topic name and fits the inbox.
 #![no_main]
 
 use core::cell::RefCell;
@@ -14,7 +15,10 @@ use core::task::{Context, Poll};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use libfuzzer_sys::fuzz_target;
-use sensorpub::{Broker, Message, Mqtt311, MqttError, MqttOptions, QoS, Transport};
+use sensorpub::{
+    Broker, Inbox, Message, Mqtt311, MqttError, MqttOptions, QoS, Subscription, Transport,
+    validate_topic_name,
+};
 use std::collections::VecDeque;
 
 /// What the broker's side of the connection does at the client's next read.
@@ -41,7 +45,8 @@ enum Op {
 
 /// The fuzzer's bytes, in a format simple enough to write seeds by hand (fuzz/corpus):
 /// `rx_extra flags op_count op…` then events to the end. Flags: bit 0 a will, bit 1 a birth
-/// message. An op byte is `% 5`: connect, publish QoS 0, publish QoS 1, poll, disconnect. An
+/// message, bit 2 a subscription (`fuzz/+`, QoS 1: connect then waits for a SUBACK `90 03 00
+/// pid code`) and an inbox of 24 bytes. An op byte is `% 5`: connect, publish QoS 0, publish QoS 1, poll, disconnect. An
 /// event is a tag byte `% 8` and its operands: 0 `len bytes…` raw bytes; 1 `code` a CONNACK
 /// (`20 02 00 code`); 2 `pid` a PUBACK for a small packet id (`40 02 00 pid`); 3 a PINGRESP;
 /// 4 pending once; 5 reset; 6 end of stream; 7 `flags code` a CONNACK with any flags. Well-formed
@@ -50,6 +55,7 @@ struct Input {
     rx_len: usize,
     will: bool,
     birth: bool,
+    subscribe: bool,
     ops: Vec<Op>,
     events: Vec<Event>,
 }
@@ -91,6 +97,7 @@ impl Input {
             rx_len,
             will: flags & 1 != 0,
             birth: flags & 2 != 0,
+            subscribe: flags & 4 != 0,
             ops,
             events,
         }
@@ -219,13 +226,20 @@ fuzz_target!(|data: &[u8]| {
         options =
             options.with_birth(Message::new("fuzz/status", b"online").with_qos(QoS::AtLeastOnce));
     }
+    const SUBSCRIPTIONS: [Subscription<'static>; 1] =
+        [Subscription::new("fuzz/+", QoS::AtLeastOnce)];
+    if input.subscribe {
+        options = options.with_subscriptions(&SUBSCRIPTIONS);
+    }
+    let inbox = Inbox::<24>::new();
     let mut mqtt = Mqtt311::new(
         &net,
         Broker::new("127.0.0.1", 1883),
         options,
         &mut tx,
         &mut rx,
-    );
+    )
+    .with_inbox(&inbox);
     embassy_futures::block_on(async {
         for op in input.ops.iter().take(32) {
             let result = match *op {
@@ -246,6 +260,10 @@ fuzz_target!(|data: &[u8]| {
                     Ok(())
                 }
             };
+            inbox.take(|m| {
+                assert_eq!(validate_topic_name(m.topic), Ok(()), "{m:?}");
+                assert!(m.topic.len() + m.payload.len() <= 24, "{m:?}");
+            });
             match result {
                 Ok(()) => {}
                 // Refused before anything was sent: the connection (if any) stays.

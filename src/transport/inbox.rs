@@ -248,6 +248,7 @@ impl<const N: usize> fmt::Debug for Inbox<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::ToOwned;
 
     #[test]
     fn keeps_the_newest_and_counts_what_it_drops() {
