@@ -70,7 +70,9 @@ pub const MQTT311_MIN_RX_BUFFER: usize = 4;
 /// delivery you can count on, publish at QoS 1 where the broker allows it.
 ///
 /// `tx` must hold the CONNECT packet and the largest PUBLISH (topic + payload + 7 bytes);
-/// `rx` the packets the broker sends a publisher (4 bytes suffice; [`MQTT311_MIN_RX_BUFFER`]).
+/// `rx` the packets the broker sends a publisher (4 bytes suffice; [`MQTT311_MIN_RX_BUFFER`]);
+/// with [subscriptions](MqttOptions::with_subscriptions), also the messages to receive (topic +
+/// payload + 7 bytes; a longer one is skipped, see [`with_inbox`](Self::with_inbox)).
 /// `new` does no I/O; [`connect`](Transport::connect) opens the connection.
 ///
 /// ```no_run
