@@ -22,6 +22,9 @@ fn concat(parts: &[&[u8]]) -> &'static [u8] {
     parts.concat().leak()
 }
 
+/// The connect result, the last poll result and the packets the client sent.
+type Exchange = (Result<(), MqttError>, Result<(), MqttError>, Vec<Vec<u8>>);
+
 /// Connects to a listener that answers CONNECT with `reply`, then polls until `done` or an
 /// error; returns the connect result, the last poll result and the bytes the client sent.
 fn exchange<const N: usize>(
@@ -29,7 +32,7 @@ fn exchange<const N: usize>(
     inbox: &Inbox<N>,
     rx_len: usize,
     done: impl Fn(&Inbox<N>) -> bool,
-) -> (Result<(), MqttError>, Result<(), MqttError>, Vec<Vec<u8>>) {
+) -> Exchange {
     let listener = RawListener::start(reply);
     let stack = Stack::default();
     let mut tx = [0u8; 256];
