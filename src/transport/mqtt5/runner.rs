@@ -227,13 +227,17 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             None => Ok(()),
         };
         let subscribed = match birth {
-            Ok(()) => self.subscribe(&mut connection, &traffic).await,
+            Ok(()) => {
+                let subscribed = self.subscribe(&mut connection, &traffic).await;
+                if subscribed.is_err() && connection.is_connected() {
+                    // Subscriptions are made whole or the connect fails: no connection that
+                    // would miss commands.
+                    let _ = connection.disconnect().await;
+                }
+                subscribed
+            }
             Err(e) => Err(e),
         };
-        if let Err(MqttError::SubscribeRejected(_)) = subscribed {
-            // `connect` succeeds whole or not at all.
-            let _ = connection.disconnect().await;
-        }
         if !self.answer(&connection, subscribed) {
             return None;
         }
