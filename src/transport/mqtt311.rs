@@ -517,17 +517,17 @@ enum Inbound {
 
 /// An inbound PUBLISH's variable header, read by our own code (MQTT 3.1.1 §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PublishHeader<'p> {
+struct PublishHeader<'p> {
     /// The topic name.
-    pub topic: &'p str,
+    topic: &'p str,
     /// The packet id, at QoS 1.
-    pub pid: Option<Pid>,
+    pid: Option<Pid>,
     /// QoS 0 or 1.
-    pub qos: QoS,
+    qos: QoS,
     /// The retain flag.
-    pub retain: bool,
+    retain: bool,
     /// Where the payload starts, after the fixed header.
-    pub payload_offset: usize,
+    payload_offset: usize,
 }
 
 /// The total length and the fixed header's length of the packet at the start of `bytes`,
@@ -547,14 +547,9 @@ fn frame_header(bytes: &[u8]) -> Option<(usize, usize)> {
 /// Parses an inbound PUBLISH: `first` is its first byte, `body` what follows the fixed
 /// header (all of it, or with `partial` only its start). A topic that is not UTF-8, empty,
 /// holds a wildcard or NUL, a QoS of 2 or 3 (we subscribe at QoS 1 at most), a packet id
-/// 0, or a body shorter than its header is [`MqttError::Protocol`].
-///
-/// `pub` only for the fuzz targets (`sensorpub::fuzzing`); the module is private.
-pub fn parse_publish(
-    first: u8,
-    body: &[u8],
-    partial: bool,
-) -> Result<PublishHeader<'_>, MqttError> {
+/// 0, or a body shorter than its header is [`MqttError::Protocol`]. Fuzzed through the
+/// `mqtt311_session` target.
+fn parse_publish(first: u8, body: &[u8], partial: bool) -> Result<PublishHeader<'_>, MqttError> {
     let qos = match (first >> 1) & 0b11 {
         0 => QoS::AtMostOnce,
         1 => QoS::AtLeastOnce,
