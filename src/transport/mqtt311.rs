@@ -734,3 +734,37 @@ impl<'a, N: TcpConnect + Dns + 'a> core::fmt::Debug for Mqtt311<'a, N> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_with_a_two_byte_remaining_length() {
+        let filter = core::str::from_utf8(&[b'f'; 200]).unwrap();
+        let mut tx = [0u8; 256];
+        // Packet id 2, filter length 200, the filter, QoS 0: 205 bytes = CD 01.
+        let len = encode_subscribe(&mut tx, 2, filter, QoS::AtMostOnce).unwrap();
+        assert_eq!(len, 3 + 205);
+        assert_eq!(tx[..7], [0x82, 0xcd, 0x01, 0x00, 0x02, 0x00, 0xc8]);
+        assert_eq!(tx[len - 1], 0);
+        assert_eq!(
+            encode_subscribe(&mut tx[..207], 2, filter, QoS::AtMostOnce),
+            None
+        );
+    }
+
+    #[test]
+    fn publish_header_of_a_partial_packet() {
+        // QoS 1, topic "ab", packet id 5; payload not there yet.
+        let body = [0x00, 0x02, b'a', b'b', 0x00, 0x05];
+        let header = parse_publish(0x32, &body, true).unwrap();
+        assert_eq!(header.topic, "ab");
+        assert_eq!(header.pid.map(Pid::get), Some(5));
+        assert_eq!(header.payload_offset, 6);
+        assert_eq!(
+            parse_publish(0x32, &body[..5], true),
+            Err(MqttError::Protocol)
+        );
+    }
+}
