@@ -215,7 +215,10 @@ impl Transport for Mqtt5<'_> {
     }
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
-    /// then publishes the birth message. Does nothing when already connected.
+    /// then publishes the birth message and makes the
+    /// [subscriptions](MqttOptions::with_subscriptions), each acknowledged (SUBACK) within the
+    /// timeout; what arrives on them goes to the inbox given to
+    /// [`Mqtt5Runner::with_inbox`]. Does nothing when already connected.
     async fn connect(&mut self) -> Result<(), MqttError> {
         self.call(Request::Connect).await
     }
