@@ -684,7 +684,9 @@ impl<T: Transport> Transport for Announcing<'_, '_, T> {
     type Error = T::Error;
 
     /// Publishes through the inner transport, then re-announces if Home Assistant came
-    /// online meanwhile ([`with_ha_status`](Announcing::with_ha_status)).
+    /// online meanwhile ([`with_ha_status`](Announcing::with_ha_status)). An error from
+    /// that announcement is returned too, although `message` was delivered: sending it again
+    /// stays within at-least-once.
     async fn publish(&mut self, message: &Message<'_>) -> Result<(), T::Error> {
         self.inner.publish(message).await?;
         self.follow_ha_status().await
