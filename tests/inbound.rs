@@ -12,9 +12,10 @@ use common::{PATIENCE, TestBroker, Version};
 use embassy_futures::select::{Either, select};
 use embassy_time::Timer;
 use sensorpub::{
-    Announcing, Broker, Clock, HA_STATUS_TOPIC, HaDevice, HaDiscovery, Inbox, IntervalError,
-    JsonSink, Message, MockSensor, Mqtt5, Mqtt5Buffers, Mqtt311, MqttError, MqttOptions, Publisher,
-    QoS, Quantity, Reading, Sample, SimulatedClock, Subscription, Transport,
+    Announcing, Backoff, BackoffConfig, Broker, Clock, HA_STATUS_TOPIC, HaDevice, HaDiscovery,
+    Inbox, IntervalError, JsonSink, Message, MessageQueue, MockSensor, Mqtt5, Mqtt5Buffers,
+    Mqtt311, MqttError, MqttOptions, Publisher, QoS, Quantity, Reading, ResilientPublisher, Sample,
+    SimulatedClock, Subscription, Transport,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -415,6 +416,56 @@ fn mqtt5_set_interval_changes_the_period_and_bad_payloads_change_nothing() {
     let options = MqttOptions::new("interval-5").with_subscriptions(&INTERVAL_SUBSCRIPTION);
     with_mqtt5(broker.port(Version::V5), options, &inbox, async |device| {
         interval_commands(device, &inbox, port).await;
+    });
+}
+
+/// A backoff's randomness: none.
+struct Zero;
+
+impl rand_core::TryRng for Zero {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(0)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        dst.fill(0);
+        Ok(())
+    }
+}
+
+/// The resilient loop follows `set/interval` too.
+#[test]
+fn a_resilient_publisher_follows_set_interval_over_mqtt311() {
+    let broker = TestBroker::start();
+    let port = broker.port(Version::V311);
+    let inbox = Inbox::<64>::new();
+    let options = MqttOptions::new("interval-resilient").with_subscriptions(&INTERVAL_SUBSCRIPTION);
+    with_mqtt311(port, options, &inbox, async |device| {
+        let script = [Ok(sample())];
+        let mut buf = [0u8; 128];
+        let publisher = Publisher::new(
+            MockSensor::new(&script).repeating(),
+            JsonSink::object("sensorpub/inbound/value").expect("valid topic"),
+            &mut *device,
+            SimulatedClock::new(),
+            &mut buf,
+        )
+        .with_interval_command(&inbox, INTERVAL);
+        let backoff = Backoff::new(BackoffConfig::new(500, 30_000).expect("valid"), Zero);
+        let mut resilient =
+            ResilientPublisher::new(publisher, backoff, MessageQueue::<8, 1024>::new());
+        resilient.transport_mut().connect().await.expect("connect");
+        send(port, INTERVAL, b"4", QoS::AtLeastOnce, false).await;
+        poll_until(resilient.transport_mut(), || !inbox.is_empty()).await;
+        let start = resilient.publisher().clock().now_ms();
+        resilient.run_for::<1>(1_000, 3).await.expect("publish");
+        let elapsed = resilient.publisher().clock().now_ms() - start;
+        assert_eq!(resilient.publisher().interval_status(), Some(Ok(4_000)));
+        assert_eq!(elapsed, 8_000, "two waits of the commanded 4 s");
+        assert_eq!(resilient.stats().published, 3);
     });
 }
 
