@@ -307,13 +307,15 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             let op = connection
                 .subscribe(&topics, &[])
                 .await
-                .map_err(|e| subscribe_error(e, traffic))?;
+                .map_err(|e| traffic.explain(subscribe_error(e)))?;
             while connection.is_pending(&op) {
-                match with_deadline(deadline, connection.poll()).await {
-                    Ok(Ok(publish)) => deliver(self.inbox, publish),
-                    Ok(Err(e)) => return Err(subscribe_error(e, traffic)),
-                    Err(_) => return Err(MqttError::Timeout),
-                }
+                progress(connection, deadline, self.inbox)
+                    .await
+                    .map_err(|e| match e {
+                        // The SUBACK's reason code: no publish is waiting for a PUBACK now.
+                        MqttError::PublishRejected(code) => MqttError::SubscribeRejected(code),
+                        e => traffic.explain(e),
+                    })?;
             }
             if connection.is_invalidated(&op) {
                 return Err(MqttError::Closed);
@@ -451,16 +453,11 @@ fn copied(buffer: &[u8], topic_len: usize, payload_len: usize) -> Option<(&str, 
     Some((core::str::from_utf8(topic).ok()?, payload))
 }
 
-/// A SUBACK's refusal as [`MqttError::SubscribeRejected`], other failures as usual.
-fn subscribe_error<E: embedded_io_async::Error>(
-    e: minimq::Error<E>,
-    traffic: &Traffic,
-) -> MqttError {
-    match e {
-        minimq::Error::Peer(minimq::PeerError::Rejected(code)) => {
-            MqttError::SubscribeRejected(code.into())
-        }
-        other => traffic.explain(session_error(other, QoS::AtMostOnce)),
+/// A failed SUBSCRIBE: a refusal as [`MqttError::SubscribeRejected`], others as usual.
+fn subscribe_error<E: embedded_io_async::Error>(e: minimq::Error<E>) -> MqttError {
+    match session_error(e, QoS::AtMostOnce) {
+        MqttError::PublishRejected(code) => MqttError::SubscribeRejected(code),
+        other => other,
     }
 }
 
