@@ -437,6 +437,48 @@ fn a_broker_that_comes_back_is_ridden_out_and_the_run_exits_0() {
     assert!(received >= count, "only {received} of {count} arrived");
 }
 
+/// `--broker` twice: the first is unreachable from the start, so the run begins on the
+/// second; then the first comes up and the second goes away for good, and the run finishes
+/// on the first. Every message reaches one of the two, nothing is dropped, exit 0.
+#[test]
+fn repeated_broker_flags_fail_over_between_the_nodes_and_the_run_exits_0() {
+    let mut first = TestBroker::start();
+    first.stop();
+    let mut second = TestBroker::start();
+    let mut on_first = first.subscribe("sensorpub/failover/value");
+    let mut on_second = second.subscribe("sensorpub/failover/value");
+    let count = 30;
+    let args = [
+        "--broker".to_owned(),
+        format!("127.0.0.1:{}", first.port(Version::V5)),
+        "--broker".to_owned(),
+        format!("127.0.0.1:{}", second.port(Version::V5)),
+        "--qos".to_owned(),
+        "1".to_owned(),
+        "--device".to_owned(),
+        "failover".to_owned(),
+        "--count".to_owned(),
+        count.to_string(),
+        "--interval-ms".to_owned(),
+        "25".to_owned(),
+        "--give-up-after".to_owned(),
+        "0".to_owned(),
+    ];
+    let result = host_in_background(args.to_vec());
+    on_second.take(5);
+    first.restart();
+    second.stop();
+    let outcome = result.recv_timeout(PATIENCE).expect("the run ends");
+    assert_eq!(outcome, Ok(()));
+    let mut received = 5;
+    for subscriber in [&mut on_first, &mut on_second] {
+        while subscriber.next_within(Duration::from_secs(2)).is_some() {
+            received += 1;
+        }
+    }
+    assert!(received >= count, "only {received} of {count} arrived");
+}
+
 #[test]
 fn a_broker_that_stays_away_ends_the_run_after_give_up_after_seconds() {
     let mut broker = TestBroker::start();

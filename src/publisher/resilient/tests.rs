@@ -250,7 +250,9 @@ fn while_connected_each_message_goes_out_at_once() {
             published: 1,
             queued: 0,
             dropped: 0,
-            reconnects: 0
+            reconnects: 0,
+            broker: 0,
+            switches: 0
         }
     );
 }
@@ -388,7 +390,9 @@ fn a_full_queue_drops_the_oldest_and_counts_it() {
             published: 3,
             queued: 0,
             dropped: 2,
-            reconnects: 1
+            reconnects: 1,
+            broker: 0,
+            switches: 0
         }
     );
 }

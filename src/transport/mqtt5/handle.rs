@@ -54,6 +54,9 @@ use embedded_nal_async::{Dns, TcpConnect};
 /// goes away) after the write loses it unseen. Use QoS 1 where that matters.
 pub struct Mqtt5<'b> {
     link: &'b Link,
+    /// The broker it was built with; the options may name fallbacks.
+    broker: Broker<'b>,
+    options: MqttOptions<'b>,
     message: &'b MessageBuffer,
     /// A request was posted whose answer nobody took: the caller's future was dropped.
     unanswered: bool,
@@ -93,6 +96,8 @@ impl<'b> Mqtt5<'b> {
         let runner = Mqtt5Runner::new(settings, rx, tx)?;
         let handle = Self {
             link,
+            broker,
+            options,
             message,
             unanswered: false,
         };
@@ -154,7 +159,15 @@ impl<'b> Mqtt5<'b> {
         Ok((handle, runner.with_tls(tls)))
     }
 
-    /// Sends DISCONNECT (so the broker drops the will) and closes the connection.
+    /// The broker of the current connection, or while disconnected of the last attempt:
+    /// the one it was built with, or one of the options'
+    /// [fallbacks](MqttOptions::with_fallbacks) after a failure.
+    pub fn broker(&self) -> Broker<'b> {
+        self.options.broker_at(self.broker, self.link.broker.get())
+    }
+
+    /// Sends DISCONNECT (so the broker drops the will) and closes the connection. The next
+    /// connect goes to the same broker.
     pub async fn disconnect(&mut self) {
         let _ = self.call(Request::Disconnect).await;
     }
@@ -223,6 +236,10 @@ impl Transport for Mqtt5<'_> {
         self.link.connected.get()
     }
 
+    fn broker_index(&self) -> usize {
+        self.link.broker.get()
+    }
+
     /// Handles what the broker sent meanwhile, without waiting for more. The runner keeps an
     /// idle connection alive by itself; `poll` reports how it stands: `Ok` while it is up,
     /// the error that ended it (once) if it ended while idle, e.g. [`MqttError::Timeout`]
@@ -235,6 +252,7 @@ impl Transport for Mqtt5<'_> {
 impl core::fmt::Debug for Mqtt5<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mqtt5")
+            .field("broker", &self.broker())
             .field("connected", &self.link.connected.get())
             .finish_non_exhaustive()
     }
