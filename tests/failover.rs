@@ -302,7 +302,9 @@ fn mqtt5_redirecting_connack_is_a_typed_refusal_and_the_next_broker_is_tried() {
             mqtt.publish(&message).await.expect("acknowledged");
             mqtt.disconnect().await;
         });
-        let arrived = subscriber.next_within(PATIENCE).expect("the message arrived");
+        let arrived = subscriber
+            .next_within(PATIENCE)
+            .expect("the message arrived");
         assert_eq!(arrived.payload, b"redirected");
         // The redirecting listener saw one CONNECT and nothing after it.
         let packets = common::split_packets(&redirecting.received());

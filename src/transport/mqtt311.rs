@@ -51,6 +51,11 @@ pub const MQTT311_MIN_RX_BUFFER: usize = 4;
 /// (bytes that do not frame as MQTT, an unexpected packet, a CONNACK with reserved bits set).
 /// The next [`connect`](Transport::connect) then opens a new connection.
 ///
+/// **Several brokers.** With [`MqttOptions::with_fallbacks`], the connect after a failed
+/// connect or a lost connection goes to the next broker of the list (the one given to `new`
+/// first, then the fallbacks, round robin); [`broker`](Self::broker) and
+/// [`broker_index`](Transport::broker_index) say which one is in use.
+///
 /// **What `Ok` from [`publish`](Transport::publish) means.** At QoS 1: the broker
 /// acknowledged the message (PUBACK with its packet id). At QoS 0 there is no
 /// acknowledgement in MQTT; before writing, the transport reads what the socket already holds,
@@ -460,8 +465,9 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
     }
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
-    /// then publishes the birth message. Does nothing when already connected.
-    /// [`MqttError::InvalidTopic`], before any I/O, if the will's or the birth message's
+    /// then publishes the birth message. Does nothing when already connected. After a failed
+    /// connect or a lost connection it goes to the next broker of the list
+    /// ([`MqttOptions::with_fallbacks`]). [`MqttError::InvalidTopic`], before any I/O, if the will's or the birth message's
     /// topic is not a valid topic name. A birth message that cannot be published closes the
     /// new connection again: `connect` succeeds whole or not at all.
     async fn connect(&mut self) -> Result<(), MqttError> {

@@ -46,6 +46,14 @@ use embedded_nal_async::{Dns, TcpConnect};
 /// # }
 /// ```
 ///
+/// **Several brokers.** With [`MqttOptions::with_fallbacks`], the connect after a failed
+/// connect (a refusal included, e.g. [`Refusal::UseAnotherServer`]) or a lost connection goes
+/// to the next broker of the list (the one given to `new` first, then the fallbacks, round
+/// robin); [`broker`](Self::broker) and [`broker_index`](Transport::broker_index) say which
+/// one is in use.
+///
+/// [`Refusal::UseAnotherServer`]: crate::Refusal::UseAnotherServer
+///
 /// What `Ok` promises: at QoS 1, the broker acknowledged the message (PUBACK). At QoS 0,
 /// that it was written to a connection that was open: the runner reads the connection
 /// right before and right after writing, so a broker that had already closed it (end of
@@ -227,7 +235,9 @@ impl Transport for Mqtt5<'_> {
     }
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
-    /// then publishes the birth message. Does nothing when already connected.
+    /// then publishes the birth message. Does nothing when already connected. After a failed
+    /// connect or a lost connection it goes to the next broker of the list
+    /// ([`MqttOptions::with_fallbacks`]).
     async fn connect(&mut self) -> Result<(), MqttError> {
         self.call(Request::Connect).await
     }

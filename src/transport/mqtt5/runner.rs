@@ -455,10 +455,8 @@ impl<N> core::fmt::Debug for Mqtt5Runner<'_, N> {
         f.debug_struct("Mqtt5Runner")
             .field(
                 "broker",
-                &(self.settings.options).broker_at(
-                    self.settings.broker,
-                    self.settings.link.broker.get(),
-                ),
+                &(self.settings.options)
+                    .broker_at(self.settings.broker, self.settings.link.broker.get()),
             )
             .field("options", &self.settings.options)
             .field("connected", &self.settings.link.connected.get())
