@@ -16,10 +16,11 @@ use embedded_hal_async::delay::DelayNs;
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 use sensorpub::{
-    Backoff, BackoffConfig, Clock, JsonSink, Message, MessageQueue, Publisher, QoS, Quantity,
-    Reading, ResilientPublisher, Sample, Sensor, Stats, Transport,
+    Backoff, BackoffConfig, Clock, FlashQueue, JsonSink, Message, MessageQueue, OutageQueue,
+    Publisher, QoS, Quantity, Reading, ResilientPublisher, Sample, Sensor, Stats, Transport,
 };
 use sensorpub::{Broker, Mqtt311, MqttError, MqttOptions, Refusal};
+use sequential_storage::mock_flash::{MockFlashBase, WriteCountCheck};
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 use std_embedded_nal_async::Stack;
@@ -88,6 +89,20 @@ where
     T: Transport,
     T::Error: core::fmt::Debug,
 {
+    stream_via(transport, stop, MessageQueue::<64, 2048>::new()).await
+}
+
+/// [`stream`] with the outage queue `queue` (RAM or flash).
+async fn stream_via<T, Q>(
+    transport: T,
+    stop: Option<(&RefCell<TestBroker>, u32)>,
+    queue: Q,
+) -> (Stats, usize)
+where
+    T: Transport,
+    T::Error: core::fmt::Debug,
+    Q: OutageQueue,
+{
     let sensor = Counting { next: 1, stop };
     let mut buf = [0u8; 64];
     let publisher = Publisher::new(
@@ -98,8 +113,7 @@ where
         &mut buf,
     )
     .with_qos(QoS::AtLeastOnce);
-    let mut publisher =
-        ResilientPublisher::new(publisher, backoff(), MessageQueue::<64, 2048>::new());
+    let mut publisher = ResilientPublisher::new(publisher, backoff(), queue);
     publisher
         .run_for(PERIOD_MS, COUNT)
         .await
@@ -224,6 +238,38 @@ fn mqtt311_broker_lost_mid_stream_fails_over_and_the_queue_carries_over() {
     let primary = host(first.borrow().port(Version::V311));
     let mqtt = Mqtt311::new(&stack, primary, options, &mut tx, &mut rx);
     let (stats, index) = async_io::block_on(stream(mqtt, Some((&first, STOP_BEFORE))));
+    assert_lost_first_broker_mid_stream(
+        &mut first_subscriber,
+        &mut second_subscriber,
+        stats,
+        index,
+    );
+}
+
+/// The same with the outage queue on (mock) NOR flash: it carries over too.
+#[test]
+fn mqtt311_broker_lost_mid_stream_fails_over_with_a_flash_queue() {
+    let first = RefCell::new(TestBroker::start());
+    let second = TestBroker::start();
+    let mut first_subscriber = first.borrow().subscribe(TOPIC);
+    let mut second_subscriber = second.subscribe(TOPIC);
+    let fallbacks = [host(second.port(Version::V311))];
+    let options = MqttOptions::new("failover-311-flash")
+        .with_timeout_ms(2_000)
+        .with_fallbacks(&fallbacks);
+    let stack = Stack::default();
+    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+    let primary = host(first.borrow().port(Version::V311));
+    let mqtt = Mqtt311::new(&stack, primary, options, &mut tx, &mut rx);
+    // Eight pages of 512 bytes.
+    let mut flash = MockFlashBase::<8, 4, 128>::new(WriteCountCheck::Twice, None, true);
+    let (stats, index) = async_io::block_on(async {
+        let range = MockFlashBase::<8, 4, 128>::FULL_FLASH_RANGE;
+        let queue = FlashQueue::<_, 128>::open(&mut flash, range)
+            .await
+            .expect("the queue opens");
+        stream_via(mqtt, Some((&first, STOP_BEFORE)), queue).await
+    });
     assert_lost_first_broker_mid_stream(
         &mut first_subscriber,
         &mut second_subscriber,
