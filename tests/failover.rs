@@ -19,7 +19,7 @@ use sensorpub::{
     Backoff, BackoffConfig, Clock, FlashQueue, JsonSink, Message, MessageQueue, OutageQueue,
     Publisher, QoS, Quantity, Reading, ResilientPublisher, Sample, Sensor, Stats, Transport,
 };
-use sensorpub::{Broker, Mqtt311, MqttError, MqttOptions, Refusal};
+use sensorpub::{Broker, Mqtt311, MqttError, MqttOptions, Refusal, ThingSpeak};
 use sequential_storage::mock_flash::{MockFlashBase, WriteCountCheck};
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -363,6 +363,35 @@ fn mqtt5_redirecting_connack_is_a_typed_refusal_and_the_next_broker_is_tried() {
             .contains("use another server")
     );
     assert!(Refusal::ServerMoved.to_string().contains("0x9d"));
+}
+
+/// The ThingSpeak profile takes fallbacks too (a local proxy in front of ThingSpeak, say):
+/// its transport moves to the next broker after a refused connect.
+#[test]
+fn thingspeak_transport_fails_over_to_its_fallback() {
+    let second = TestBroker::start();
+    let mut subscriber = second.subscribe("channels/1234567/publish");
+    let fallbacks = [host(second.port(Version::V311))];
+    let profile = ThingSpeak::new(1_234_567, "device", "device", "secret")
+        .with_broker(host(free_port()))
+        .with_fallbacks(&fallbacks)
+        .with_timeout_ms(2_000);
+    assert_eq!(profile.options().fallbacks(), fallbacks);
+    let stack = Stack::default();
+    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+    let mut mqtt = profile.transport(&stack, &mut tx, &mut rx);
+    async_io::block_on(async {
+        assert!(matches!(mqtt.connect().await, Err(MqttError::Connect(_))));
+        mqtt.connect().await.expect("the fallback");
+        let update = Message::new("channels/1234567/publish", b"field1=7");
+        mqtt.publish(&update).await.expect("written");
+        mqtt.disconnect().await;
+    });
+    assert_eq!(mqtt.broker(), fallbacks[0]);
+    let arrived = subscriber
+        .next_within(PATIENCE)
+        .expect("the update arrived");
+    assert_eq!(arrived.payload, b"field1=7");
 }
 
 /// One broker in the list (no fallbacks): a lost connection comes back to the same broker,
