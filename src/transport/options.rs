@@ -157,10 +157,7 @@ impl<'a> MqttOptions<'a> {
 
     /// Broker `index` of the list *primary, fallbacks…* (`index` taken modulo its length).
     pub(crate) fn broker_at(&self, primary: Broker<'a>, index: usize) -> Broker<'a> {
-        match index % (self.fallbacks.len() + 1) {
-            0 => primary,
-            i => self.fallbacks.get(i - 1).copied().unwrap_or(primary),
-        }
+        broker_at(primary, self.fallbacks, index)
     }
 
     /// The index of the broker after `index` in the list *primary, fallbacks…*, round robin.
@@ -285,6 +282,18 @@ impl<'a> MqttOptions<'a> {
         } else {
             self.client_id
         }
+    }
+}
+
+/// Broker `index` of the list *primary, fallbacks…* (`index` taken modulo its length).
+pub(crate) fn broker_at<'a>(
+    primary: Broker<'a>,
+    fallbacks: &'a [Broker<'a>],
+    index: usize,
+) -> Broker<'a> {
+    match index % (fallbacks.len() + 1) {
+        0 => primary,
+        i => fallbacks.get(i - 1).copied().unwrap_or(primary),
     }
 }
 

@@ -6,6 +6,7 @@ use super::runner::{Mqtt5Runner, Settings};
 use super::{Link, MessageBuffer, Mqtt5Buffers, Request};
 use crate::message::Message;
 use crate::topic::validate_topic_name;
+use crate::transport::options::broker_at;
 use crate::transport::{Broker, MqttConfigError, MqttError, MqttOptions, Transport};
 use embedded_nal_async::{Dns, TcpConnect};
 
@@ -62,9 +63,9 @@ use embedded_nal_async::{Dns, TcpConnect};
 /// goes away) after the write loses it unseen. Use QoS 1 where that matters.
 pub struct Mqtt5<'b> {
     link: &'b Link,
-    /// The broker it was built with; the options may name fallbacks.
+    /// The broker it was built with, and the options' fallbacks.
     broker: Broker<'b>,
-    options: MqttOptions<'b>,
+    fallbacks: &'b [Broker<'b>],
     message: &'b MessageBuffer,
     /// A request was posted whose answer nobody took: the caller's future was dropped.
     unanswered: bool,
@@ -105,7 +106,7 @@ impl<'b> Mqtt5<'b> {
         let handle = Self {
             link,
             broker,
-            options,
+            fallbacks: options.fallbacks(),
             message,
             unanswered: false,
         };
@@ -171,7 +172,7 @@ impl<'b> Mqtt5<'b> {
     /// the one it was built with, or one of the options'
     /// [fallbacks](MqttOptions::with_fallbacks) after a failure.
     pub fn broker(&self) -> Broker<'b> {
-        self.options.broker_at(self.broker, self.link.broker.get())
+        broker_at(self.broker, self.fallbacks, self.link.broker.get())
     }
 
     /// Sends DISCONNECT (so the broker drops the will) and closes the connection. The next
