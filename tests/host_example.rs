@@ -437,17 +437,16 @@ fn a_broker_that_comes_back_is_ridden_out_and_the_run_exits_0() {
     assert!(received >= count, "only {received} of {count} arrived");
 }
 
-/// `--broker` twice: the first is unreachable from the start, so the run begins on the
-/// second; then the first comes up and the second goes away for good, and the run finishes
-/// on the first. Every message reaches one of the two, nothing is dropped, exit 0.
+/// `--broker` twice: the first serves the first messages, then goes away, and the run goes on
+/// on the second; the first comes back and the second goes away for good, and the run
+/// finishes on the first. Every message reaches one of the two, nothing is dropped, exit 0.
 #[test]
 fn repeated_broker_flags_fail_over_between_the_nodes_and_the_run_exits_0() {
     let mut first = TestBroker::start();
-    first.stop();
     let mut second = TestBroker::start();
     let mut on_first = first.subscribe("sensorpub/failover/value");
     let mut on_second = second.subscribe("sensorpub/failover/value");
-    let count = 30;
+    let count = 40;
     let args = [
         "--broker".to_owned(),
         format!("127.0.0.1:{}", first.port(Version::V5)),
@@ -465,12 +464,14 @@ fn repeated_broker_flags_fail_over_between_the_nodes_and_the_run_exits_0() {
         "0".to_owned(),
     ];
     let result = host_in_background(args.to_vec());
+    on_first.take(5);
+    first.stop();
     on_second.take(5);
     first.restart();
     second.stop();
     let outcome = result.recv_timeout(PATIENCE).expect("the run ends");
     assert_eq!(outcome, Ok(()));
-    let mut received = 5;
+    let mut received = 10;
     for subscriber in [&mut on_first, &mut on_second] {
         while subscriber.next_within(Duration::from_secs(2)).is_some() {
             received += 1;
