@@ -480,6 +480,37 @@ fn repeated_broker_flags_fail_over_between_the_nodes_and_the_run_exits_0() {
     assert!(received >= count, "only {received} of {count} arrived");
 }
 
+/// `--broker` twice with nothing listening at the first: the first connection tries each
+/// node once before giving up, so the run starts on the second and exits 0.
+#[test]
+fn an_unreachable_first_broker_is_skipped_at_the_start() {
+    let second = TestBroker::start();
+    let mut subscriber = second.subscribe("sensorpub/skip-first/value");
+    let first = format!("127.0.0.1:{}", common::free_port());
+    let second_address = format!("127.0.0.1:{}", second.port(Version::V311));
+    let args = [
+        "--broker",
+        &first,
+        "--broker",
+        &second_address,
+        "--mqtt",
+        "3",
+        "--qos",
+        "1",
+        "--device",
+        "skip-first",
+        "--count",
+        "3",
+        "--interval-ms",
+        "10",
+    ];
+    assert_eq!(host(&args), Ok(()));
+    assert_eq!(subscriber.take(3).len(), 3);
+    // One node only: the same unreachable address fails the run at once.
+    let failure = host(&["--broker", &first, "--count", "1"]).expect_err("nobody listens");
+    assert_one_line(&failure, EXIT_FAILED, "cannot reach the broker");
+}
+
 #[test]
 fn a_broker_that_stays_away_ends_the_run_after_give_up_after_seconds() {
     let mut broker = TestBroker::start();
