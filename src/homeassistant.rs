@@ -715,6 +715,10 @@ impl<T: Transport> Transport for Announcing<'_, '_, T> {
         self.inner.poll().await?;
         self.follow_ha_status().await
     }
+
+    fn broker_index(&self) -> usize {
+        self.inner.broker_index()
+    }
 }
 
 #[cfg(test)]
