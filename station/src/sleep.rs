@@ -71,6 +71,21 @@ impl SleepConfig {
         self.threshold = messages;
         self
     }
+
+    /// Whether the coming wake (`state` as it is before it) turns the radio on, if it leaves
+    /// `queued` messages stored in its fullest destination. [`wake`] decides with this; a
+    /// firmware calls it before the wake, with what is stored plus the coming sample, to bring
+    /// Wi-Fi up only when it will be used (and while the sensors are read).
+    pub const fn sends(&self, state: &WakeState, queued: usize) -> bool {
+        let wake = state.wakes.wrapping_add(1);
+        let connect_every = if self.connect_every == 0 {
+            1
+        } else {
+            self.connect_every
+        };
+        let scheduled = wake % connect_every == 0;
+        queued > 0 && (scheduled || (queued >= self.threshold && !state.behind))
+    }
 }
 
 /// What the cycle keeps from one wake to the next: small and `Copy`, for the caller to keep
@@ -232,11 +247,9 @@ where
         store(broker, Destination::Broker, &sample, &mut report).await;
         store(thingspeak, Destination::ThingSpeak, &sample, &mut report).await;
     }
-    state.wakes = state.wakes.wrapping_add(1);
-
     let most = broker.stats().queued.max(thingspeak.stats().queued);
-    let scheduled = state.wakes % config.connect_every.max(1) == 0;
-    let connect = most > 0 && (scheduled || (most >= config.threshold && !state.behind));
+    let connect = config.sends(state, most);
+    state.wakes = state.wakes.wrapping_add(1);
     let mut radio_on_ms = 0;
     if connect {
         let start_ms = clock.now_ms();
