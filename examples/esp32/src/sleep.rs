@@ -152,8 +152,14 @@ pub async fn sleep_task(
             .map_err(|e| log::error!("partition table: {e:?}"))?;
         let entry = table
             .iter()
-            .find(|p| p.label_as_str() == PARTITION)
-            .ok_or_else(|| log::error!("no data partition `{PARTITION}`: see partitions.csv"))?;
+            // Data (1), subtype undefined (6), as partitions.csv says: esp-bootloader-esp-idf
+            // turns only known subtypes into a region.
+            .find(|p| p.label_as_str() == PARTITION && p.raw_type() == 1 && p.raw_subtype() == 6)
+            .ok_or_else(|| {
+                log::error!(
+                    "no data partition `{PARTITION}` (undefined subtype): see partitions.csv"
+                )
+            })?;
         let mut region = entry.as_flash_region(&mut storage);
         let capacity = u32::try_from(region.partition_size()).unwrap_or(u32::MAX);
         let nor = region
