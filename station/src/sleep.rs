@@ -83,7 +83,7 @@ impl SleepConfig {
         } else {
             self.connect_every
         };
-        let scheduled = wake % connect_every == 0;
+        let scheduled = wake.is_multiple_of(connect_every);
         queued > 0 && (scheduled || (queued >= self.threshold && !state.behind))
     }
 }
@@ -203,9 +203,17 @@ impl Outbox for Nowhere {
     }
 }
 
-/// One wake of a battery node (see the [module docs](self)): reads the PySense once, stores
-/// the sample in `broker` and `thingspeak` (or [`Nowhere`]), sends both backlogs if this is a
-/// send wake, updates `state`, and says how long to sleep.
+/// One wake of a battery node: reads the PySense once, stores the sample in `broker` and
+/// `thingspeak` (or [`Nowhere`]), sends both backlogs if this is a send wake
+/// ([`SleepConfig::sends`]), updates `state`, and says how long to sleep.
+///
+/// Deep sleep erases RAM: give each destination a [`FlashQueue`](sensorpub::FlashQueue)
+/// opened afresh each wake over the same flash range, and keep `state` where deep sleep does
+/// not erase it (the ESP32's RTC RAM). The schedule is "every `period_ms` from the first
+/// wake" on `clock`, which must keep running through the sleep (the RTC timer, not a timer
+/// that starts at 0 on every boot). A send wake holds the radio until every stored message
+/// is sent at the sinks' pace (ThingSpeak: 15 s between updates) or the destination's
+/// [`BackoffConfig`](sensorpub::BackoffConfig) attempts run out: give it few attempts.
 ///
 /// - `bus`: makes a handle on the PySense's I2C bus for each chip, as for [`run`](crate::run).
 /// - `clock`: runs through deep sleep; its [`Clock::unix_time`] stamps the sample (without
