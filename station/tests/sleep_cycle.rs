@@ -324,6 +324,7 @@ fn thingspeak_updates_taken_in_deep_sleep_keep_their_created_at_and_the_15_s_pac
         .with_broker(Broker::new("127.0.0.1", thingspeak_broker.port()))
         .with_timeout_ms(2_000);
     let mut flash = Flash::new(WriteCountCheck::Twice, None, true);
+    let flash_start = flash.stats_snapshot();
     let clock = SimulatedClock::new().with_unix_time(FIRST_TIME);
     let bus = warmer_each_sample();
     let config = SleepConfig::new(PERIOD_MS).connect_every(4);
@@ -399,11 +400,14 @@ fn thingspeak_updates_taken_in_deep_sleep_keep_their_created_at_and_the_15_s_pac
     }
     // The replay of 8 held the radio for 7 × 15 s: the period overran, and the next wake
     // came at once rather than a minute after the one before.
+    let flash_cost = flash_start.compare_to(flash.stats_snapshot());
     println!(
         "ThingSpeak over MQTT 3.1.1, QoS 0, {WAKES} wakes, K = 4: {} send wakes, radio on \
-         {} ms in all = {:.0} ms per published sample (15 s pace)",
+         {} ms in all = {:.0} ms per published sample (15 s pace); flash: {:.0} bytes \
+         written per sample",
         totals.send_wakes,
         totals.radio_on_ms,
         totals.radio_on_ms as f64 / f64::from(totals.published),
+        flash_cost.bytes_written as f64 / f64::from(WAKES),
     );
 }
