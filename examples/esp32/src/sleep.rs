@@ -179,9 +179,11 @@ pub async fn sleep_task(
             }
         );
 
-        // Wi-Fi only when this wake sends, or to learn the time after a power-up.
-        let time_unknown = sensorpub::Clock::unix_time(&mut clock).is_none();
-        if config.sends(&state, queue.len() + 1) || time_unknown {
+        // Wi-Fi only when this wake sends, or on the first wake after a power-up to learn the
+        // time (once: an unreachable server must not keep the radio on every wake).
+        let first_without_time =
+            state.wakes == 0 && sensorpub::Clock::unix_time(&mut clock).is_none();
+        if config.sends(&state, queue.len() + 1) || first_without_time {
             spawner.spawn(crate::wifi_task(controller).map_err(|_| log::error!("task pool"))?);
             if with_timeout(WIFI_PATIENCE, stack.wait_config_up())
                 .await
