@@ -107,6 +107,9 @@ pub struct WakeState {
     pub behind: bool,
 }
 
+/// First word of [`WakeState::to_words`]: the layout, version 1.
+const STATE_MAGIC: u32 = 0x5EE9_0001;
+
 impl WakeState {
     /// The state of a node that has not woken yet.
     pub const fn new() -> Self {
@@ -117,6 +120,54 @@ impl WakeState {
             behind: false,
         }
     }
+
+    /// The state as seven words for RAM that deep sleep keeps (plain `u32`s, which any bit
+    /// pattern is): a magic word, the fields, and a check word over them, so that
+    /// [`from_words`](Self::from_words) tells a kept state from the garbage or zeros such RAM
+    /// holds after a power-up.
+    pub const fn to_words(&self) -> [u32; 7] {
+        let (due, has_due) = match self.due_ms {
+            Some(due) => (due, 1),
+            None => (0, 0),
+        };
+        let mut words = [
+            STATE_MAGIC,
+            self.wakes,
+            due as u32,
+            (due >> 32) as u32,
+            self.dropped,
+            has_due | (self.behind as u32) << 1,
+            0,
+        ];
+        words[6] = check_word(&words);
+        words
+    }
+
+    /// The state [`to_words`](Self::to_words) wrote, or `None` if `words` are not one (a
+    /// power-up: start with [`WakeState::new`]).
+    pub const fn from_words(words: &[u32; 7]) -> Option<Self> {
+        if words[0] != STATE_MAGIC || words[6] != check_word(words) || words[5] & !0b11 != 0 {
+            return None;
+        }
+        let due = words[2] as u64 | (words[3] as u64) << 32;
+        Some(Self {
+            wakes: words[1],
+            due_ms: if words[5] & 1 != 0 { Some(due) } else { None },
+            dropped: words[4],
+            behind: words[5] & 2 != 0,
+        })
+    }
+}
+
+/// A check over the first six words (rotate-xor, seeded): any one changed word changes it.
+const fn check_word(words: &[u32; 7]) -> u32 {
+    let mut sum: u32 = 0x9E37_79B9;
+    let mut i = 0;
+    while i < 6 {
+        sum = sum.rotate_left(5) ^ words[i];
+        i += 1;
+    }
+    sum
 }
 
 /// What one [`wake`] did.
@@ -351,5 +402,64 @@ async fn send<O: Outbox, F: FnMut(Event<'_>)>(
             report(Event::Failed { to, error: &error });
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_state_reads_back_and_garbage_does_not() {
+        let states = [
+            WakeState::new(),
+            WakeState {
+                wakes: 41,
+                due_ms: Some(0x1_2345_6789),
+                dropped: 3,
+                behind: true,
+            },
+            WakeState {
+                wakes: u32::MAX,
+                due_ms: Some(0),
+                dropped: 0,
+                behind: false,
+            },
+        ];
+        for state in states {
+            let words = state.to_words();
+            assert_eq!(WakeState::from_words(&words), Some(state));
+            // Any one word changed (a bit flipped) is refused.
+            for i in 0..7 {
+                let mut bad = words;
+                bad[i] ^= 1 << (i * 3);
+                assert_eq!(WakeState::from_words(&bad), None, "word {i} of {state:?}");
+            }
+        }
+        // What RTC RAM holds after a power-up.
+        assert_eq!(WakeState::from_words(&[0; 7]), None);
+        assert_eq!(WakeState::from_words(&[u32::MAX; 7]), None);
+    }
+
+    #[test]
+    fn a_wake_sends_every_k_wakes_or_past_the_threshold_unless_behind() {
+        let config = SleepConfig::new(60_000).connect_every(3).with_threshold(5);
+        let at = |wakes: u32, behind: bool| WakeState {
+            wakes,
+            behind,
+            ..WakeState::new()
+        };
+        // The coming wake is wake `wakes + 1`: the 3rd, 6th, ... send.
+        assert!(!config.sends(&at(0, false), 1));
+        assert!(!config.sends(&at(1, false), 2));
+        assert!(config.sends(&at(2, false), 3));
+        assert!(config.sends(&at(5, true), 1), "scheduled: even when behind");
+        // Nothing stored: no radio, even when scheduled.
+        assert!(!config.sends(&at(2, false), 0));
+        // Past the threshold: at once, unless the last send found the broker away.
+        assert!(config.sends(&at(3, false), 5));
+        assert!(!config.sends(&at(3, true), 5));
+        // connect_every(0) is every wake.
+        assert!(SleepConfig::new(1).connect_every(0).sends(&at(7, false), 1));
     }
 }

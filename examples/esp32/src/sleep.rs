@@ -10,8 +10,9 @@
 //!   --partition-table partitions.csv`), through esp-storage and esp-bootloader-esp-idf's
 //!   partition view, made async by embassy-embedded-hal's `BlockingAsync`.
 //! - **What survives deep sleep**: the station's [`WakeState`] in RTC fast RAM
-//!   (`#[esp_hal::ram(unstable(rtc_fast, persistent))]`, checked by a magic word and a sum: a
-//!   power-up's garbage starts afresh), the RTC timer and the wall time set by SNTP
+//!   (`#[esp_hal::ram(unstable(rtc_fast, persistent))]`, in the checked layout of
+//!   `WakeState::to_words`: a power-up's garbage starts afresh), the RTC timer and the wall
+//!   time set by SNTP
 //!   ([`crate::time`]).
 //! - **Sleep**: esp-hal's `LowPower::set_wakeup_deadline` (the RTC timer alarm) and
 //!   `sleep_deep`; the wake is a reset, and `main` runs again from the top.
@@ -68,47 +69,21 @@ pub struct SleepPeripherals {
     pub flash: FLASH<'static>,
 }
 
-/// [`WakeState`] in RTC fast RAM, kept through deep sleep: magic, wakes, due (low, high),
-/// dropped, flags (bit 0: due known, bit 1: behind), check.
+/// [`WakeState`] in RTC fast RAM, kept through deep sleep, as [`WakeState::to_words`] lays it
+/// out (with a magic word and a check, so a power-up's garbage starts afresh).
 #[esp_hal::ram(unstable(rtc_fast, persistent))]
 static mut KEPT: [u32; 7] = [0; 7];
-const MAGIC: u32 = 0x5EE9_0001;
 
-fn check(words: &[u32; 7]) -> u32 {
-    words[..6]
-        .iter()
-        .fold(0x9E37_79B9, |sum, w| sum.rotate_left(5) ^ w)
-}
-
-/// The state the last wake left, or a fresh one after a power-up (the RAM held garbage).
+/// The state the last wake left, or a fresh one after a power-up.
 fn load() -> WakeState {
     // SAFETY: one task, before any other access; a plain copy of plain words.
     let words = unsafe { (&raw const KEPT).read_volatile() };
-    if words[0] != MAGIC || words[6] != check(&words) {
-        return WakeState::new();
-    }
-    WakeState {
-        wakes: words[1],
-        due_ms: (words[5] & 1 != 0).then(|| u64::from(words[2]) | u64::from(words[3]) << 32),
-        dropped: words[4],
-        behind: words[5] & 2 != 0,
-    }
+    WakeState::from_words(&words).unwrap_or_default()
 }
 
 fn save(state: &WakeState) {
-    let due = state.due_ms.unwrap_or(0);
-    let mut words = [
-        MAGIC,
-        state.wakes,
-        due as u32,
-        (due >> 32) as u32,
-        state.dropped,
-        u32::from(state.due_ms.is_some()) | u32::from(state.behind) << 1,
-        0,
-    ];
-    words[6] = check(&words);
     // SAFETY: one task, no other access; written just before the deep sleep.
-    unsafe { (&raw mut KEPT).write_volatile(words) };
+    unsafe { (&raw mut KEPT).write_volatile(state.to_words()) };
 }
 
 /// The buffers of one wake, in a static rather than on the task's stack.
