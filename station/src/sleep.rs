@@ -293,8 +293,11 @@ where
 {
     let woke_ms = clock.now_ms();
     let due_ms = state.due_ms.unwrap_or(woke_ms).min(woke_ms);
-    let dropped_before = broker.stats().dropped + thingspeak.stats().dropped;
-    let published_before = broker.stats().published + thingspeak.stats().published;
+    let dropped_before = broker
+        .stats()
+        .dropped
+        .saturating_add(thingspeak.stats().dropped);
+    let published_before = (broker.stats().published).saturating_add(thingspeak.stats().published);
 
     let mut sampled = false;
     if let Some(mut sample) = read_board(bus, clock.clone(), &mut report).await {
@@ -319,7 +322,7 @@ where
     }
 
     let stats = (broker.stats(), thingspeak.stats());
-    let dropped_now = stats.0.dropped + stats.1.dropped;
+    let dropped_now = stats.0.dropped.saturating_add(stats.1.dropped);
     state.dropped = state
         .dropped
         .saturating_add(dropped_now.saturating_sub(dropped_before));
@@ -334,8 +337,10 @@ where
     Wake {
         sampled,
         connected: connect,
-        published: (stats.0.published + stats.1.published).saturating_sub(published_before),
-        queued: stats.0.queued + stats.1.queued,
+        published: (stats.0.published)
+            .saturating_add(stats.1.published)
+            .saturating_sub(published_before),
+        queued: stats.0.queued.saturating_add(stats.1.queued),
         radio_on_ms,
         sleep_ms: next_ms - now_ms,
     }
