@@ -20,6 +20,7 @@ mod pysense_bus;
 use common::thingspeak_like::ThingSpeakLike;
 use common::{PATIENCE, TestBroker, Version};
 use core::convert::Infallible;
+use embedded_storage_async::nor_flash::{ErrorType, MultiwriteNorFlash, NorFlash, ReadNorFlash};
 use pysense_bus::{Environment, PySenseBus};
 use sensorpub::{
     Backoff, BackoffConfig, Broker, FlashQueue, JsonSink, Message, Mqtt5Buffers, MqttOptions,
@@ -29,7 +30,7 @@ use sensorpub_station::{
     self as station, Event, FLASH_RECORD, MESSAGE_BUFFER, MQTT5_RX, MQTT5_TX, MQTT311_RX,
     MQTT311_TX, Nowhere, SleepConfig, THINGSPEAK_FIELDS, WakeState,
 };
-use sequential_storage::mock_flash::{MockFlashBase, WriteCountCheck};
+use sequential_storage::mock_flash::{MockFlashBase, MockFlashError, Operation, WriteCountCheck};
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -409,5 +410,189 @@ fn thingspeak_updates_taken_in_deep_sleep_keep_their_created_at_and_the_15_s_pac
         totals.radio_on_ms,
         totals.radio_on_ms as f64 / f64::from(totals.published),
         flash_cost.bytes_written as f64 / f64::from(WAKES),
+    );
+}
+
+/// The flash of a wake whose power is cut: after the mock's cut (`bytes_until_shutoff`), every
+/// operation fails, as nothing more reaches a flash without power; the wake's code carries on
+/// without effect on it, and the next wake is the reboot.
+struct Dying<'a> {
+    flash: &'a mut Flash,
+    dead: bool,
+}
+
+impl Dying<'_> {
+    fn check<T>(&mut self, result: Result<T, MockFlashError>) -> Result<T, MockFlashError> {
+        if let Err(MockFlashError::EarlyShutoff(..)) = result {
+            self.dead = true;
+        }
+        result
+    }
+
+    fn alive(&self) -> Result<(), MockFlashError> {
+        if self.dead {
+            Err(MockFlashError::EarlyShutoff(0, Operation::Write))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl ErrorType for Dying<'_> {
+    type Error = MockFlashError;
+}
+
+impl ReadNorFlash for Dying<'_> {
+    const READ_SIZE: usize = Flash::READ_SIZE;
+
+    async fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        self.alive()?;
+        let result = self.flash.read(offset, bytes).await;
+        self.check(result)
+    }
+
+    fn capacity(&self) -> usize {
+        ReadNorFlash::capacity(&*self.flash)
+    }
+}
+
+impl NorFlash for Dying<'_> {
+    const WRITE_SIZE: usize = Flash::WRITE_SIZE;
+    const ERASE_SIZE: usize = Flash::ERASE_SIZE;
+
+    async fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        self.alive()?;
+        let result = self.flash.erase(from, to).await;
+        self.check(result)
+    }
+
+    async fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.alive()?;
+        let result = self.flash.write(offset, bytes).await;
+        self.check(result)
+    }
+}
+
+impl MultiwriteNorFlash for Dying<'_> {}
+
+/// One run of [`a_power_cut_in_a_wake_costs_at_most_that_wake_s_sample`]: 12 wakes, a send
+/// every 4, the power cut after `cut` bytes written or erased in wake `cut_wake` (wake 6
+/// stores only; wake 8 stores and sends, removing each delivered message). Returns the
+/// received sample indexes, the bytes the cut wake wrote or erased (for an uncut run), and
+/// whether the cut happened.
+fn run_with_cut(cut_wake: u32, cut: Option<u32>) -> (Vec<i64>, u32, bool) {
+    let mut flash = Flash::new(WriteCountCheck::Twice, None, true);
+    let mut broker = sensorpub::MemoryTransport::<32, 512>::new();
+    let clock = SimulatedClock::new().with_unix_time(FIRST_TIME);
+    let bus = warmer_each_sample();
+    let config = SleepConfig::new(PERIOD_MS).connect_every(4);
+    let mut state = WakeState::new();
+    let mut budget = 0;
+    let mut was_cut = false;
+    for n in 1..=12 {
+        broker.disconnect(); // deep sleep
+        let cut_here = n == cut_wake;
+        flash.bytes_until_shutoff = if cut_here {
+            Some(cut.unwrap_or(u32::MAX))
+        } else {
+            None
+        };
+        let dying = Dying {
+            flash: &mut flash,
+            dead: false,
+        };
+        let queue = async_io::block_on(FlashQueue::<_, FLASH_RECORD>::open(
+            dying,
+            Flash::FULL_FLASH_RANGE,
+        ));
+        let mut buf = [0u8; MESSAGE_BUFFER];
+        let sink = JsonSink::object(TOPIC).expect("sink").with_time();
+        let publisher =
+            Publisher::new((), sink, &mut broker, &clock, &mut buf).with_qos(QoS::AtLeastOnce);
+        let sleep_ms = match queue {
+            Ok(queue) => {
+                let mut json = ResilientPublisher::new(publisher, backoff(), queue);
+                let handles = bus.clone();
+                let wake = async_io::block_on(station::wake(
+                    move || handles.clone(),
+                    &clock,
+                    &mut json,
+                    &mut Nowhere,
+                    &config,
+                    &mut state,
+                    |_| {},
+                ));
+                was_cut |= json.into_parts().2.into_flash().dead;
+                wake.sleep_ms
+            }
+            // The cut came while the queue was being opened (counted, repaired): reboot.
+            Err(_) => {
+                was_cut = true;
+                u64::from(PERIOD_MS)
+            }
+        };
+        if cut_here {
+            budget = match flash.bytes_until_shutoff {
+                Some(left) => u32::MAX - left,
+                None => 0,
+            };
+        }
+        clock.advance_ms(sleep_ms);
+    }
+    let received = broker
+        .messages()
+        .iter()
+        .map(|m| {
+            let json: serde_json::Value = serde_json::from_slice(&m.payload).expect("JSON");
+            (json["temperature"].as_f64().expect("temperature") - 21.5).round() as i64
+        })
+        .collect();
+    (received, budget, was_cut)
+}
+
+#[test]
+fn a_power_cut_in_a_wake_costs_at_most_that_wake_s_sample() {
+    let mut cuts = 0;
+    let mut lost = 0;
+    for cut_wake in [6, 8] {
+        let (all, budget, was_cut) = run_with_cut(cut_wake, None);
+        assert!(!was_cut);
+        assert_eq!(
+            all,
+            (0..12).collect::<Vec<i64>>(),
+            "no cut: every sample once"
+        );
+        // A cut after each byte the wake writes or erases.
+        for cut in 0..budget {
+            let (received, _, was_cut) = run_with_cut(cut_wake, Some(cut));
+            assert!(
+                was_cut,
+                "wake {cut_wake}: a cut after {cut} of {budget} bytes"
+            );
+            let arrived = first_occurrences(&received);
+            // Each stored sample at least once, in order; only the cut wake's own sample may
+            // be missing (the power went while it was being stored).
+            let cut_sample = i64::from(cut_wake) - 1;
+            let want: Vec<i64> = (0..12).filter(|&i| i != cut_sample).collect();
+            let others: Vec<i64> = arrived
+                .iter()
+                .copied()
+                .filter(|&i| i != cut_sample)
+                .collect();
+            assert_eq!(
+                others, want,
+                "wake {cut_wake}, cut after {cut} bytes: {received:?}"
+            );
+            assert!(
+                arrived.windows(2).all(|w| w[0] < w[1]),
+                "order: {received:?}"
+            );
+            lost += usize::from(!arrived.contains(&cut_sample));
+            cuts += 1;
+        }
+    }
+    println!(
+        "{cuts} power cuts (after each byte a store wake and a send wake write or erase): \
+         {lost} caught the wake's own sample before it was stored, none lost another sample"
     );
 }
