@@ -52,7 +52,9 @@ type Storage<F> = QueueStorage<F, Cache<Uncached, Uncached, Uncached>>;
 ///   sequential-storage's iterator yields, i.e. the oldest page's first live item: the queue
 ///   writes pages in a ring and never reorders, so after a reboot "oldest" is found from the
 ///   page states on the flash, with no clock), counts it in [`dropped`](Self::dropped), and
-///   tries again. The count is kept in RAM since [`open`](Self::open).
+///   tries again. The count is kept in RAM since [`open`](Self::open): a reset or deep sleep
+///   starts it at 0 (a battery node adds it up in RAM that deep sleep keeps, as the station's
+///   `WakeState::dropped` does).
 /// - **Power cuts.** A cut during a store leaves the message stored or not (the publisher
 ///   gets [`QueueError::Flash`] and the sample is the caller's); a cut between a delivery and
 ///   its removal sends the message again after the reboot (at least once, as at QoS 1).

@@ -19,6 +19,9 @@
 //! and looked for again every period; one that fails mid-read costs that period's sample,
 //! then the board is initialised again. What happens is reported as [`Event`]s to a
 //! callback: the firmware logs them.
+//!
+//! A battery node that deep-sleeps between samples runs [`wake`] on each wake-up instead:
+//! read, store on flash, connect only every few wakes, sleep (see [`SleepConfig`]).
 #![no_std]
 #![cfg_attr(
     not(test),
@@ -38,6 +41,9 @@ use sensorpub::{
     ResilientPublisher, Sample, Sensor, SinkConfigError, Stats,
 };
 use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, MqttConfigError, MqttOptions, ThingSpeak};
+
+mod sleep;
+pub use sleep::{Nowhere, Outbox, SleepConfig, Wake, WakeState, wake};
 
 /// Readings in one sample: every reading of a whole [`PySenseAsync`] (temperature, humidity,
 /// pressure, the pressure sensor's temperature, illuminance, acceleration x/y/z, pitch, roll).
@@ -68,6 +74,9 @@ pub const BACKOFF_BASE_MS: u32 = 1_000;
 /// Longest wait between two connection attempts: a returning broker is found within a
 /// minute, a dead one is not hammered.
 pub const BACKOFF_CAP_MS: u32 = 60_000;
+/// The largest record a [`FlashQueue`](sensorpub::FlashQueue) of the node holds: a message of
+/// [`MESSAGE_BUFFER`] bytes and the record's 8-byte header.
+pub const FLASH_RECORD: usize = MESSAGE_BUFFER + 8;
 /// Which reading goes to which ThingSpeak field.
 pub const THINGSPEAK_FIELDS: [(u8, Quantity); 4] = [
     (1, Quantity::Temperature),

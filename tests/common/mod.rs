@@ -24,6 +24,8 @@
 
 #![allow(dead_code)] // every test file uses a different part of this module
 
+pub mod thingspeak_like;
+
 use bytes::BytesMut;
 use embassy_futures::select::{Either, select};
 use rumqttd::local::{LinkRx, LinkTx};

@@ -4,6 +4,7 @@
 //!
 //! To wire a PySense to another board, change the two pins here and nothing else.
 
+use crate::sleep::SleepPeripherals;
 use esp_hal::gpio::AnyPin;
 use esp_hal::peripherals::{FROM_CPU_INTR0, I2C0, Peripherals, TIMG0, WIFI};
 use esp_hal::time::Rate;
@@ -33,6 +34,8 @@ pub struct Board {
     pub timg0: TIMG0<'static>,
     /// The software interrupt esp-rtos uses to switch tasks.
     pub sw_interrupt: FROM_CPU_INTR0<'static>,
+    /// Deep sleep, the RTC clock and the internal flash (the deep-sleep mode, `src/sleep.rs`).
+    pub sleep: SleepPeripherals,
 }
 
 impl Board {
@@ -47,6 +50,11 @@ impl Board {
             wifi: p.WIFI,
             timg0: p.TIMG0,
             sw_interrupt: p.FROM_CPU_INTR0,
+            sleep: SleepPeripherals {
+                lpwr: p.LPWR,
+                rtc_timer: p.RTC_TIMER,
+                flash: p.FLASH,
+            },
         }
     }
 
@@ -61,6 +69,11 @@ impl Board {
             wifi: p.WIFI,
             timg0: p.TIMG0,
             sw_interrupt: p.FROM_CPU_INTR0,
+            sleep: SleepPeripherals {
+                lpwr: p.LPWR,
+                rtc_timer: p.RTC_TIMER,
+                flash: p.FLASH,
+            },
         }
     }
 }

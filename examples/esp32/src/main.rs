@@ -10,6 +10,8 @@
 
 mod board;
 mod net;
+mod sleep;
+mod time;
 
 use board::Board;
 use embassy_embedded_hal::shared_bus::asynch::i2c::I2cDevice;
@@ -72,8 +74,8 @@ const THINGSPEAK: Option<ThingSpeak<'static>> = match (
 
 // ---- Sizes. ----
 
-/// Sockets: DHCP, DNS, the MQTT 5 connection and the ThingSpeak connection.
-const SOCKETS: usize = 4;
+/// Sockets: DHCP, DNS, the MQTT 5 connection, the ThingSpeak connection, SNTP (deep sleep).
+const SOCKETS: usize = 5;
 /// TCP connections open at once: the MQTT 5 broker and ThingSpeak.
 const TCP_CONNECTIONS: usize = 2;
 /// Per-connection TCP buffers; an MQTT packet of a sample is a few hundred bytes.
@@ -143,9 +145,15 @@ async fn main(spawner: Spawner) {
     static NET: StaticCell<Net> = StaticCell::new();
     let net = NET.init(Network::new(tcp, DnsSocket::new(stack)));
 
-    spawner.spawn(wifi_task(controller).expect("task pool"));
     spawner.spawn(net_task(runner).expect("task pool"));
-    spawner.spawn(publish_task(stack, net, bus, rng).expect("task pool"));
+    if sleep::ENABLED {
+        // Wi-Fi only on the wakes that send (src/sleep.rs).
+        let task = sleep::sleep_task(spawner, controller, stack, net, bus, rng, board.sleep);
+        spawner.spawn(task.expect("task pool"));
+    } else {
+        spawner.spawn(wifi_task(controller).expect("task pool"));
+        spawner.spawn(publish_task(stack, net, bus, rng).expect("task pool"));
+    }
 }
 
 /// Keeps the station associated: connects, waits for a disconnect, connects again.
