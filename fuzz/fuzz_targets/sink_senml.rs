@@ -24,7 +24,7 @@ struct Input {
 fuzz_target!(|input: Input| {
     let topic = topic_or_default(&input.topic);
     let device = &input.device;
-    let Ok(mut sink) = SenmlSink::new(topic, device) else {
+    let Ok(sink) = SenmlSink::new(topic, device) else {
         let name_byte = |c: char| c.is_ascii_alphanumeric() || "-:./_".contains(c);
         let valid = device.starts_with(|c: char| c.is_ascii_alphanumeric())
             && device.chars().all(name_byte);
@@ -78,7 +78,7 @@ fuzz_target!(|input: Input| {
             let message = twin
                 .encode(&sample, 0, 0, &mut big)
                 .expect("fits in 64 KiB");
-            assert!(message.topic.len() + message.payload.len() > buf.len());
+            assert!(message.payload.len() > buf.len());
         }
         Err(EncodeError::NonFinite { quantity }) => {
             let scale = senml_unit(quantity).1;

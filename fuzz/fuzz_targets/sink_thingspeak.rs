@@ -35,7 +35,7 @@ fuzz_target!(|input: Input| {
         .take(10)
         .map(|&(field, q)| (field % 10, QUANTITIES[usize::from(q) % QUANTITIES.len()]))
         .collect();
-    let Ok(mut sink) = ThingSpeakSink::new(input.channel, &fields) else {
+    let Ok(sink) = ThingSpeakSink::new(input.channel, &fields) else {
         let valid = input.channel != 0
             && fields.iter().all(|&(f, _)| (1..=8).contains(&f))
             && (1..=8u8).all(|f| fields.iter().filter(|&&(g, _)| g == f).count() <= 1);
@@ -112,7 +112,7 @@ fuzz_target!(|input: Input| {
             Err(EncodeError::NoSuchMessage) => assert!(index >= count),
             Err(EncodeError::BufferTooSmall) => {
                 let mut big = vec![0u8; 1 << 16];
-                let mut again = before;
+                let again = before;
                 let message = again
                     .encode(&sample, index, now, &mut big)
                     .expect("fits in 64 KiB");

@@ -5,7 +5,7 @@
 use super::error::{EncodeError, SinkConfigError, check_key};
 use super::number::{MAX_DECIMALS, Style};
 use super::out::{Out, json_plain};
-use super::{Sink, split_topic};
+use super::Sink;
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
 use crate::topic::validate_topic_name;
@@ -45,7 +45,7 @@ enum Shape {
 ///     Reading::new(Quantity::Temperature, 21.5),
 ///     Reading::new(Quantity::Humidity, 45.2),
 /// ])?;
-/// let mut sink = JsonSink::object("apricot/value")?
+/// let sink = JsonSink::object("apricot/value")?
 ///     .with_keys(&[(Quantity::Temperature, "t"), (Quantity::Humidity, "rh")])?
 ///     .with_decimals(2)?
 ///     .with_device("apricot");
@@ -330,13 +330,13 @@ impl Sink for JsonSink<'_> {
         1
     }
 
-    fn encode<'b, const N: usize>(
-        &mut self,
+    fn encode<'m, const N: usize>(
+        &'m self,
         sample: &Sample<N>,
         index: usize,
         _now_ms: u64,
-        buf: &'b mut [u8],
-    ) -> Result<Message<'b>, EncodeError> {
+        buf: &'m mut [u8],
+    ) -> Result<Message<'m>, EncodeError> {
         if index != 0 {
             return Err(EncodeError::NoSuchMessage);
         }
@@ -359,13 +359,12 @@ impl Sink for JsonSink<'_> {
                 None
             }
         };
-        let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
-        let mut out = Out::new(rest);
+        let mut out = Out::new(buf);
         match value {
             Some(reading) => out.number(reading.value, &self.style(), reading.quantity)?,
             None => self.write_object(sample, &mut out)?,
         }
-        Ok(Message::new(topic, out.into_written()))
+        Ok(Message::new(self.topic, out.into_written()))
     }
 }
 
@@ -376,7 +375,7 @@ mod tests {
     fn encode_object(sink: JsonSink<'_>, readings: &[Reading]) -> std::vec::Vec<u8> {
         let sample = Sample::<4>::from_readings(readings).unwrap();
         let mut buf = [0u8; 256];
-        let mut sink = sink;
+        let sink = sink;
         let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
         msg.payload.to_vec()
     }
@@ -385,7 +384,7 @@ mod tests {
     fn with_time_writes_the_samples_unix_seconds_after_the_device() {
         let readings = [Reading::new(Quantity::Temperature, 21.5)];
         let mut sample = Sample::<4>::from_readings(&readings).unwrap();
-        let mut sink = JsonSink::object("t").unwrap().with_device("d").with_time();
+        let sink = JsonSink::object("t").unwrap().with_device("d").with_time();
         let mut buf = [0u8; 128];
         // No wall clock: no "time", rather than a wrong one.
         let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
@@ -404,7 +403,7 @@ mod tests {
         );
         // A reading keyed "time" would make the object ambiguous.
         let keys = [(Quantity::Temperature, "time")];
-        let mut clash = JsonSink::object("t")
+        let clash = JsonSink::object("t")
             .unwrap()
             .with_keys(&keys)
             .unwrap()

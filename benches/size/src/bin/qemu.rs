@@ -113,7 +113,7 @@ fn expect(what: &str, got: &[u8], want: &[u8]) {
     }
 }
 
-fn check_sink<K: Sink>(what: &str, mut sink: K, topic: &str, payload: &[u8]) {
+fn check_sink<K: Sink>(what: &str, sink: K, topic: &str, payload: &[u8]) {
     let sample = sample();
     let mut buf = [0u8; BUF];
     match sink.encode(&sample, 0, 0, &mut buf) {
@@ -299,18 +299,18 @@ fn main() -> ! {
     let mut arr = [0u8; BUF];
     let mut out = heapless::String::<BUF>::new();
 
-    let mut sink = json_sink(None);
+    let sink = json_sink(None);
     let json_object = cal.report(
         "JsonSink object, 2 readings",
         ticks(|| {
-            encode(&mut sink, &sample, &mut buf);
+            encode(&sink, &sample, &mut buf);
         }),
     );
-    let mut sink = senml_sink(None);
+    let sink = senml_sink(None);
     cal.report(
         "SenmlSink, 2 readings",
         ticks(|| {
-            encode(&mut sink, &sample, &mut buf);
+            encode(&sink, &sample, &mut buf);
         }),
     );
     let one = {
@@ -321,25 +321,25 @@ fn main() -> ! {
         }
         one
     };
-    let mut sink = json_sink(None);
+    let sink = json_sink(None);
     cal.report(
         "JsonSink object, 1 reading",
         ticks(|| {
-            encode(&mut sink, &one, &mut buf);
+            encode(&sink, &one, &mut buf);
         }),
     );
-    let mut sink = json_sink(Some(2));
+    let sink = json_sink(Some(2));
     cal.report(
         "JsonSink object, 2 readings, 2 decimals",
         ticks(|| {
-            encode(&mut sink, &sample, &mut buf);
+            encode(&sink, &sample, &mut buf);
         }),
     );
-    let mut sink = black_box(JsonSink::value(JSON_TOPIC).unwrap_or_else(|_| fail()));
+    let sink = black_box(JsonSink::value(JSON_TOPIC).unwrap_or_else(|_| fail()));
     let bare_value = cal.report(
         "JsonSink bare value",
         ticks(|| {
-            encode(&mut sink, &sample, &mut buf);
+            encode(&sink, &sample, &mut buf);
         }),
     );
     let t = TEMPERATURE;
@@ -361,25 +361,25 @@ fn main() -> ! {
             bare_fmt(&mut out, black_box(t));
         }),
     );
-    let mut sink = thingspeak_sink(None);
+    let sink = thingspeak_sink(None);
     let thingspeak_bulk = cal.report(
         "ThingSpeakSink bulk, 2 fields",
         ticks(|| {
-            encode(&mut sink, &sample, &mut buf);
+            encode(&sink, &sample, &mut buf);
         }),
     );
-    let mut sink = thingspeak_sink(None);
+    let sink = thingspeak_sink(None);
     cal.report(
         "ThingSpeakSink bulk, 1 field",
         ticks(|| {
-            encode(&mut sink, &one, &mut buf);
+            encode(&sink, &one, &mut buf);
         }),
     );
-    let mut sink = thingspeak_sink(Some(2));
+    let sink = thingspeak_sink(Some(2));
     cal.report(
         "ThingSpeakSink bulk, 2 fields, 2 decimals",
         ticks(|| {
-            encode(&mut sink, &sample, &mut buf);
+            encode(&sink, &sample, &mut buf);
         }),
     );
     let (t, h) = (TEMPERATURE, HUMIDITY);
