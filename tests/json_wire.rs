@@ -176,6 +176,75 @@ fn duplicate_keys_are_refused() {
     );
 }
 
+/// Duplicates are found while the object is written (a bit per built-in quantity until a
+/// custom one comes, then string compares); the content error still wins over a short buffer
+/// and over a NaN that comes later.
+#[test]
+fn duplicates_found_while_writing_are_the_same_errors() {
+    let sink = JsonSink::object("t").unwrap();
+    let custom_temperature = Quantity::Custom {
+        name: "temperature",
+        unit: "",
+    };
+    let other = Quantity::Custom {
+        name: "x",
+        unit: "",
+    };
+    let mut buf = [0u8; 128];
+    let cases: [(&[(Quantity, f32)], Quantity); 4] = [
+        // A custom quantity whose name is a built-in one, after it.
+        (
+            &[(Quantity::Temperature, 1.0), (custom_temperature, 2.0)],
+            custom_temperature,
+        ),
+        // Built-in duplicates after a custom quantity: compared as strings.
+        (
+            &[
+                (other, 1.0),
+                (Quantity::Humidity, 2.0),
+                (Quantity::Humidity, 3.0),
+            ],
+            Quantity::Humidity,
+        ),
+        // The duplicate comes before a NaN: the first bad reading is reported.
+        (
+            &[
+                (Quantity::Humidity, 1.0),
+                (Quantity::Humidity, 2.0),
+                (Quantity::Pressure, f32::NAN),
+            ],
+            Quantity::Humidity,
+        ),
+        (
+            &[
+                (Quantity::Pressure, 1.0),
+                (Quantity::Voltage, 2.0),
+                (Quantity::Pressure, 3.0),
+            ],
+            Quantity::Pressure,
+        ),
+    ];
+    for (readings, quantity) in cases {
+        let sample = sample_of(readings);
+        let want = Err(EncodeError::DuplicateKey { quantity });
+        assert_eq!(sink.encode(&sample, 0, 0, &mut buf), want, "{readings:?}");
+        // A buffer too short for the first key: the content error still wins.
+        assert_eq!(
+            sink.encode(&sample, 0, 0, &mut [0u8; 3]),
+            want,
+            "{readings:?}"
+        );
+    }
+    // A NaN before a duplicate is the first bad reading.
+    let sample = sample_of(&[(Quantity::Pressure, f32::NAN), (Quantity::Pressure, 1.0)]);
+    assert_eq!(
+        sink.encode(&sample, 0, 0, &mut buf),
+        Err(EncodeError::NonFinite {
+            quantity: Quantity::Pressure
+        })
+    );
+}
+
 #[test]
 fn every_buffer_shorter_than_the_output_is_a_typed_error() {
     let sample = sample_of(&[(Quantity::Temperature, 21.53), (Quantity::Humidity, 45.2)]);

@@ -2,10 +2,10 @@
 //! constant pieces (quoted keys with their colon, separators) are made at compile time or
 //! checked when the sink is built, so an encode writes numbers and copies pieces.
 
+use super::Sink;
 use super::error::{EncodeError, SinkConfigError, check_key};
 use super::number::{MAX_DECIMALS, Style};
 use super::out::{Out, json_plain};
-use super::Sink;
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
 use crate::topic::validate_topic_name;
@@ -176,37 +176,36 @@ impl<'a> JsonSink<'a> {
         }
     }
 
-    /// Refuses what would not be valid, unambiguous JSON before a byte is written: a NaN or
-    /// infinite value, or a key written twice.
+    /// What is wrong with `sample` as an object regardless of the buffer: the first reading
+    /// that is NaN or infinite or whose key was already written. Asked only once a write
+    /// failed, so a good sample is walked once (the write finds these errors itself).
     fn check_object<const N: usize>(&self, sample: &Sample<N>) -> Result<(), EncodeError> {
-        let readings = sample.readings();
-        // Built-in names are distinct and none is "device" or "time": without renamed keys or custom
-        // quantities, two keys clash exactly when a quantity comes twice, which compares
-        // enum tags instead of strings.
-        let names_only = self.keys.is_empty()
-            && !readings
-                .iter()
-                .any(|r| matches!(r.quantity, Quantity::Custom { .. }));
-        for (i, reading) in readings.iter().enumerate() {
+        for (i, reading) in sample.readings().iter().enumerate() {
             if !reading.value.is_finite() {
                 return Err(EncodeError::NonFinite {
                     quantity: reading.quantity,
                 });
             }
-            let earlier = &readings[..i];
-            let clash = if names_only {
-                earlier.iter().any(|r| r.quantity == reading.quantity)
-            } else {
-                let key = self.key(reading.quantity);
-                (self.device.is_some() && key == DEVICE_KEY)
-                    || (self.time && sample.timestamp().is_some() && key == TIME_KEY)
-                    || earlier.iter().any(|r| self.key(r.quantity) == key)
-            };
-            if clash {
-                return Err(EncodeError::DuplicateKey {
-                    quantity: reading.quantity,
-                });
-            }
+            self.check_clash(sample, i)?;
+        }
+        Ok(())
+    }
+
+    /// [`EncodeError::DuplicateKey`] if reading `i`'s key is `device` or `time` (when those
+    /// are written) or the key of an earlier reading: keys compared as strings.
+    fn check_clash<const N: usize>(&self, sample: &Sample<N>, i: usize) -> Result<(), EncodeError> {
+        let readings = sample.readings();
+        let Some(reading) = readings.get(i) else {
+            return Ok(());
+        };
+        let key = self.key(reading.quantity);
+        let clash = (self.device.is_some() && key == DEVICE_KEY)
+            || (self.time && sample.timestamp().is_some() && key == TIME_KEY)
+            || readings[..i].iter().any(|r| self.key(r.quantity) == key);
+        if clash {
+            return Err(EncodeError::DuplicateKey {
+                quantity: reading.quantity,
+            });
         }
         Ok(())
     }
@@ -221,7 +220,7 @@ impl<'a> JsonSink<'a> {
             return out.push(b"\":");
         }
         match key_piece(quantity) {
-            Some(piece) => out.push(piece),
+            Some((piece, _)) => out.push(piece),
             None => {
                 out.json_string(quantity.name())?;
                 out.byte(b':')
@@ -259,12 +258,33 @@ impl<'a> JsonSink<'a> {
             out.push(itoa::Buffer::new().format(unix_seconds).as_bytes())?;
             first = false;
         }
-        for reading in sample.readings() {
+        // Duplicate keys are refused as the keys are written. Built-in names are distinct and
+        // none is "device" or "time": until a renamed key or a custom quantity comes, two keys
+        // clash exactly when a quantity comes twice, a bit in `seen`; from then on each key is
+        // compared as a string with every earlier one (and with "device" and "time").
+        let mut seen = 0u32;
+        let mut by_name = !self.keys.is_empty();
+        for (i, reading) in sample.readings().iter().enumerate() {
             if !first {
                 out.byte(b',')?;
             }
             first = false;
-            self.write_key(reading.quantity, out)?;
+            match (by_name, key_piece(reading.quantity)) {
+                (false, Some((piece, bit))) => {
+                    if seen & bit != 0 {
+                        return Err(EncodeError::DuplicateKey {
+                            quantity: reading.quantity,
+                        });
+                    }
+                    seen |= bit;
+                    out.push(piece)?;
+                }
+                _ => {
+                    by_name = true;
+                    self.check_clash(sample, i)?;
+                    self.write_key(reading.quantity, out)?;
+                }
+            }
             out.number(reading.value, &style, reading.quantity)?;
         }
         out.byte(b'}')
@@ -290,16 +310,20 @@ const DEVICE_PIECE: &[u8] = &key_piece_of::<{ DEVICE_KEY.len() + 3 }>(DEVICE_KEY
 const TIME_PIECE: &[u8] = &key_piece_of::<{ TIME_KEY.len() + 3 }>(TIME_KEY);
 
 /// Defines `key_piece`: `"<name>":` of each listed quantity, built at compile time from
-/// [`Quantity::name`], so a key is one copy. A quantity not listed (`Custom`, or one added
-/// later) gets `None` and its name is escaped as it is written, with the same output.
+/// [`Quantity::name`], so a key is one copy, and a bit of its own (for duplicate checks). A
+/// quantity not listed (`Custom`, or one added later) gets `None` and its name is escaped as
+/// it is written, with the same output.
 macro_rules! key_pieces {
     ($($quantity:ident),* $(,)?) => {
-        fn key_piece(quantity: Quantity) -> Option<&'static [u8]> {
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        enum Bit { $($quantity),* }
+
+        fn key_piece(quantity: Quantity) -> Option<(&'static [u8], u32)> {
             match quantity {
                 $(Quantity::$quantity => {
                     const PIECE: [u8; Quantity::$quantity.name().len() + 3] =
                         key_piece_of(Quantity::$quantity.name());
-                    Some(&PIECE)
+                    Some((&PIECE, 1 << Bit::$quantity as u32))
                 })*
                 _ => None,
             }
@@ -354,15 +378,18 @@ impl Sink for JsonSink<'_> {
                 Some(reading)
             }
             Shape::Object if sample.is_empty() => return Err(EncodeError::NothingToSend),
-            Shape::Object => {
-                self.check_object(sample)?;
-                None
-            }
+            Shape::Object => None,
         };
         let mut out = Out::new(buf);
         match value {
             Some(reading) => out.number(reading.value, &self.style(), reading.quantity)?,
-            None => self.write_object(sample, &mut out)?,
+            // Written first, checked after only if that failed: a content error (a NaN, a
+            // duplicate key) still wins over a short buffer.
+            None => {
+                if let Err(e) = self.write_object(sample, &mut out) {
+                    return Err(self.check_object(sample).err().unwrap_or(e));
+                }
+            }
         }
         Ok(Message::new(self.topic, out.into_written()))
     }
@@ -435,9 +462,15 @@ mod tests {
             Quantity::Voltage,
             Quantity::Value,
         ];
+        let mut bits = 0u32;
         for quantity in all {
             let want = std::format!("\"{}\":", quantity.name());
-            assert_eq!(key_piece(quantity), Some(want.as_bytes()), "{quantity:?}");
+            let (piece, bit) = key_piece(quantity).unwrap();
+            assert_eq!(piece, want.as_bytes(), "{quantity:?}");
+            // One bit of its own per quantity: the duplicate check's mask.
+            assert_eq!(bit.count_ones(), 1, "{quantity:?}");
+            assert_eq!(bits & bit, 0, "{quantity:?}");
+            bits |= bit;
         }
         let custom = Quantity::Custom {
             name: "x",

@@ -1,10 +1,10 @@
 //! [`SenmlSink`]: readings as SenML (RFC 8428, Sensor Measurement Lists) in JSON, the payload
 //! format IoT platforms parse without a per-device schema.
 
+use super::Sink;
 use super::error::{EncodeError, SinkConfigError};
 use super::number::{MAX_DECIMALS, Style};
 use super::out::Out;
-use super::Sink;
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
 
