@@ -85,8 +85,11 @@ pub struct ThingSpeakSink<'a> {
     elevation: Option<f32>,
     decimals: Option<u8>,
     interval_ms: u64,
-    /// When the last message was encoded: a [`Cell`], as [`Sink::encode`] takes `&self`.
-    last_update_ms: Cell<Option<u64>>,
+    /// Whether a location, elevation or status is set: one test skips all three per message.
+    extras: bool,
+    /// When the next message may be encoded (the last one's time plus the interval, 0 before
+    /// the first): a [`Cell`], as [`Sink::encode`] takes `&self`.
+    next_ms: Cell<u64>,
 }
 
 impl<'a> ThingSpeakSink<'a> {
@@ -133,7 +136,8 @@ impl<'a> ThingSpeakSink<'a> {
             elevation: None,
             decimals: None,
             interval_ms: ThingSpeakSink::FREE_INTERVAL_MS,
-            last_update_ms: Cell::new(None),
+            extras: false,
+            next_ms: Cell::new(0),
         })
     }
 
@@ -151,6 +155,7 @@ impl<'a> ThingSpeakSink<'a> {
             return Err(SinkConfigError::StatusTooLong);
         }
         self.status = Some(status);
+        self.extras = true;
         Ok(self)
     }
 
@@ -160,6 +165,7 @@ impl<'a> ThingSpeakSink<'a> {
             return Err(SinkConfigError::NonFiniteLocation);
         }
         self.latitude = Some(latitude);
+        self.extras = true;
         self.longitude = Some(longitude);
         Ok(self)
     }
@@ -170,6 +176,7 @@ impl<'a> ThingSpeakSink<'a> {
             return Err(SinkConfigError::NonFiniteLocation);
         }
         self.elevation = Some(elevation);
+        self.extras = true;
         Ok(self)
     }
 
@@ -232,6 +239,20 @@ impl<'a> ThingSpeakSink<'a> {
             out.push(&piece[usize::from(out.is_empty())..])?;
             out.number(value, &style, quantity)?;
         }
+        if self.extras {
+            self.encode_extras(out)?;
+        }
+        if let Some(unix_seconds) = sample.timestamp() {
+            out.push(&b"&created_at="[usize::from(out.is_empty())..])?;
+            for chunk in percent_encoding::percent_encode(&iso8601(unix_seconds), FORM_VALUE) {
+                out.push(chunk.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `lat`, `long`, `elevation` and `status`, those that are set.
+    fn encode_extras(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         let location = [
             (&b"&lat="[..], self.latitude),
             (&b"&long="[..], self.longitude),
@@ -247,12 +268,6 @@ impl<'a> ThingSpeakSink<'a> {
         if let Some(status) = self.status {
             out.push(&b"&status="[usize::from(out.is_empty())..])?;
             for chunk in utf8_percent_encode(status, FORM_VALUE) {
-                out.push(chunk.as_bytes())?;
-            }
-        }
-        if let Some(unix_seconds) = sample.timestamp() {
-            out.push(&b"&created_at="[usize::from(out.is_empty())..])?;
-            for chunk in percent_encoding::percent_encode(&iso8601(unix_seconds), FORM_VALUE) {
                 out.push(chunk.as_bytes())?;
             }
         }
@@ -391,15 +406,12 @@ impl Sink for ThingSpeakSink<'_> {
                 }
             }
         };
-        self.last_update_ms.set(Some(now_ms));
+        self.next_ms.set(now_ms.saturating_add(self.interval_ms));
         Ok(message)
     }
 
     fn ready_in_ms(&self, now_ms: u64) -> u64 {
-        match self.last_update_ms.get() {
-            Some(last) => (last.saturating_add(self.interval_ms)).saturating_sub(now_ms),
-            None => 0,
-        }
+        self.next_ms.get().saturating_sub(now_ms)
     }
 }
 
