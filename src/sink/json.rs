@@ -168,10 +168,10 @@ impl<'a> JsonSink<'a> {
         self.decimals.map_or(Style::Shortest, Style::Fixed)
     }
 
-    fn chosen_reading<const N: usize>(&self, sample: &Sample<N>) -> Option<Reading> {
+    fn chosen_reading<'s, const N: usize>(&self, sample: &'s Sample<N>) -> Option<&'s Reading> {
         match self.shape {
-            Shape::Value(None) => sample.readings().first().copied(),
-            Shape::Value(Some(q)) => sample.readings().iter().find(|r| r.quantity == q).copied(),
+            Shape::Value(None) => sample.readings().first(),
+            Shape::Value(Some(q)) => sample.readings().iter().find(|r| r.quantity == q),
             Shape::Object => None,
         }
     }
@@ -367,14 +367,11 @@ impl Sink for JsonSink<'_> {
         // Content errors first: they say more than a short buffer does.
         let value = match self.shape {
             Shape::Value(_) => {
+                // A NaN or infinity is refused by `Out::number` before it looks at the room
+                // left, so the content error still wins over a short buffer.
                 let reading = self
                     .chosen_reading(sample)
                     .ok_or(EncodeError::NothingToSend)?;
-                if !reading.value.is_finite() {
-                    return Err(EncodeError::NonFinite {
-                        quantity: reading.quantity,
-                    });
-                }
                 Some(reading)
             }
             Shape::Object if sample.is_empty() => return Err(EncodeError::NothingToSend),
