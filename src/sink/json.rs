@@ -6,6 +6,7 @@ use super::Sink;
 use super::error::{EncodeError, SinkConfigError, check_key};
 use super::number::{MAX_DECIMALS, Style};
 use super::out::{Out, json_plain};
+use crate::decimal::{U64_DIGITS, format_u64};
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
 use crate::topic::validate_topic_name;
@@ -255,7 +256,9 @@ impl<'a> JsonSink<'a> {
                 out.byte(b',')?;
             }
             out.push(TIME_PIECE)?;
-            out.push(itoa::Buffer::new().format(unix_seconds).as_bytes())?;
+            let mut digits = [0u8; U64_DIGITS];
+            let start = format_u64(unix_seconds, &mut digits);
+            out.push(&digits[start..])?;
             first = false;
         }
         // Duplicate keys are refused as the keys are written. Built-in names are distinct and

@@ -5,6 +5,7 @@ use super::Sink;
 use super::error::{EncodeError, SinkConfigError};
 use super::number::{MAX_DECIMALS, Style};
 use super::out::Out;
+use crate::decimal::{U64_DIGITS, format_u64};
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
 
@@ -224,7 +225,9 @@ impl Sink for SenmlSink<'_> {
                 out.push(&[BASE_NAME_SEPARATOR, b'"', b','])?;
                 if let Some(unix_seconds) = sample.timestamp() {
                     out.push(b"\"bt\":")?;
-                    out.push(itoa::Buffer::new().format(unix_seconds).as_bytes())?;
+                    let mut digits = [0u8; U64_DIGITS];
+                    let start = format_u64(unix_seconds, &mut digits);
+                    out.push(&digits[start..])?;
                     out.push(b",")?;
                 }
                 out.push(b"\"n\":\"")?;
