@@ -2,6 +2,9 @@
 //! connected it reads the connection between them (keep-alive, acknowledgements, the end of
 //! the connection), and it answers each request.
 
+use core::future::Future;
+use core::pin::{Pin, pin};
+
 use super::error::{config_error, connect_error, minimq_qos, session_error};
 use super::traffic::Traffic;
 use super::{Link, MessageBuffer, Request};
@@ -186,10 +189,12 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
     ) -> Option<MqttError> {
         let traffic = Traffic::new();
         let opened = with_timeout(self.timeout(), async {
-            session
-                .connect(traffic.count(io))
-                .await
-                .map_err(connect_error)
+            // Polled through a `dyn` reference, so it is not inlined: minimq's CONNECT
+            // handshake builds about 1 KB of packet and properties on the stack, which would
+            // otherwise sit in the frame that polls every later publish.
+            let handshake = pin!(session.connect(traffic.count(io)));
+            let handshake: Pin<&mut dyn Future<Output = _>> = handshake;
+            handshake.await.map_err(connect_error)
         })
         .await;
         let mut connection = match opened {
