@@ -215,9 +215,8 @@ impl<'a> ThingSpeakSink<'a> {
         &self,
         sample: &Sample<N>,
     ) -> impl Iterator<Item = (u8, Quantity, f32)> {
-        self.fields
+        self.fields[..self.mapped.min(FIELDS)]
             .iter()
-            .take(self.mapped)
             .filter_map(move |&(field, quantity)| {
                 sample.get(quantity).map(|value| (field, quantity, value))
             })
@@ -235,7 +234,9 @@ impl<'a> ThingSpeakSink<'a> {
         // Every piece is `&name=`, written without its `&` when it comes first.
         let style = self.style();
         for (field, quantity, value) in self.present(sample) {
-            let piece = FIELD_PIECES[usize::from(field - 1)];
+            // `field` is 1..=8 (checked when the sink was built); the mask only spares a
+            // bounds check.
+            let piece = &FIELD_PIECES[usize::from(field.wrapping_sub(1)) & (FIELDS - 1)];
             out.push(&piece[usize::from(out.is_empty())..])?;
             out.number(value, &style, quantity)?;
         }
@@ -342,15 +343,15 @@ impl PublishTopic {
 }
 
 /// `&field<n>=` for fields 1 to 8, made once, at compile time.
-const FIELD_PIECES: [&[u8]; FIELDS] = [
-    b"&field1=",
-    b"&field2=",
-    b"&field3=",
-    b"&field4=",
-    b"&field5=",
-    b"&field6=",
-    b"&field7=",
-    b"&field8=",
+const FIELD_PIECES: [[u8; 8]; FIELDS] = [
+    *b"&field1=",
+    *b"&field2=",
+    *b"&field3=",
+    *b"&field4=",
+    *b"&field5=",
+    *b"&field6=",
+    *b"&field7=",
+    *b"&field8=",
 ];
 
 impl Sink for ThingSpeakSink<'_> {
