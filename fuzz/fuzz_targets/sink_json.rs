@@ -34,7 +34,7 @@ fuzz_target!(|input: Input| {
         .take(4)
         .map(|(q, key)| (QUANTITIES[usize::from(*q) % QUANTITIES.len()], key.as_str()))
         .collect();
-    let sink = if input.object {
+    let mut sink = if input.object {
         JsonSink::object(topic).expect("a valid topic")
     } else {
         JsonSink::value(topic).expect("a valid topic")
@@ -77,7 +77,7 @@ fuzz_target!(|input: Input| {
             .map_or(quantity.name(), |(_, key)| key)
     };
     let mut buf = vec![0u8; usize::from(input.buf_len % 1024)];
-    let mut twin = sink;
+    let twin = sink;
     match sink.encode(&sample, 0, 0, &mut buf) {
         Ok(message) => {
             assert_eq!(message.topic, topic);

@@ -35,7 +35,7 @@ fuzz_target!(|input: Input| {
         .take(10)
         .map(|&(field, q)| (field % 10, QUANTITIES[usize::from(q) % QUANTITIES.len()]))
         .collect();
-    let Ok(sink) = ThingSpeakSink::new(input.channel, &fields) else {
+    let Ok(mut sink) = ThingSpeakSink::new(input.channel, &fields) else {
         let valid = input.channel != 0
             && fields.iter().all(|&(f, _)| (1..=8).contains(&f))
             && (1..=8u8).all(|f| fields.iter().filter(|&&(g, _)| g == f).count() <= 1);

@@ -402,7 +402,6 @@ mod tests {
     fn encode_object(sink: JsonSink<'_>, readings: &[Reading]) -> std::vec::Vec<u8> {
         let sample = Sample::<4>::from_readings(readings).unwrap();
         let mut buf = [0u8; 256];
-        let sink = sink;
         let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
         msg.payload.to_vec()
     }

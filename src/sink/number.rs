@@ -284,7 +284,14 @@ mod tests {
         let mut values = std::vec![21.53f32, 45.2, -1.75, 0.005, 101_325.0, 1.0e9, 4.0e9];
         for decimals in 0..=MAX_DECIMALS {
             let scale = 10f32.powi(i32::from(decimals));
-            for edge in [2.0e9f32, 2.147_483_6e9, 4.294_967_3e9, 1.0e12, 3.3e14, 8.9e15] {
+            for edge in [
+                2.0e9f32,
+                2.147_483_6e9,
+                4.294_967_3e9,
+                1.0e12,
+                3.3e14,
+                8.9e15,
+            ] {
                 for step in [0.999f32, 1.0, 1.001] {
                     values.push(edge * step / scale);
                     values.push(-edge * step / scale);
