@@ -24,7 +24,7 @@ struct Input {
 fuzz_target!(|input: Input| {
     let topic = topic_or_default(&input.topic);
     let device = &input.device;
-    let Ok(sink) = SenmlSink::new(topic, device) else {
+    let Ok(mut sink) = SenmlSink::new(topic, device) else {
         let name_byte = |c: char| c.is_ascii_alphanumeric() || "-:./_".contains(c);
         let valid = device.starts_with(|c: char| c.is_ascii_alphanumeric())
             && device.chars().all(name_byte);
@@ -39,7 +39,7 @@ fuzz_target!(|input: Input| {
     }
     let sample = input.sample.build();
     let mut buf = vec![0u8; usize::from(input.buf_len % 1024)];
-    let mut twin = sink;
+    let twin = sink;
     match sink.encode(&sample, 0, 0, &mut buf) {
         Ok(message) => {
             assert_eq!(message.topic, topic);
