@@ -212,6 +212,22 @@ mod tests {
         }
     }
 
+    /// Every length up to past the word-copy limit, at every offset of a source word: the
+    /// overlapping last word and half-words must still give exactly the source.
+    #[test]
+    fn copy_gives_the_source_for_every_short_length() {
+        let text: std::vec::Vec<u8> = (1..=24).collect();
+        for offset in 0..4 {
+            for len in 0..=SMALL_COPY + 4 {
+                let src = &text[offset..offset + len];
+                let mut dst = [0u8; 24];
+                copy(&mut dst[..len], src);
+                assert_eq!(&dst[..len], src, "offset {offset}, length {len}");
+                assert!(dst[len..].iter().all(|&b| b == 0), "wrote past {len}");
+            }
+        }
+    }
+
     #[test]
     fn a_write_that_does_not_fit_writes_nothing() {
         let mut buf = [0u8; 3];
