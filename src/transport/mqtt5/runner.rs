@@ -81,6 +81,9 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
         settings.link.connected.set(false);
         // Why the last connection ended while idle; the next publish or poll reports it.
         let mut ended = None;
+        // The last connect failed or the connection was lost: the next connect moves on to
+        // the next broker of the list (round robin).
+        let mut advance = false;
         loop {
             match settings.link.requests.wait().await {
                 Request::Connect => {
@@ -104,6 +107,14 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
                 }
             }
             ended = None;
+            if advance {
+                advance = false;
+                let next = settings.options.next_broker(settings.link.broker.get());
+                settings.link.broker.set(next);
+            }
+            let broker = settings
+                .options
+                .broker_at(settings.broker, settings.link.broker.get());
             // A new session for every connection: minimq would ask the broker to resume the
             // last one (Clean Start 0), and every connection here is a clean session.
             // Owned here and lent to `connection`: a session moved into an async fn is kept
@@ -120,10 +131,10 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
             #[cfg(feature = "tls")]
             let flags = Flags::default();
             #[cfg(feature = "tls")]
-            let opened = settings.open(tls.as_mut(), &flags).await;
+            let opened = settings.open(&broker, tls.as_mut(), &flags).await;
             #[cfg(not(feature = "tls"))]
-            let opened = settings.open().await;
-            ended = match opened {
+            let opened = settings.open(&broker).await;
+            let end = match opened {
                 Ok(Io::Plain(io)) => settings.connection(&mut session, io, |e| e).await,
                 #[cfg(feature = "tls")]
                 Ok(Io::Tls(io)) => {
@@ -141,8 +152,12 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
                 Ok(Io::Never(_, never)) => match never {},
                 Err(e) => {
                     settings.link.answers.signal(Err(e));
-                    None
+                    End::Failed(None)
                 }
+            };
+            (advance, ended) = match end {
+                End::Disconnected => (false, None),
+                End::Failed(idle) => (true, idle),
             };
             settings.link.connected.set(false);
         }
@@ -158,18 +173,19 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
     /// Nothing is sent over MQTT before TLS is verified.
     async fn open<'t>(
         &self,
+        broker: &Broker<'_>,
         #[cfg(feature = "tls")] tls: Option<&'t mut Tls<'_>>,
         #[cfg(feature = "tls")] flags: &'t Flags,
     ) -> Result<Io<'t, N::Connection<'b>>, MqttError>
     where
         'b: 't,
     {
-        let io = with_timeout(self.timeout(), open(self.net, &self.broker))
+        let io = with_timeout(self.timeout(), open(self.net, broker))
             .await
             .map_err(|_| ConnectError::Timeout)??;
         #[cfg(feature = "tls")]
         if let Some(tls) = tls {
-            let host = self.broker.host();
+            let host = broker.host();
             return match with_timeout(self.timeout(), tls.open(io, host, flags)).await {
                 Ok(Ok(io)) => Ok(Io::Tls(io)),
                 Ok(Err(e)) => Err(MqttError::Tls(e)),
@@ -180,13 +196,13 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
     }
 
     /// Connects over `io` (answering the handle's connect), then serves the connection until
-    /// it ends; returns why it ended if no request was told.
+    /// it ends; returns how it ended.
     async fn connection<IO: minimq::Io>(
         &self,
         session: &mut Session<'_>,
         io: IO,
         explain: impl Fn(MqttError) -> MqttError,
-    ) -> Option<MqttError> {
+    ) -> End {
         let traffic = Traffic::new();
         let opened = with_timeout(self.timeout(), async {
             // Polled through a `dyn` reference, so it is not inlined: minimq's CONNECT
@@ -201,13 +217,13 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             Ok(Ok(connection)) => connection,
             Ok(Err(e)) => {
                 self.link.answers.signal(Err(explain(e)));
-                return None;
+                return End::Failed(None);
             }
             Err(_) => {
                 self.link
                     .answers
                     .signal(Err(MqttError::Connect(ConnectError::Timeout)));
-                return None;
+                return End::Failed(None);
             }
         };
         self.link.connected.set(true);
@@ -216,17 +232,19 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             None => Ok(()),
         };
         if !self.answer(&connection, birth) {
-            return None;
+            return End::Failed(None);
         }
         loop {
             let request = match select(self.link.requests.wait(), watch(&mut connection)).await {
                 Either::First(request) => request,
-                Either::Second(error) => return Some(traffic.explain(error)),
+                Either::Second(error) => return End::Failed(Some(traffic.explain(error))),
             };
+            let mut end = End::Failed(None);
             let result = match request {
                 Request::Connect => Ok(()),
                 Request::Disconnect => {
                     let _ = connection.disconnect().await;
+                    end = End::Disconnected;
                     Ok(())
                 }
                 Request::Poll => drain(&mut connection).await.map_err(|e| traffic.explain(e)),
@@ -248,7 +266,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                 }
             };
             if !self.answer(&connection, result) {
-                return None;
+                return end;
             }
         }
     }
@@ -350,6 +368,15 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
     }
 }
 
+/// How a connection (or a connect) ended.
+enum End {
+    /// The handle asked for DISCONNECT: the next connect goes to the same broker.
+    Disconnected,
+    /// A failed connect or a lost connection: the next connect tries the next broker. With
+    /// the error that ended an idle connection, which the next publish or poll reports.
+    Failed(Option<MqttError>),
+}
+
 /// The connection MQTT runs over: TCP, or TLS over TCP.
 // One value at a time, moved straight into minimq's session: boxing would need a heap.
 #[allow(clippy::large_enum_variant)]
@@ -433,7 +460,11 @@ async fn progress<IO: minimq::Io>(
 impl<N> core::fmt::Debug for Mqtt5Runner<'_, N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mqtt5Runner")
-            .field("broker", &self.settings.broker)
+            .field(
+                "broker",
+                &(self.settings.options)
+                    .broker_at(self.settings.broker, self.settings.link.broker.get()),
+            )
             .field("options", &self.settings.options)
             .field("connected", &self.settings.link.connected.get())
             .finish_non_exhaustive()
