@@ -397,7 +397,7 @@ fn bench_publish(c: &mut Criterion) {
         let script = [Ok(sample(n))];
         let sample = sample(n);
 
-        let mut sink = json_sink(false);
+        let sink = json_sink(false);
         let mut buf = [0u8; BUF];
         group.bench_with_input(BenchmarkId::new("json_encode", n), &n, |b, _| {
             b.iter(|| {
@@ -421,7 +421,7 @@ fn bench_publish(c: &mut Criterion) {
         });
         drop(publisher);
 
-        let mut sink = ts_sink(false);
+        let sink = ts_sink(false);
         group.bench_with_input(BenchmarkId::new("thingspeak_encode", n), &n, |b, _| {
             b.iter(|| {
                 sink.encode(black_box(&sample), 0, 0, &mut buf)

@@ -5,6 +5,8 @@
 //! tests, where waiting advances time instantly.
 
 use core::cell::Cell;
+
+use crate::decimal::div_1000;
 use embedded_hal_async::delay::DelayNs;
 
 /// Monotonic time and, when known, wall-clock time.
@@ -48,8 +50,11 @@ impl<C: Clock + ?Sized> Clock for &mut C {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimulatedClock {
-    /// A `Cell` so that `&SimulatedClock` can advance it (shared by a publisher and filters).
-    now_ns: Cell<u64>,
+    /// Whole milliseconds, and the nanoseconds past them (below 1 000 000): no 64-bit
+    /// division to read the time (a library call on a 32-bit MCU). `Cell`s so that
+    /// `&SimulatedClock` can advance it (shared by a publisher and filters).
+    now_ms: Cell<u64>,
+    sub_ms_ns: Cell<u32>,
     unix_epoch_offset: Option<u64>,
 }
 
@@ -57,7 +62,8 @@ impl SimulatedClock {
     /// A clock at 0 ms that does not know the date.
     pub const fn new() -> Self {
         Self {
-            now_ns: Cell::new(0),
+            now_ms: Cell::new(0),
+            sub_ms_ns: Cell::new(0),
             unix_epoch_offset: None,
         }
     }
@@ -70,20 +76,22 @@ impl SimulatedClock {
 
     /// Moves the clock forward by `ms`.
     pub fn advance_ms(&self, ms: u64) {
-        self.advance_ns(ms.saturating_mul(1_000_000));
+        self.now_ms.set(self.now_ms.get().saturating_add(ms));
     }
 
-    fn advance_ns(&self, ns: u64) {
-        self.now_ns.set(self.now_ns.get().saturating_add(ns));
+    fn advance_ns(&self, ns: u32) {
+        let sub = self.sub_ms_ns.get() + ns % 1_000_000;
+        self.sub_ms_ns.set(sub % 1_000_000);
+        self.advance_ms(u64::from(ns / 1_000_000 + sub / 1_000_000));
     }
 
     fn ms(&self) -> u64 {
-        self.now_ns.get() / 1_000_000
+        self.now_ms.get()
     }
 
     fn unix(&self) -> Option<u64> {
         self.unix_epoch_offset
-            .map(|offset| offset + self.now_ns.get() / 1_000_000_000)
+            .map(|offset| offset + div_1000(self.now_ms.get()))
     }
 }
 
@@ -109,7 +117,7 @@ impl Clock for &SimulatedClock {
 
 impl DelayNs for SimulatedClock {
     async fn delay_ns(&mut self, ns: u32) {
-        self.advance_ns(u64::from(ns));
+        self.advance_ns(ns);
     }
 
     async fn delay_ms(&mut self, ms: u32) {
@@ -119,7 +127,7 @@ impl DelayNs for SimulatedClock {
 
 impl DelayNs for &SimulatedClock {
     async fn delay_ns(&mut self, ns: u32) {
-        self.advance_ns(u64::from(ns));
+        self.advance_ns(ns);
     }
 
     async fn delay_ms(&mut self, ms: u32) {
@@ -154,5 +162,34 @@ impl DelayNs for EmbassyClock {
 
     async fn delay_ms(&mut self, ms: u32) {
         embassy_time::Delay.delay_ms(ms).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embassy_futures::block_on;
+
+    #[test]
+    fn simulated_nanoseconds_carry_into_milliseconds() {
+        let mut clock = SimulatedClock::new().with_unix_time(10);
+        block_on(clock.delay_ns(999_999));
+        assert_eq!(clock.now_ms(), 0);
+        block_on(clock.delay_ns(1));
+        assert_eq!(clock.now_ms(), 1);
+        block_on(clock.delay_ns(u32::MAX)); // 4 294 ms + 967 295 ns
+        assert_eq!(clock.now_ms(), 4_295);
+        block_on(clock.delay_ns(32_705));
+        assert_eq!(clock.now_ms(), 4_296);
+        assert_eq!(clock, {
+            let other = SimulatedClock::new().with_unix_time(10);
+            other.advance_ms(4_296);
+            other
+        });
+        assert_eq!(clock.unix_time(), Some(14));
+        clock.advance_ms(703);
+        assert_eq!(clock.unix_time(), Some(14));
+        clock.advance_ms(1);
+        assert_eq!(clock.unix_time(), Some(15));
     }
 }

@@ -87,6 +87,7 @@ extern crate std;
 // Every module is private: the `pub use` list below is the whole public API, one path per
 // item (`pysense` stays a namespace: a driver's types live under its chip's name).
 mod clock;
+mod decimal;
 mod homeassistant;
 mod log;
 mod message;

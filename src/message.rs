@@ -11,7 +11,8 @@ pub enum QoS {
     AtLeastOnce,
 }
 
-/// One MQTT message: topic, payload and delivery options, borrowed from a caller-owned buffer.
+/// One MQTT message: topic, payload and delivery options, borrowed (a sink's payload from the
+/// caller's buffer, its topic from the sink itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Message<'a> {

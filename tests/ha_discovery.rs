@@ -161,7 +161,7 @@ where
 {
     let mut states = broker.subscribe(names.state);
     device.connect().await.expect("connect");
-    let mut sink = JsonSink::object(names.state).expect("valid topic");
+    let sink = JsonSink::object(names.state).expect("valid topic");
     let mut buf = [0u8; 256];
     let state = sink.encode(&sample(), 0, 0, &mut buf).expect("encode");
     let state = state.with_qos(QoS::AtLeastOnce);

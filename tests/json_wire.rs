@@ -83,7 +83,7 @@ fn bare_value_of_a_chosen_quantity() {
         &sample,
     );
     assert_eq!(payload, "45");
-    let mut sink = JsonSink::value("t").unwrap().of(Quantity::Pressure);
+    let sink = JsonSink::value("t").unwrap().of(Quantity::Pressure);
     let mut buf = [0u8; 64];
     assert_eq!(
         sink.encode(&sample, 0, 0, &mut buf),
@@ -134,7 +134,7 @@ fn non_finite_values_are_a_typed_error_never_null() {
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let sample = sample_of(&[(Quantity::Temperature, 21.0), (Quantity::Humidity, bad)]);
         let mut buf = [0u8; 128];
-        for mut sink in [
+        for sink in [
             JsonSink::object("t").unwrap(),
             JsonSink::value("t").unwrap().of(Quantity::Humidity),
         ] {
@@ -163,7 +163,7 @@ fn duplicate_keys_are_refused() {
     // A renamed key may not collide with the device id either.
     let keys = [(Quantity::Humidity, "device")];
     let sample = sample_of(&[(Quantity::Humidity, 1.0)]);
-    let mut sink = JsonSink::object("t")
+    let sink = JsonSink::object("t")
         .unwrap()
         .with_keys(&keys)
         .unwrap()
@@ -172,6 +172,75 @@ fn duplicate_keys_are_refused() {
         sink.encode(&sample, 0, 0, &mut buf),
         Err(EncodeError::DuplicateKey {
             quantity: Quantity::Humidity
+        })
+    );
+}
+
+/// Duplicates are found while the object is written (a bit per built-in quantity until a
+/// custom one comes, then string compares); the content error still wins over a short buffer
+/// and over a NaN that comes later.
+#[test]
+fn duplicates_found_while_writing_are_the_same_errors() {
+    let sink = JsonSink::object("t").unwrap();
+    let custom_temperature = Quantity::Custom {
+        name: "temperature",
+        unit: "",
+    };
+    let other = Quantity::Custom {
+        name: "x",
+        unit: "",
+    };
+    let mut buf = [0u8; 128];
+    let cases: [(&[(Quantity, f32)], Quantity); 4] = [
+        // A custom quantity whose name is a built-in one, after it.
+        (
+            &[(Quantity::Temperature, 1.0), (custom_temperature, 2.0)],
+            custom_temperature,
+        ),
+        // Built-in duplicates after a custom quantity: compared as strings.
+        (
+            &[
+                (other, 1.0),
+                (Quantity::Humidity, 2.0),
+                (Quantity::Humidity, 3.0),
+            ],
+            Quantity::Humidity,
+        ),
+        // The duplicate comes before a NaN: the first bad reading is reported.
+        (
+            &[
+                (Quantity::Humidity, 1.0),
+                (Quantity::Humidity, 2.0),
+                (Quantity::Pressure, f32::NAN),
+            ],
+            Quantity::Humidity,
+        ),
+        (
+            &[
+                (Quantity::Pressure, 1.0),
+                (Quantity::Voltage, 2.0),
+                (Quantity::Pressure, 3.0),
+            ],
+            Quantity::Pressure,
+        ),
+    ];
+    for (readings, quantity) in cases {
+        let sample = sample_of(readings);
+        let want = Err(EncodeError::DuplicateKey { quantity });
+        assert_eq!(sink.encode(&sample, 0, 0, &mut buf), want, "{readings:?}");
+        // A buffer too short for the first key: the content error still wins.
+        assert_eq!(
+            sink.encode(&sample, 0, 0, &mut [0u8; 3]),
+            want,
+            "{readings:?}"
+        );
+    }
+    // A NaN before a duplicate is the first bad reading.
+    let sample = sample_of(&[(Quantity::Pressure, f32::NAN), (Quantity::Pressure, 1.0)]);
+    assert_eq!(
+        sink.encode(&sample, 0, 0, &mut buf),
+        Err(EncodeError::NonFinite {
+            quantity: Quantity::Pressure
         })
     );
 }
@@ -188,11 +257,12 @@ fn every_buffer_shorter_than_the_output_is_a_typed_error() {
             .with_decimals(3)
             .unwrap(),
     ];
-    for mut sink in sinks {
+    for sink in sinks {
         let mut big = [0u8; 256];
         let needed = {
             let msg = sink.encode(&sample, 0, 0, &mut big).unwrap();
-            msg.topic.len() + msg.payload.len()
+            // The topic is the sink's own: only the payload goes into the buffer.
+            msg.payload.len()
         };
         for len in 0..needed {
             let mut buf = vec![0u8; len];
@@ -210,7 +280,7 @@ fn every_buffer_shorter_than_the_output_is_a_typed_error() {
 #[test]
 fn only_message_zero_exists() {
     let sample = sample_of(&[(Quantity::Temperature, 1.0)]);
-    let mut sink = JsonSink::object("t").unwrap();
+    let sink = JsonSink::object("t").unwrap();
     assert_eq!(sink.message_count(&sample), 1);
     let mut buf = [0u8; 64];
     assert_eq!(
@@ -223,7 +293,7 @@ fn only_message_zero_exists() {
 fn an_empty_sample_sends_nothing() {
     let sample = Sample::<8>::new();
     let mut buf = [0u8; 64];
-    for mut sink in [
+    for sink in [
         JsonSink::object("t").unwrap().with_device("d"),
         JsonSink::value("t").unwrap(),
     ] {

@@ -567,13 +567,13 @@ impl Sink for StateSink<'_> {
         }
     }
 
-    fn encode<'b, const N: usize>(
-        &mut self,
+    fn encode<'m, const N: usize>(
+        &'m self,
         sample: &Sample<N>,
         index: usize,
         now_ms: u64,
-        buf: &'b mut [u8],
-    ) -> Result<Message<'b>, EncodeError> {
+        buf: &'m mut [u8],
+    ) -> Result<Message<'m>, EncodeError> {
         match self {
             StateSink::Json(sink) => sink.encode(sample, index, now_ms, buf),
             StateSink::Senml(sink) => sink.encode(sample, index, now_ms, buf),

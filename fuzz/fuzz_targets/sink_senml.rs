@@ -39,7 +39,7 @@ fuzz_target!(|input: Input| {
     }
     let sample = input.sample.build();
     let mut buf = vec![0u8; usize::from(input.buf_len % 1024)];
-    let mut twin = sink;
+    let twin = sink;
     match sink.encode(&sample, 0, 0, &mut buf) {
         Ok(message) => {
             assert_eq!(message.topic, topic);
@@ -78,7 +78,7 @@ fuzz_target!(|input: Input| {
             let message = twin
                 .encode(&sample, 0, 0, &mut big)
                 .expect("fits in 64 KiB");
-            assert!(message.topic.len() + message.payload.len() > buf.len());
+            assert!(message.payload.len() > buf.len());
         }
         Err(EncodeError::NonFinite { quantity }) => {
             let scale = senml_unit(quantity).1;

@@ -112,7 +112,7 @@ fuzz_target!(|input: Input| {
             Err(EncodeError::NoSuchMessage) => assert!(index >= count),
             Err(EncodeError::BufferTooSmall) => {
                 let mut big = vec![0u8; 1 << 16];
-                let mut again = before;
+                let again = before;
                 let message = again
                     .encode(&sample, index, now, &mut big)
                     .expect("fits in 64 KiB");

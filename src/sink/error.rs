@@ -92,7 +92,8 @@ impl From<TopicError> for SinkConfigError {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum EncodeError {
-    /// The buffer cannot hold the topic and payload: give the publisher a bigger buffer.
+    /// The buffer cannot hold the payload (and, for a ThingSpeak field message, its topic):
+    /// give the publisher a bigger buffer.
     BufferTooSmall,
     /// A reading is NaN or infinite. JSON has no such numbers and ThingSpeak would store
     /// garbage, so the sample is refused instead; check the sensor.
@@ -133,7 +134,7 @@ pub enum EncodeError {
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EncodeError::BufferTooSmall => f.write_str("buffer too small for topic and payload"),
+            EncodeError::BufferTooSmall => f.write_str("buffer too small for the message"),
             EncodeError::NonFinite { quantity } => {
                 write!(f, "{quantity} is not a finite number; nothing was sent")
             }

@@ -2,10 +2,11 @@
 //! constant pieces (quoted keys with their colon, separators) are made at compile time or
 //! checked when the sink is built, so an encode writes numbers and copies pieces.
 
+use super::Sink;
 use super::error::{EncodeError, SinkConfigError, check_key};
 use super::number::{MAX_DECIMALS, Style};
 use super::out::{Out, json_plain};
-use super::{Sink, split_topic};
+use crate::decimal::{U64_DIGITS, format_u64};
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
 use crate::topic::validate_topic_name;
@@ -45,7 +46,7 @@ enum Shape {
 ///     Reading::new(Quantity::Temperature, 21.5),
 ///     Reading::new(Quantity::Humidity, 45.2),
 /// ])?;
-/// let mut sink = JsonSink::object("apricot/value")?
+/// let sink = JsonSink::object("apricot/value")?
 ///     .with_keys(&[(Quantity::Temperature, "t"), (Quantity::Humidity, "rh")])?
 ///     .with_decimals(2)?
 ///     .with_device("apricot");
@@ -168,45 +169,44 @@ impl<'a> JsonSink<'a> {
         self.decimals.map_or(Style::Shortest, Style::Fixed)
     }
 
-    fn chosen_reading<const N: usize>(&self, sample: &Sample<N>) -> Option<Reading> {
+    fn chosen_reading<'s, const N: usize>(&self, sample: &'s Sample<N>) -> Option<&'s Reading> {
         match self.shape {
-            Shape::Value(None) => sample.readings().first().copied(),
-            Shape::Value(Some(q)) => sample.readings().iter().find(|r| r.quantity == q).copied(),
+            Shape::Value(None) => sample.readings().first(),
+            Shape::Value(Some(q)) => sample.readings().iter().find(|r| r.quantity == q),
             Shape::Object => None,
         }
     }
 
-    /// Refuses what would not be valid, unambiguous JSON before a byte is written: a NaN or
-    /// infinite value, or a key written twice.
+    /// What is wrong with `sample` as an object regardless of the buffer: the first reading
+    /// that is NaN or infinite or whose key was already written. Asked only once a write
+    /// failed, so a good sample is walked once (the write finds these errors itself).
     fn check_object<const N: usize>(&self, sample: &Sample<N>) -> Result<(), EncodeError> {
-        let readings = sample.readings();
-        // Built-in names are distinct and none is "device" or "time": without renamed keys or custom
-        // quantities, two keys clash exactly when a quantity comes twice, which compares
-        // enum tags instead of strings.
-        let names_only = self.keys.is_empty()
-            && !readings
-                .iter()
-                .any(|r| matches!(r.quantity, Quantity::Custom { .. }));
-        for (i, reading) in readings.iter().enumerate() {
+        for (i, reading) in sample.readings().iter().enumerate() {
             if !reading.value.is_finite() {
                 return Err(EncodeError::NonFinite {
                     quantity: reading.quantity,
                 });
             }
-            let earlier = &readings[..i];
-            let clash = if names_only {
-                earlier.iter().any(|r| r.quantity == reading.quantity)
-            } else {
-                let key = self.key(reading.quantity);
-                (self.device.is_some() && key == DEVICE_KEY)
-                    || (self.time && sample.timestamp().is_some() && key == TIME_KEY)
-                    || earlier.iter().any(|r| self.key(r.quantity) == key)
-            };
-            if clash {
-                return Err(EncodeError::DuplicateKey {
-                    quantity: reading.quantity,
-                });
-            }
+            self.check_clash(sample, i)?;
+        }
+        Ok(())
+    }
+
+    /// [`EncodeError::DuplicateKey`] if reading `i`'s key is `device` or `time` (when those
+    /// are written) or the key of an earlier reading: keys compared as strings.
+    fn check_clash<const N: usize>(&self, sample: &Sample<N>, i: usize) -> Result<(), EncodeError> {
+        let readings = sample.readings();
+        let Some(reading) = readings.get(i) else {
+            return Ok(());
+        };
+        let key = self.key(reading.quantity);
+        let clash = (self.device.is_some() && key == DEVICE_KEY)
+            || (self.time && sample.timestamp().is_some() && key == TIME_KEY)
+            || readings[..i].iter().any(|r| self.key(r.quantity) == key);
+        if clash {
+            return Err(EncodeError::DuplicateKey {
+                quantity: reading.quantity,
+            });
         }
         Ok(())
     }
@@ -221,7 +221,7 @@ impl<'a> JsonSink<'a> {
             return out.push(b"\":");
         }
         match key_piece(quantity) {
-            Some(piece) => out.push(piece),
+            Some((piece, _)) => out.push(piece),
             None => {
                 out.json_string(quantity.name())?;
                 out.byte(b':')
@@ -256,15 +256,38 @@ impl<'a> JsonSink<'a> {
                 out.byte(b',')?;
             }
             out.push(TIME_PIECE)?;
-            out.push(itoa::Buffer::new().format(unix_seconds).as_bytes())?;
+            let mut digits = [0u8; U64_DIGITS];
+            let start = format_u64(unix_seconds, &mut digits);
+            out.push(&digits[start..])?;
             first = false;
         }
-        for reading in sample.readings() {
+        // Duplicate keys are refused as the keys are written. Built-in names are distinct and
+        // none is "device" or "time": until a renamed key or a custom quantity comes, two keys
+        // clash exactly when a quantity comes twice, a bit in `seen`; from then on each key is
+        // compared as a string with every earlier one (and with "device" and "time").
+        let mut seen = 0u32;
+        let mut by_name = !self.keys.is_empty();
+        for (i, reading) in sample.readings().iter().enumerate() {
             if !first {
                 out.byte(b',')?;
             }
             first = false;
-            self.write_key(reading.quantity, out)?;
+            match (by_name, key_piece(reading.quantity)) {
+                (false, Some((piece, bit))) => {
+                    if seen & bit != 0 {
+                        return Err(EncodeError::DuplicateKey {
+                            quantity: reading.quantity,
+                        });
+                    }
+                    seen |= bit;
+                    out.push(piece)?;
+                }
+                _ => {
+                    by_name = true;
+                    self.check_clash(sample, i)?;
+                    self.write_key(reading.quantity, out)?;
+                }
+            }
             out.number(reading.value, &style, reading.quantity)?;
         }
         out.byte(b'}')
@@ -290,16 +313,20 @@ const DEVICE_PIECE: &[u8] = &key_piece_of::<{ DEVICE_KEY.len() + 3 }>(DEVICE_KEY
 const TIME_PIECE: &[u8] = &key_piece_of::<{ TIME_KEY.len() + 3 }>(TIME_KEY);
 
 /// Defines `key_piece`: `"<name>":` of each listed quantity, built at compile time from
-/// [`Quantity::name`], so a key is one copy. A quantity not listed (`Custom`, or one added
-/// later) gets `None` and its name is escaped as it is written, with the same output.
+/// [`Quantity::name`], so a key is one copy, and a bit of its own (for duplicate checks). A
+/// quantity not listed (`Custom`, or one added later) gets `None` and its name is escaped as
+/// it is written, with the same output.
 macro_rules! key_pieces {
     ($($quantity:ident),* $(,)?) => {
-        fn key_piece(quantity: Quantity) -> Option<&'static [u8]> {
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        enum Bit { $($quantity),* }
+
+        fn key_piece(quantity: Quantity) -> Option<(&'static [u8], u32)> {
             match quantity {
                 $(Quantity::$quantity => {
                     const PIECE: [u8; Quantity::$quantity.name().len() + 3] =
                         key_piece_of(Quantity::$quantity.name());
-                    Some(&PIECE)
+                    Some((&PIECE, 1 << Bit::$quantity as u32))
                 })*
                 _ => None,
             }
@@ -330,42 +357,41 @@ impl Sink for JsonSink<'_> {
         1
     }
 
-    fn encode<'b, const N: usize>(
-        &mut self,
+    fn encode<'m, const N: usize>(
+        &'m self,
         sample: &Sample<N>,
         index: usize,
         _now_ms: u64,
-        buf: &'b mut [u8],
-    ) -> Result<Message<'b>, EncodeError> {
+        buf: &'m mut [u8],
+    ) -> Result<Message<'m>, EncodeError> {
         if index != 0 {
             return Err(EncodeError::NoSuchMessage);
         }
         // Content errors first: they say more than a short buffer does.
         let value = match self.shape {
             Shape::Value(_) => {
+                // A NaN or infinity is refused by `Out::number` before it looks at the room
+                // left, so the content error still wins over a short buffer.
                 let reading = self
                     .chosen_reading(sample)
                     .ok_or(EncodeError::NothingToSend)?;
-                if !reading.value.is_finite() {
-                    return Err(EncodeError::NonFinite {
-                        quantity: reading.quantity,
-                    });
-                }
                 Some(reading)
             }
             Shape::Object if sample.is_empty() => return Err(EncodeError::NothingToSend),
-            Shape::Object => {
-                self.check_object(sample)?;
-                None
-            }
+            Shape::Object => None,
         };
-        let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
-        let mut out = Out::new(rest);
+        let mut out = Out::new(buf);
         match value {
             Some(reading) => out.number(reading.value, &self.style(), reading.quantity)?,
-            None => self.write_object(sample, &mut out)?,
+            // Written first, checked after only if that failed: a content error (a NaN, a
+            // duplicate key) still wins over a short buffer.
+            None => {
+                if let Err(e) = self.write_object(sample, &mut out) {
+                    return Err(self.check_object(sample).err().unwrap_or(e));
+                }
+            }
         }
-        Ok(Message::new(topic, out.into_written()))
+        Ok(Message::new(self.topic, out.into_written()))
     }
 }
 
@@ -376,7 +402,6 @@ mod tests {
     fn encode_object(sink: JsonSink<'_>, readings: &[Reading]) -> std::vec::Vec<u8> {
         let sample = Sample::<4>::from_readings(readings).unwrap();
         let mut buf = [0u8; 256];
-        let mut sink = sink;
         let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
         msg.payload.to_vec()
     }
@@ -385,7 +410,7 @@ mod tests {
     fn with_time_writes_the_samples_unix_seconds_after_the_device() {
         let readings = [Reading::new(Quantity::Temperature, 21.5)];
         let mut sample = Sample::<4>::from_readings(&readings).unwrap();
-        let mut sink = JsonSink::object("t").unwrap().with_device("d").with_time();
+        let sink = JsonSink::object("t").unwrap().with_device("d").with_time();
         let mut buf = [0u8; 128];
         // No wall clock: no "time", rather than a wrong one.
         let msg = sink.encode(&sample, 0, 0, &mut buf).unwrap();
@@ -404,7 +429,7 @@ mod tests {
         );
         // A reading keyed "time" would make the object ambiguous.
         let keys = [(Quantity::Temperature, "time")];
-        let mut clash = JsonSink::object("t")
+        let clash = JsonSink::object("t")
             .unwrap()
             .with_keys(&keys)
             .unwrap()
@@ -436,9 +461,15 @@ mod tests {
             Quantity::Voltage,
             Quantity::Value,
         ];
+        let mut bits = 0u32;
         for quantity in all {
             let want = std::format!("\"{}\":", quantity.name());
-            assert_eq!(key_piece(quantity), Some(want.as_bytes()), "{quantity:?}");
+            let (piece, bit) = key_piece(quantity).unwrap();
+            assert_eq!(piece, want.as_bytes(), "{quantity:?}");
+            // One bit of its own per quantity: the duplicate check's mask.
+            assert_eq!(bit.count_ones(), 1, "{quantity:?}");
+            assert_eq!(bits & bit, 0, "{quantity:?}");
+            bits |= bit;
         }
         let custom = Quantity::Custom {
             name: "x",

@@ -1,8 +1,9 @@
 //! The [`Sink`] trait: how a sample becomes MQTT messages, and the wire formats we ship.
 //!
-//! A sink writes each message's topic and payload into a caller-owned buffer and returns a
-//! [`Message`] that borrows from it. When the buffer is too small the sink returns
-//! [`EncodeError::BufferTooSmall`] and no message: nothing half-written can be sent.
+//! A sink writes each message's payload into a caller-owned buffer and returns a [`Message`]
+//! that borrows it, and the topic the sink checked when it was built (no copy, no check per
+//! sample). When the buffer is too small the sink returns [`EncodeError::BufferTooSmall`] and
+//! no message: nothing half-written can be sent.
 
 mod error;
 mod json;
@@ -31,7 +32,7 @@ use crate::reading::Sample;
 /// use sensorpub::{JsonSink, Quantity, Reading, Sample, Sink};
 ///
 /// let sample = Sample::<2>::from_readings(&[Reading::new(Quantity::Temperature, 21.53)])?;
-/// let mut sink = JsonSink::object("apricot/value")?;
+/// let sink = JsonSink::object("apricot/value")?;
 /// let mut buf = [0u8; 64];
 /// assert_eq!(sink.message_count(&sample), 1);
 /// let msg = sink.encode(&sample, 0, 0, &mut buf)?;
@@ -48,15 +49,20 @@ pub trait Sink {
 
     /// Encodes message `index` of `sample` into `buf` at monotonic time `now_ms`.
     ///
+    /// The message borrows its payload from `buf` and may borrow its topic from the sink
+    /// (a topic validated once, when the sink was built), so both stay borrowed while the
+    /// message lives. A sink with state to update (a rate limit) keeps it in a
+    /// [`Cell`](core::cell::Cell).
+    ///
     /// `now_ms` lets rate-limited formats (ThingSpeak) refuse a message that would reach the
     /// service too early; other sinks ignore it.
-    fn encode<'b, const N: usize>(
-        &mut self,
+    fn encode<'m, const N: usize>(
+        &'m self,
         sample: &Sample<N>,
         index: usize,
         now_ms: u64,
-        buf: &'b mut [u8],
-    ) -> Result<Message<'b>, Self::Error>;
+        buf: &'m mut [u8],
+    ) -> Result<Message<'m>, Self::Error>;
 
     /// Milliseconds to wait from `now_ms` before the next message may be encoded; `0` when
     /// the sink has no rate limit or the limit allows it now. The publisher waits this long
@@ -67,21 +73,12 @@ pub trait Sink {
     }
 }
 
-/// Writes `topic` at the start of `buf` and returns the topic and the space after it.
+/// Writes `topic` at the start of `buf` and returns the topic and the space after it: for a
+/// topic made per message (a ThingSpeak field's); every other topic is the sink's own.
 fn split_topic<'b>(
     buf: &'b mut [u8],
     topic: &[&[u8]],
 ) -> Result<(&'b str, &'b mut [u8]), EncodeError> {
-    // One piece (every sink but a ThingSpeak field): no sum, no loop.
-    if let [only] = topic {
-        let head = buf
-            .get_mut(..only.len())
-            .ok_or(EncodeError::BufferTooSmall)?;
-        out::copy(head, only);
-        let (head, rest) = buf.split_at_mut(only.len());
-        let topic = core::str::from_utf8(head).map_err(|_| EncodeError::BufferTooSmall)?;
-        return Ok((topic, rest));
-    }
     let len: usize = topic.iter().map(|part| part.len()).sum();
     if len > buf.len() {
         return Err(EncodeError::BufferTooSmall);

@@ -50,6 +50,7 @@ pub(crate) fn write(value: f32, style: &Style, out: &mut [u8]) -> Result<usize, 
 }
 
 use super::out::copy;
+use crate::decimal::{U64_DIGITS, format_u64};
 
 /// Copies `text` to the start of `out`; its length, or [`Refused::NoRoom`].
 #[inline(always)]
@@ -115,45 +116,30 @@ fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Optio
     // Round half away from zero without adding 0.5 in f32: above 2^23 an f32 cannot hold the
     // .5 and `x + 0.5` rounds to even, so 10132575.0 would become 10132576. Splitting off the
     // integer part is exact (the difference of two nearby f32 is representable). On a 32-bit
-    // MCU 64-bit conversions and divisions are library calls that cost more than the digits,
-    // so readings that fit 32 bits (nearly all) stay in 32 bits; the result is the same.
-    let (negative, magnitude) = if scaled.abs() < I32_SAFE {
-        let truncated = scaled as i32;
-        let fraction = (scaled - truncated as f32).abs();
-        let rounded = match (fraction >= 0.5, scaled < 0.0) {
-            (true, false) => truncated + 1,
-            (true, true) => truncated - 1,
-            (false, _) => truncated,
-        };
-        (rounded < 0, u64::from(rounded.unsigned_abs()))
-    } else {
-        let truncated = scaled as i64;
-        let fraction = (scaled - truncated as f32).abs();
-        let rounded = match (fraction >= 0.5, scaled < 0.0) {
-            (true, false) => truncated + 1,
-            (true, true) => truncated - 1,
-            (false, _) => truncated,
-        };
-        (rounded < 0, rounded.unsigned_abs())
+    // MCU 64-bit conversions and divisions are library calls that cost more than the digits
+    // (and about 1 KB of flash): readings that fit 32 bits (nearly all) stay in 32 bits, and
+    // larger ones are whole numbers taken from their bits (`fixed_large`).
+    if scaled.abs() >= I32_SAFE {
+        return Some(fixed_large(scaled, decimals, out));
+    }
+    let truncated = scaled as i32;
+    let fraction = (scaled - truncated as f32).abs();
+    let rounded = match (fraction >= 0.5, scaled < 0.0) {
+        (true, false) => truncated + 1,
+        (true, true) => truncated - 1,
+        (false, _) => truncated,
     };
+    let magnitude = rounded.unsigned_abs();
     let divisor = 10u32.pow(u32::from(decimals));
     let mut len = 0;
     // The sign comes from the rounded number, so -0.001 at 2 decimals prints "0.00".
-    if negative {
+    if rounded < 0 {
         out[0] = b'-';
         len = 1;
     }
     let mut int_buf = itoa::Buffer::new();
-    let (int_text, mut frac) = match u32::try_from(magnitude) {
-        Ok(small) => (int_buf.format(small / divisor), small % divisor),
-        Err(_) => {
-            let divisor = u64::from(divisor);
-            // The remainder is below 10^6, so it fits.
-            let frac = (magnitude % divisor) as u32;
-            (int_buf.format(magnitude / divisor), frac)
-        }
-    };
-    let int_text = int_text.as_bytes();
+    let int_text = int_buf.format(magnitude / divisor).as_bytes();
+    let mut frac = magnitude % divisor;
     out[len..len + int_text.len()].copy_from_slice(int_text);
     len += int_text.len();
     if decimals > 0 {
@@ -167,6 +153,36 @@ fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Optio
         len = end;
     }
     Some(len)
+}
+
+/// [`fixed_text`] of a scaled value from 2 × 10^9 up (below 9 × 10^15): such an `f32` is a
+/// whole number (from 2^24 up it has no fraction bits), so no rounding, and its bits give the
+/// integer without a 64-bit float conversion; its digits, at least 10, get the point put
+/// before the last `decimals` of them, without a 64-bit division.
+fn fixed_large(scaled: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> usize {
+    let bits = scaled.abs().to_bits();
+    // value = mantissa × 2^(exponent − 150), the exponent at least 150 + 7 here.
+    let mantissa = u64::from((bits & 0x007F_FFFF) | 0x0080_0000);
+    let shift = (bits >> 23).saturating_sub(150);
+    let magnitude = mantissa << shift.min(40);
+    let mut digits = [0u8; U64_DIGITS];
+    let start = format_u64(magnitude, &mut digits);
+    let digits = &digits[start..];
+    let mut len = 0;
+    if scaled < 0.0 {
+        out[0] = b'-';
+        len = 1;
+    }
+    let point = digits.len() - usize::from(decimals);
+    out[len..len + point].copy_from_slice(&digits[..point]);
+    len += point;
+    if decimals > 0 {
+        out[len] = b'.';
+        len += 1;
+        out[len..len + usize::from(decimals)].copy_from_slice(&digits[point..]);
+        len += usize::from(decimals);
+    }
+    len
 }
 
 #[cfg(test)]
@@ -263,11 +279,19 @@ mod tests {
 
     #[test]
     fn fixed_is_the_same_on_both_sides_of_the_32_bit_range() {
-        // Around 2^31 scaled (the end of the 32-bit path), 2^32, and ordinary readings.
+        // Around 2^31 scaled (the end of the 32-bit path), 2^32, up to the end of fixed
+        // point (9e15, past which the shortest form is written), and ordinary readings.
         let mut values = std::vec![21.53f32, 45.2, -1.75, 0.005, 101_325.0, 1.0e9, 4.0e9];
         for decimals in 0..=MAX_DECIMALS {
             let scale = 10f32.powi(i32::from(decimals));
-            for edge in [2.0e9f32, 2.147_483_6e9, 4.294_967_3e9] {
+            for edge in [
+                2.0e9f32,
+                2.147_483_6e9,
+                4.294_967_3e9,
+                1.0e12,
+                3.3e14,
+                8.9e15,
+            ] {
                 for step in [0.999f32, 1.0, 1.001] {
                     values.push(edge * step / scale);
                     values.push(-edge * step / scale);
@@ -276,6 +300,9 @@ mod tests {
         }
         for &value in &values {
             for decimals in 0..=MAX_DECIMALS {
+                if (value * SCALES[usize::from(decimals)]).abs() >= 9.0e15 {
+                    continue; // the shortest form: `huge_fixed_falls_back_to_exact_shortest`
+                }
                 assert_eq!(
                     format(value, &Style::Fixed(decimals)).unwrap(),
                     fixed_in_64_bits(value, decimals),

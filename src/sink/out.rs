@@ -116,21 +116,44 @@ const SMALL_COPY: usize = 16;
 
 /// Copies `src` into `dst` (same length). Pieces here are a few bytes at any alignment, where
 /// the library `memcpy` falls back to bytes after a dozen instructions of set-up; a Cortex-M4
-/// loads and stores unaligned words, so short pieces go four bytes at a time.
+/// loads and stores unaligned words, so short pieces go four bytes at a time, the last word
+/// overlapping the one before it (a byte loop for the tail would become a `memcpy` call).
 #[inline(always)]
 pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
-    if src.len() > SMALL_COPY || dst.len() != src.len() {
+    let len = src.len();
+    if len > SMALL_COPY || dst.len() != len {
         dst.copy_from_slice(src);
         return;
     }
-    let mut words = dst.chunks_exact_mut(4);
-    let mut from = src.chunks_exact(4);
-    for (d, s) in (&mut words).zip(&mut from) {
-        let word = [s[0], s[1], s[2], s[3]];
-        d.copy_from_slice(&word);
+    if len >= 4 {
+        let mut at = 0;
+        while at + 4 < len {
+            word(dst, src, at);
+            at += 4;
+        }
+        word(dst, src, len - 4);
+    } else if len >= 2 {
+        // 2 or 3 bytes: two half-words, overlapping for 3.
+        half(dst, src, 0);
+        half(dst, src, len - 2);
+    } else if len == 1 {
+        dst[0] = src[0];
     }
-    for (d, s) in words.into_remainder().iter_mut().zip(from.remainder()) {
-        *d = *s;
+}
+
+/// Copies the four bytes at `at` (one unaligned load and store on a Cortex-M4).
+#[inline(always)]
+fn word(dst: &mut [u8], src: &[u8], at: usize) {
+    if let (Some(d), Some(s)) = (dst.get_mut(at..at + 4), src.get(at..at + 4)) {
+        d.copy_from_slice(&[s[0], s[1], s[2], s[3]]);
+    }
+}
+
+/// Copies the two bytes at `at`.
+#[inline(always)]
+fn half(dst: &mut [u8], src: &[u8], at: usize) {
+    if let (Some(d), Some(s)) = (dst.get_mut(at..at + 2), src.get(at..at + 2)) {
+        d.copy_from_slice(&[s[0], s[1]]);
     }
 }
 
@@ -186,6 +209,22 @@ mod tests {
         assert!(json_plain("é°C"));
         for bad in ["a\"", "\\", "\n", "\u{1f}"] {
             assert!(!json_plain(bad), "{bad:?}");
+        }
+    }
+
+    /// Every length up to past the word-copy limit, at every offset of a source word: the
+    /// overlapping last word and half-words must still give exactly the source.
+    #[test]
+    fn copy_gives_the_source_for_every_short_length() {
+        let text: std::vec::Vec<u8> = (1..=24).collect();
+        for offset in 0..4 {
+            for len in 0..=SMALL_COPY + 4 {
+                let src = &text[offset..offset + len];
+                let mut dst = [0u8; 24];
+                copy(&mut dst[..len], src);
+                assert_eq!(&dst[..len], src, "offset {offset}, length {len}");
+                assert!(dst[len..].iter().all(|&b| b == 0), "wrote past {len}");
+            }
         }
     }
 

@@ -1,10 +1,11 @@
 //! [`SenmlSink`]: readings as SenML (RFC 8428, Sensor Measurement Lists) in JSON, the payload
 //! format IoT platforms parse without a per-device schema.
 
+use super::Sink;
 use super::error::{EncodeError, SinkConfigError};
 use super::number::{MAX_DECIMALS, Style};
 use super::out::Out;
-use super::{Sink, split_topic};
+use crate::decimal::{U64_DIGITS, format_u64};
 use crate::message::Message;
 use crate::reading::{Quantity, Reading, Sample};
 
@@ -67,7 +68,7 @@ const RFC8428_UNITS: [&str; 58] = [
 ///     Reading::new(Quantity::AccelerationZ, 1.0),
 /// ])?;
 /// sample.set_timestamp(Some(1_700_000_000));
-/// let mut sink = SenmlSink::new("apricot/senml", "apricot")?;
+/// let sink = SenmlSink::new("apricot/senml", "apricot")?;
 /// let mut buf = [0u8; 160];
 /// let msg = sink.encode(&sample, 0, 0, &mut buf)?;
 /// assert_eq!(msg.topic, "apricot/senml");
@@ -196,13 +197,13 @@ impl Sink for SenmlSink<'_> {
         usize::from(!sample.is_empty())
     }
 
-    fn encode<'b, const N: usize>(
-        &mut self,
+    fn encode<'m, const N: usize>(
+        &'m self,
         sample: &Sample<N>,
         index: usize,
         _now_ms: u64,
-        buf: &'b mut [u8],
-    ) -> Result<Message<'b>, EncodeError> {
+        buf: &'m mut [u8],
+    ) -> Result<Message<'m>, EncodeError> {
         if index != 0 {
             return Err(EncodeError::NoSuchMessage);
         }
@@ -213,9 +214,8 @@ impl Sink for SenmlSink<'_> {
         for reading in sample.readings() {
             Record::of(reading)?;
         }
-        let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
         let style = self.style();
-        let mut out = Out::new(rest);
+        let mut out = Out::new(buf);
         out.push(b"[")?;
         for (i, reading) in sample.readings().iter().enumerate() {
             let record = Record::of(reading)?;
@@ -225,7 +225,9 @@ impl Sink for SenmlSink<'_> {
                 out.push(&[BASE_NAME_SEPARATOR, b'"', b','])?;
                 if let Some(unix_seconds) = sample.timestamp() {
                     out.push(b"\"bt\":")?;
-                    out.push(itoa::Buffer::new().format(unix_seconds).as_bytes())?;
+                    let mut digits = [0u8; U64_DIGITS];
+                    let start = format_u64(unix_seconds, &mut digits);
+                    out.push(&digits[start..])?;
                     out.push(b",")?;
                 }
                 out.push(b"\"n\":\"")?;
@@ -242,7 +244,7 @@ impl Sink for SenmlSink<'_> {
             out.push(b"}")?;
         }
         out.push(b"]")?;
-        Ok(Message::new(topic, out.into_written()))
+        Ok(Message::new(self.topic, out.into_written()))
     }
 }
 

@@ -1,6 +1,8 @@
 //! [`ThingSpeakSink`]: ThingSpeak's MQTT publish API, as a bulk form or one message a field,
 //! with the channel's update interval enforced.
 
+use core::cell::Cell;
+
 use super::error::{EncodeError, SinkConfigError};
 use super::number::{MAX_DECIMALS, Style};
 use super::out::Out;
@@ -53,7 +55,7 @@ const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 /// ```
 /// use sensorpub::{EncodeError, Quantity, Reading, Sample, Sink, ThingSpeakSink};
 ///
-/// let mut sink = ThingSpeakSink::new(1_234_567, &[(1, Quantity::Temperature), (2, Quantity::Humidity)])?
+/// let sink = ThingSpeakSink::new(1_234_567, &[(1, Quantity::Temperature), (2, Quantity::Humidity)])?
 ///     .with_status("ok & warm")?;
 /// let sample = Sample::<2>::from_readings(&[
 ///     Reading::new(Quantity::Temperature, 21.53),
@@ -83,7 +85,11 @@ pub struct ThingSpeakSink<'a> {
     elevation: Option<f32>,
     decimals: Option<u8>,
     interval_ms: u64,
-    last_update_ms: Option<u64>,
+    /// Whether a location, elevation or status is set: one test skips all three per message.
+    extras: bool,
+    /// When the next message may be encoded (the last one's time plus the interval, 0 before
+    /// the first): a [`Cell`], as [`Sink::encode`] takes `&self`.
+    next_ms: Cell<u64>,
 }
 
 impl<'a> ThingSpeakSink<'a> {
@@ -130,7 +136,8 @@ impl<'a> ThingSpeakSink<'a> {
             elevation: None,
             decimals: None,
             interval_ms: ThingSpeakSink::FREE_INTERVAL_MS,
-            last_update_ms: None,
+            extras: false,
+            next_ms: Cell::new(0),
         })
     }
 
@@ -148,6 +155,7 @@ impl<'a> ThingSpeakSink<'a> {
             return Err(SinkConfigError::StatusTooLong);
         }
         self.status = Some(status);
+        self.extras = true;
         Ok(self)
     }
 
@@ -157,6 +165,7 @@ impl<'a> ThingSpeakSink<'a> {
             return Err(SinkConfigError::NonFiniteLocation);
         }
         self.latitude = Some(latitude);
+        self.extras = true;
         self.longitude = Some(longitude);
         Ok(self)
     }
@@ -167,6 +176,7 @@ impl<'a> ThingSpeakSink<'a> {
             return Err(SinkConfigError::NonFiniteLocation);
         }
         self.elevation = Some(elevation);
+        self.extras = true;
         Ok(self)
     }
 
@@ -205,9 +215,8 @@ impl<'a> ThingSpeakSink<'a> {
         &self,
         sample: &Sample<N>,
     ) -> impl Iterator<Item = (u8, Quantity, f32)> {
-        self.fields
+        self.fields[..self.mapped.min(FIELDS)]
             .iter()
-            .take(self.mapped)
             .filter_map(move |&(field, quantity)| {
                 sample.get(quantity).map(|value| (field, quantity, value))
             })
@@ -225,10 +234,26 @@ impl<'a> ThingSpeakSink<'a> {
         // Every piece is `&name=`, written without its `&` when it comes first.
         let style = self.style();
         for (field, quantity, value) in self.present(sample) {
-            let piece = FIELD_PIECES[usize::from(field - 1)];
+            // `field` is 1..=8 (checked when the sink was built); the mask only spares a
+            // bounds check.
+            let piece = &FIELD_PIECES[usize::from(field.wrapping_sub(1)) & (FIELDS - 1)];
             out.push(&piece[usize::from(out.is_empty())..])?;
             out.number(value, &style, quantity)?;
         }
+        if self.extras {
+            self.encode_extras(out)?;
+        }
+        if let Some(unix_seconds) = sample.timestamp() {
+            out.push(&b"&created_at="[usize::from(out.is_empty())..])?;
+            for chunk in percent_encoding::percent_encode(&iso8601(unix_seconds), FORM_VALUE) {
+                out.push(chunk.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `lat`, `long`, `elevation` and `status`, those that are set.
+    fn encode_extras(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         let location = [
             (&b"&lat="[..], self.latitude),
             (&b"&long="[..], self.longitude),
@@ -247,12 +272,6 @@ impl<'a> ThingSpeakSink<'a> {
                 out.push(chunk.as_bytes())?;
             }
         }
-        if let Some(unix_seconds) = sample.timestamp() {
-            out.push(&b"&created_at="[usize::from(out.is_empty())..])?;
-            for chunk in percent_encoding::percent_encode(&iso8601(unix_seconds), FORM_VALUE) {
-                out.push(chunk.as_bytes())?;
-            }
-        }
         Ok(())
     }
 
@@ -268,22 +287,21 @@ impl<'a> ThingSpeakSink<'a> {
 
     /// The bulk message, or its first error; [`encode`](Sink::encode) turns an error into
     /// the content error when there is one, which says more.
-    fn bulk_message<'b, const N: usize>(
-        &self,
+    fn bulk_message<'m, const N: usize>(
+        &'m self,
         sample: &Sample<N>,
         index: usize,
-        buf: &'b mut [u8],
-    ) -> Result<Message<'b>, EncodeError> {
+        buf: &'m mut [u8],
+    ) -> Result<Message<'m>, EncodeError> {
         if index != 0 {
             return Err(EncodeError::NoSuchMessage);
         }
-        let (topic, rest) = split_topic(buf, &[self.topic.as_bytes()])?;
-        let mut out = Out::new(rest);
+        let mut out = Out::new(buf);
         self.encode_bulk(sample, &mut out)?;
         if out.is_empty() {
             return Err(EncodeError::NothingToSend);
         }
-        Ok(Message::new(topic, out.into_written()))
+        Ok(Message::new(self.topic.as_str(), out.into_written()))
     }
 
     fn bulk_has_content<const N: usize>(&self, sample: &Sample<N>) -> bool {
@@ -299,46 +317,41 @@ impl<'a> ThingSpeakSink<'a> {
 const PUBLISH_TOPIC_CAPACITY: usize = 27;
 
 /// The channel's `channels/<id>/publish`, formatted once when the sink is built instead of
-/// for every message (on a Cortex-M4 that saved about 250 instructions a message).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PublishTopic {
-    bytes: [u8; PUBLISH_TOPIC_CAPACITY],
-    len: usize,
-}
+/// for every message (on a Cortex-M4 that saved about 250 instructions a message), and kept
+/// as a `str`, so a bulk message borrows it without a copy or a UTF-8 check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PublishTopic(heapless::String<PUBLISH_TOPIC_CAPACITY>);
 
 impl PublishTopic {
     fn new(channel_id: u32) -> Self {
         let mut channel = itoa::Buffer::new();
-        let parts: [&[u8]; 3] = [
-            b"channels/",
-            channel.format(channel_id).as_bytes(),
-            b"/publish",
-        ];
-        let mut bytes = [0; PUBLISH_TOPIC_CAPACITY];
-        let mut len = 0;
-        for part in parts {
-            // Fits: the capacity is the longest possible topic.
-            bytes[len..len + part.len()].copy_from_slice(part);
-            len += part.len();
+        let mut topic = heapless::String::new();
+        for part in ["channels/", channel.format(channel_id), "/publish"] {
+            // Cannot fail: the capacity is the longest possible topic.
+            let _ = topic.push_str(part);
         }
-        Self { bytes, len }
+        Self(topic)
+    }
+
+    fn as_str(&self) -> &str {
+        self.0.as_str()
     }
 
     fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
+        self.0.as_bytes()
     }
 }
 
 /// `&field<n>=` for fields 1 to 8, made once, at compile time.
-const FIELD_PIECES: [&[u8]; FIELDS] = [
-    b"&field1=",
-    b"&field2=",
-    b"&field3=",
-    b"&field4=",
-    b"&field5=",
-    b"&field6=",
-    b"&field7=",
-    b"&field8=",
+const FIELD_PIECES: [[u8; 8]; FIELDS] = [
+    *b"&field1=",
+    *b"&field2=",
+    *b"&field3=",
+    *b"&field4=",
+    *b"&field5=",
+    *b"&field6=",
+    *b"&field7=",
+    *b"&field8=",
 ];
 
 impl Sink for ThingSpeakSink<'_> {
@@ -352,13 +365,13 @@ impl Sink for ThingSpeakSink<'_> {
         }
     }
 
-    fn encode<'b, const N: usize>(
-        &mut self,
+    fn encode<'m, const N: usize>(
+        &'m self,
         sample: &Sample<N>,
         index: usize,
         now_ms: u64,
-        buf: &'b mut [u8],
-    ) -> Result<Message<'b>, EncodeError> {
+        buf: &'m mut [u8],
+    ) -> Result<Message<'m>, EncodeError> {
         let retry_in_ms = self.ready_in_ms(now_ms);
         if retry_in_ms > 0 {
             return Err(EncodeError::TooSoon { retry_in_ms });
@@ -394,15 +407,12 @@ impl Sink for ThingSpeakSink<'_> {
                 }
             }
         };
-        self.last_update_ms = Some(now_ms);
+        self.next_ms.set(now_ms.saturating_add(self.interval_ms));
         Ok(message)
     }
 
     fn ready_in_ms(&self, now_ms: u64) -> u64 {
-        match self.last_update_ms {
-            Some(last) => (last.saturating_add(self.interval_ms)).saturating_sub(now_ms),
-            None => 0,
-        }
+        self.next_ms.get().saturating_sub(now_ms)
     }
 }
 
@@ -426,7 +436,7 @@ mod tests {
     fn content_errors_win_over_the_buffer_and_the_index() {
         use crate::reading::Reading;
         let fields = [(1, Quantity::Temperature), (2, Quantity::Humidity)];
-        let mut sink = ThingSpeakSink::new(7, &fields).unwrap();
+        let sink = ThingSpeakSink::new(7, &fields).unwrap();
         let nan = Sample::<2>::from_readings(&[
             Reading::new(Quantity::Temperature, 21.5),
             Reading::new(Quantity::Humidity, f32::NAN),
@@ -435,8 +445,9 @@ mod tests {
         let nan_error = Err(EncodeError::NonFinite {
             quantity: Quantity::Humidity,
         });
-        // Room for the topic and `field1=21.5` only: the writer stops on the buffer first.
-        let mut short = [0u8; 30];
+        // Room for `field1=21.5` only (the topic is the sink's, not in the buffer): the
+        // writer stops on the buffer first.
+        let mut short = [0u8; 12];
         assert_eq!(sink.encode(&nan, 0, 0, &mut short), nan_error);
         assert_eq!(sink.encode(&nan, 1, 0, &mut [0u8; 128]), nan_error);
         let empty = Sample::<2>::new();
@@ -450,7 +461,7 @@ mod tests {
         );
         let good = Sample::<2>::from_readings(&[Reading::new(Quantity::Humidity, 45.2)]).unwrap();
         assert_eq!(
-            sink.encode(&good, 0, 0, &mut [0u8; 25]),
+            sink.encode(&good, 0, 0, &mut [0u8; 10]),
             Err(EncodeError::BufferTooSmall)
         );
         assert_eq!(sink.ready_in_ms(0), 0, "a failed encode is no update");

@@ -45,7 +45,7 @@ pub const SENML_PACK: &[u8] =
 /// The ThingSpeak topic.
 pub const THINGSPEAK_TOPIC: &str = "channels/1234567/publish";
 
-/// Room for topic and payload of every message here.
+/// Room for the payload of every message here.
 pub const BUF: usize = 128;
 
 /// The two readings, opaque to the optimiser.
@@ -105,9 +105,9 @@ pub fn thingspeak_sink(decimals: Option<u8>) -> ThingSpeakSink<'static> {
     }
 }
 
-/// One message of `sink` into `buf`; returns the payload length (topic is in front of it).
+/// One message of `sink` into `buf`; returns the payload length.
 #[inline(never)]
-pub fn encode<K: Sink>(sink: &mut K, sample: &Sample<2>, buf: &mut [u8]) -> usize {
+pub fn encode<K: Sink>(sink: &K, sample: &Sample<2>, buf: &mut [u8]) -> usize {
     match sink.encode(sample, 0, 0, buf) {
         Ok(message) => {
             consume(message.payload);

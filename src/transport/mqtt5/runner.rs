@@ -2,6 +2,9 @@
 //! connected it reads the connection between them (keep-alive, acknowledgements, the end of
 //! the connection), and it answers each request.
 
+use core::future::Future;
+use core::pin::{Pin, pin};
+
 use super::error::{config_error, connect_error, minimq_qos, session_error};
 use super::traffic::Traffic;
 use super::{Link, MessageBuffer, Request};
@@ -132,7 +135,9 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
                 .broker_at(settings.broker, settings.link.broker.get());
             // A new session for every connection: minimq would ask the broker to resume the
             // last one (Clean Start 0), and every connection here is a clean session.
-            let session = match config(&settings.options, rx, tx) {
+            // Owned here and lent to `connection`: a session moved into an async fn is kept
+            // twice in its future (the argument and the local), 700 bytes more of stack.
+            let mut session = match config(&settings.options, rx, tx) {
                 Ok(config) => Session::new(config),
                 // `new` built the same configuration from the same options.
                 Err(_) => {
@@ -148,7 +153,7 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
             #[cfg(not(feature = "tls"))]
             let opened = settings.open(&broker).await;
             let end = match opened {
-                Ok(Io::Plain(io)) => settings.connection(session, io, |e| e).await,
+                Ok(Io::Plain(io)) => settings.connection(&mut session, io, |e| e).await,
                 #[cfg(feature = "tls")]
                 Ok(Io::Tls(io)) => {
                     // An alert explains an I/O failure of CONNECT (a client certificate the
@@ -159,7 +164,7 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
                         }
                         (e, _) => e,
                     };
-                    settings.connection(session, io, explain).await
+                    settings.connection(&mut session, io, explain).await
                 }
                 #[cfg(not(feature = "tls"))]
                 Ok(Io::Never(_, never)) => match never {},
@@ -212,16 +217,18 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
     /// it ends; returns how it ended.
     async fn connection<IO: minimq::Io>(
         &self,
-        mut session: Session<'_>,
+        session: &mut Session<'_>,
         io: IO,
         explain: impl Fn(MqttError) -> MqttError,
     ) -> End {
         let traffic = Traffic::new();
         let opened = with_timeout(self.timeout(), async {
-            session
-                .connect(traffic.count(io))
-                .await
-                .map_err(connect_error)
+            // Polled through a `dyn` reference, so it is not inlined: minimq's CONNECT
+            // handshake builds about 1 KB of packet and properties on the stack, which would
+            // otherwise sit in the frame that polls every later publish.
+            let handshake = pin!(session.connect(traffic.count(io)));
+            let handshake: Pin<&mut dyn Future<Output = _>> = handshake;
+            handshake.await.map_err(connect_error)
         })
         .await;
         let mut connection = match opened {

@@ -15,9 +15,9 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[entry]
 fn main() -> ! {
     let sample = sample();
-    let mut sink = senml_sink(black_box(None));
+    let sink = senml_sink(black_box(None));
     let mut buf = [0u8; BUF];
     loop {
-        encode(&mut sink, &sample, &mut buf);
+        encode(&sink, &sample, &mut buf);
     }
 }

@@ -14,11 +14,11 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[entry]
 fn main() -> ! {
     let sample = sample();
-    let mut json = json_sink(black_box(None));
-    let mut thingspeak = thingspeak_sink(black_box(None));
+    let json = json_sink(black_box(None));
+    let thingspeak = thingspeak_sink(black_box(None));
     let mut buf = [0u8; BUF];
     loop {
-        encode(&mut json, &sample, &mut buf);
-        encode(&mut thingspeak, &sample, &mut buf);
+        encode(&json, &sample, &mut buf);
+        encode(&thingspeak, &sample, &mut buf);
     }
 }

@@ -32,17 +32,17 @@ fn trace_end() {
 fn main() -> ! {
     let sample = sample();
     let mut buf = [0u8; BUF];
-    let mut json = json_sink(None);
-    let mut value = black_box(JsonSink::value(JSON_TOPIC).unwrap_or_else(|_| fail()));
-    let mut thingspeak = thingspeak_sink(None);
+    let json = json_sink(None);
+    let value = black_box(JsonSink::value(JSON_TOPIC).unwrap_or_else(|_| fail()));
+    let thingspeak = thingspeak_sink(None);
     trace_start();
-    encode(&mut json, &sample, &mut buf);
+    encode(&json, &sample, &mut buf);
     trace_end();
     trace_start();
-    encode(&mut value, &sample, &mut buf);
+    encode(&value, &sample, &mut buf);
     trace_end();
     trace_start();
-    encode(&mut thingspeak, &sample, &mut buf);
+    encode(&thingspeak, &sample, &mut buf);
     trace_end();
     debug::exit(debug::EXIT_SUCCESS);
     loop {}
