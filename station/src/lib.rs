@@ -345,8 +345,8 @@ where
     F: FnMut(Event<'_>),
 {
     let Buffers { mqtt5, node } = buffers;
-    let (mqtt5, mut runner) = Mqtt5::new(net, config.broker, mqtt_options(config), mqtt5)
-        .map_err(NodeError::Broker)?;
+    let (mqtt5, mut runner) =
+        Mqtt5::new(net, config.broker, mqtt_options(config), mqtt5).map_err(NodeError::Broker)?;
     let runner = async move { runner.run().await };
     serve(net, bus, clock, rng, config, node, mqtt5, runner, report).await
 }
