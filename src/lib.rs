@@ -108,6 +108,9 @@ pub mod fuzzing {
     /// MQTT 3.1.1 framing: the length of the packet at the start of the bytes received,
     /// `Ok(None)` while incomplete, `Err(MqttError::Protocol)` for a malformed length.
     pub use crate::transport::frame_len;
+    /// The X.509 reader behind the TLS name and date checks (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub use crate::transport::X509Certificate;
 }
 
 /// The README's code blocks are compiled and run as doctests.

@@ -35,6 +35,8 @@ mod resume;
 mod x509;
 
 pub use pem::{PemError, pem_to_der};
+#[cfg(fuzzing)]
+pub use x509::fuzzing::Certificate as X509Certificate;
 
 use core::cell::Cell;
 use core::fmt;
