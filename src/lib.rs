@@ -141,7 +141,8 @@ pub use message::{Message, QoS};
 pub use transport::{
     Broker, BrokerParseError, ConnectError, Credentials, MQTT_PORT, MQTT311_MIN_RX_BUFFER,
     MemoryError, MemoryTransport, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311, MqttConfigError,
-    MqttError, MqttOptions, RecordedMessage, Refusal, THINGSPEAK_HOST, ThingSpeak, Transport,
+    MqttError, MqttOptions, Plaintext, RecordedMessage, Refusal, THINGSPEAK_HOST, ThingSpeak,
+    Transport,
     open as open_connection,
 };
 
@@ -154,5 +155,6 @@ pub use publisher::{
 };
 #[cfg(feature = "tls")]
 pub use transport::{
-    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,
+    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsLayer, TlsOptions, WallClock,
+    pem_to_der,
 };

@@ -27,7 +27,7 @@ mod tls;
 pub use connect::{Broker, BrokerParseError, ConnectError, MQTT_PORT, open};
 pub use error::{MqttConfigError, MqttError, Refusal};
 pub use memory::{MemoryError, MemoryTransport, RecordedMessage};
-pub use mqtt5::{Mqtt5, Mqtt5Buffers, Mqtt5Runner};
+pub use mqtt5::{Mqtt5, Mqtt5Buffers, Mqtt5Runner, Plaintext};
 /// For the fuzz targets only (`sensorpub::fuzzing`).
 #[cfg(fuzzing)]
 pub use mqtt311::frame_len;
@@ -36,6 +36,8 @@ pub use options::{Credentials, MqttOptions};
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
 #[cfg(all(fuzzing, feature = "tls"))]
 pub use tls::X509Certificate;
+#[cfg(feature = "tls")]
+pub use tls::Tls as TlsLayer;
 #[cfg(feature = "tls")]
 pub use tls::{
     MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,

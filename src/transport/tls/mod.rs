@@ -383,8 +383,11 @@ impl rand_core_06::RngCore for Randomness<'_> {
 // Built only from a `rand_core::CryptoRng` (see `Tls::new`).
 impl rand_core_06::CryptoRng for Randomness<'_> {}
 
-/// Everything a TLS connection needs besides the socket: settings, buffers, randomness.
-pub(crate) struct Tls<'b> {
+/// TLS 1.3 between TCP and MQTT, with everything a connection needs besides the socket
+/// (settings, record buffers, randomness): the layer of the runner
+/// [`Mqtt5::new_tls`](crate::Mqtt5::new_tls) returns, `Mqtt5Runner<'b, N, TlsLayer<'b>>`.
+/// Built only by `new_tls`.
+pub struct Tls<'b> {
     options: TlsOptions<'b>,
     read: &'b mut [u8],
     write: &'b mut [u8],
