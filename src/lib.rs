@@ -105,12 +105,12 @@ mod transport;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
-    /// MQTT 3.1.1 framing: the length of the packet at the start of the bytes received,
-    /// `Ok(None)` while incomplete, `Err(MqttError::Protocol)` for a malformed length.
-    pub use crate::transport::frame_len;
     /// The X.509 reader behind the TLS name and date checks (feature `tls`).
     #[cfg(feature = "tls")]
     pub use crate::transport::X509Certificate;
+    /// MQTT 3.1.1 framing: the length of the packet at the start of the bytes received,
+    /// `Ok(None)` while incomplete, `Err(MqttError::Protocol)` for a malformed length.
+    pub use crate::transport::frame_len;
 }
 
 /// The README's code blocks are compiled and run as doctests.
@@ -142,8 +142,7 @@ pub use transport::{
     Broker, BrokerParseError, ConnectError, Credentials, MQTT_PORT, MQTT311_MIN_RX_BUFFER,
     MemoryError, MemoryTransport, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311, MqttConfigError,
     MqttError, MqttOptions, Plaintext, RecordedMessage, Refusal, THINGSPEAK_HOST, ThingSpeak,
-    Transport,
-    open as open_connection,
+    Transport, open as open_connection,
 };
 
 // The loop, and riding out outages.

@@ -34,10 +34,10 @@ pub use mqtt311::frame_len;
 pub use mqtt311::{MQTT311_MIN_RX_BUFFER, Mqtt311};
 pub use options::{Credentials, MqttOptions};
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
-#[cfg(all(fuzzing, feature = "tls"))]
-pub use tls::X509Certificate;
 #[cfg(feature = "tls")]
 pub use tls::Tls as TlsLayer;
+#[cfg(all(fuzzing, feature = "tls"))]
+pub use tls::X509Certificate;
 #[cfg(feature = "tls")]
 pub use tls::{
     MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,

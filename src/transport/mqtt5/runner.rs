@@ -9,8 +9,8 @@ use crate::message::{Message, QoS};
 use crate::transport::connect::open;
 #[cfg(feature = "tls")]
 use crate::transport::tls::{Flags, Tls, TlsError};
-use core::future::Future;
 use crate::transport::{Broker, ConnectError, MqttConfigError, MqttError, MqttOptions};
+use core::future::Future;
 use embassy_futures::select::{Either, select};
 use embassy_time::{Duration, Instant, with_deadline, with_timeout};
 use embedded_nal_async::{Dns, TcpConnect};
