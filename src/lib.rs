@@ -154,6 +154,6 @@ pub use publisher::{
 };
 #[cfg(feature = "tls")]
 pub use transport::{
-    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsLayer, TlsOptions, WallClock,
-    pem_to_der,
+    MQTT_TLS_PORT, MaxFragment, Mqtt311Tls, Mqtt311TlsBuffers, Mqtt311TlsRunner, PemError,
+    TlsBuffers, TlsError, TlsLayer, TlsOptions, WallClock, pem_to_der,
 };

@@ -12,8 +12,8 @@ mod tls_server;
 use common::{PATIENCE, TestBroker, Version};
 use embassy_futures::select::{Either, select};
 use sensorpub::{
-    Broker, Message, Mqtt5, Mqtt5Buffers, MqttError, MqttOptions, QoS, TlsBuffers, TlsError,
-    TlsOptions, Transport,
+    Broker, Message, Mqtt5, Mqtt5Buffers, Mqtt311Tls, Mqtt311TlsBuffers, MqttError, MqttOptions,
+    QoS, TlsBuffers, TlsError, TlsOptions, Transport,
 };
 use std::time::Duration;
 use std_embedded_nal_async::Stack;
@@ -383,4 +383,200 @@ fn danger_unverified_connects_to_any_certificate() {
     .expect("unverified TLS connects");
     assert_eq!(subscriber.payloads(1), vec![b"0".to_vec()]);
     let _ = PATIENCE;
+}
+
+/// Connects over MQTT 3.1.1 + TLS to `host`:`port` with `tls`, publishes `count` messages at
+/// `qos`, and returns the first error.
+fn publish_mqtt311(
+    host: &str,
+    port: u16,
+    tls: TlsOptions<'_>,
+    qos: QoS,
+    count: usize,
+) -> Result<(), MqttError> {
+    let stack = Stack::default();
+    let mut buffers = Mqtt311TlsBuffers::<512, 64, 256>::new();
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let (mut mqtt, mut runner) = Mqtt311Tls::new(
+        &stack,
+        Broker::new(host, port),
+        MqttOptions::new("sensorpub-tls-311"),
+        &mut buffers,
+        tls,
+        &mut tls_buffers,
+        &mut rng,
+    );
+    async_io::block_on(async {
+        let body = async {
+            mqtt.connect().await?;
+            assert!(mqtt.is_connected());
+            for i in 0..count {
+                let payload = format!("{i}");
+                let message = Message::new(TOPIC, payload.as_bytes()).with_qos(qos);
+                mqtt.publish(&message).await?;
+                mqtt.poll().await?;
+            }
+            mqtt.disconnect().await;
+            assert!(!mqtt.is_connected());
+            Ok(())
+        };
+        match select(runner.run(), body).await {
+            Either::First(never) => never,
+            Either::Second(result) => result,
+        }
+    })
+}
+
+fn delivered_over_mqtt311(qos: QoS) {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let ca = pki.ca_der();
+    let tls = TlsOptions::verified(&ca).with_clock(now);
+    publish_mqtt311("localhost", front.port, tls, qos, 5).expect("delivered over TLS");
+    let received = subscriber.take(5);
+    let payloads: Vec<_> = received.iter().map(|m| m.payload.clone()).collect();
+    let expected: Vec<Vec<u8>> = (0..5).map(|i| format!("{i}").into_bytes()).collect();
+    assert_eq!(payloads, expected);
+    let wire_qos = if qos == QoS::AtLeastOnce { 1 } else { 0 };
+    assert!(received.iter().all(|m| m.qos == wire_qos), "{received:?}");
+    assert_eq!(front.forwarded(), 1);
+}
+
+#[test]
+fn good_ca_delivers_over_mqtt311_at_qos0() {
+    delivered_over_mqtt311(QoS::AtMostOnce);
+}
+
+#[test]
+fn good_ca_delivers_over_mqtt311_at_qos1() {
+    delivered_over_mqtt311(QoS::AtLeastOnce);
+}
+
+/// Records split into 3-byte pieces over MQTT 3.1.1: its reads that find nothing yet (the
+/// check before each publish) are abandoned mid-record, and the stream still resumes.
+#[test]
+fn mqtt311_records_split_across_segments_are_delivered() {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let relay = dribbling_relay(front.port);
+    let ca = pki.ca_der();
+    publish_mqtt311(
+        "localhost",
+        relay,
+        TlsOptions::verified(&ca),
+        QoS::AtLeastOnce,
+        20,
+    )
+    .expect("delivered over a slow link");
+    assert_eq!(subscriber.payloads(20).len(), 20);
+}
+
+#[test]
+fn wrong_ca_over_mqtt311_is_refused_and_nothing_published() {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let (pki, other) = (Pki::new(), Pki::new());
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let ca = other.ca_der();
+    let result = publish_mqtt311(
+        "localhost",
+        front.port,
+        TlsOptions::verified(&ca),
+        QoS::AtLeastOnce,
+        1,
+    );
+    assert_eq!(result, Err(MqttError::Tls(TlsError::UntrustedCertificate)));
+    assert_eq!(subscriber.next_within(Duration::from_millis(300)), None);
+    assert_eq!(front.forwarded(), 0, "a connection reached the broker");
+}
+
+/// After the broker's side closes, the next connect opens TCP and TLS again (a fresh borrow
+/// of the record buffers) and publishing goes on.
+#[test]
+fn mqtt311_reconnects_over_a_new_tls_connection() {
+    let mut broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let ca = pki.ca_der();
+    let stack = Stack::default();
+    let mut buffers = Mqtt311TlsBuffers::<512, 64, 256>::new();
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let (mut mqtt, mut runner) = Mqtt311Tls::new(
+        &stack,
+        Broker::new("localhost", front.port),
+        MqttOptions::new("sensorpub-tls-311"),
+        &mut buffers,
+        TlsOptions::verified(&ca),
+        &mut tls_buffers,
+        &mut rng,
+    );
+    let message =
+        |text: &'static str| Message::new(TOPIC, text.as_bytes()).with_qos(QoS::AtLeastOnce);
+    async_io::block_on(async {
+        let body = async {
+            mqtt.connect().await.expect("first connection");
+            mqtt.publish(&message("before"))
+                .await
+                .expect("first publish");
+            assert_eq!(subscriber.payloads(1), vec![b"before".to_vec()]);
+            // The broker drops every client; the TLS front closes its side too.
+            broker.stop();
+            broker.restart();
+            let mut failed = false;
+            for _ in 0..50 {
+                if mqtt.poll().await.is_err() {
+                    failed = true;
+                    break;
+                }
+                async_io::Timer::after(Duration::from_millis(20)).await;
+            }
+            assert!(failed, "the closed connection was never noticed");
+            assert!(!mqtt.is_connected());
+            mqtt.connect().await.expect("second connection");
+            mqtt.publish(&message("after"))
+                .await
+                .expect("publish after reconnect");
+        };
+        match select(runner.run(), body).await {
+            Either::First(never) => never,
+            Either::Second(()) => {}
+        }
+    });
+    assert_eq!(subscriber.payloads(1), vec![b"after".to_vec()]);
+    assert_eq!(front.forwarded(), 2);
 }

@@ -18,6 +18,8 @@ mod connect;
 mod error;
 mod memory;
 mod mqtt311;
+#[cfg(feature = "tls")]
+mod mqtt311_tls;
 mod mqtt5;
 mod options;
 mod thingspeak;
@@ -32,6 +34,8 @@ pub use mqtt5::{Mqtt5, Mqtt5Buffers, Mqtt5Runner, Plaintext};
 #[cfg(fuzzing)]
 pub use mqtt311::frame_len;
 pub use mqtt311::{MQTT311_MIN_RX_BUFFER, Mqtt311};
+#[cfg(feature = "tls")]
+pub use mqtt311_tls::{Mqtt311Tls, Mqtt311TlsBuffers, Mqtt311TlsRunner};
 pub use options::{Credentials, MqttOptions};
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
 #[cfg(feature = "tls")]

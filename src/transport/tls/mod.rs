@@ -20,12 +20,13 @@
 //! a CA. RSA chains (test.mosquitto.org's CA, most public CAs) cannot be verified by
 //! embedded-tls without an allocator and fail with [`TlsError::UnsupportedAlgorithm`].
 //!
-//! **MQTT 5 only.** embedded-tls's `TlsConnection` borrows its record buffers for its whole
-//! life and cannot give them back, so every new connection needs a fresh borrow of them.
-//! The MQTT 5 runner holds each connection in its `run` frame, where that works;
-//! [`Mqtt311`](crate::Mqtt311) keeps its connection in the struct between calls, where a
-//! second borrow of the same buffers is impossible without `unsafe`. MQTT 3.1.1 over TLS
-//! needs 3.1.1 split into a handle and a runner as MQTT 5 is.
+//! **Both MQTT versions, each as a handle and a runner.** embedded-tls's `TlsConnection`
+//! borrows its record buffers for its whole life and cannot give them back, so every new
+//! connection needs a fresh borrow of them, which only a long-running frame can take: the
+//! MQTT 5 runner ([`Mqtt5::new_tls`](crate::Mqtt5::new_tls)) holds each connection in its
+//! `run` frame, and so does [`Mqtt311TlsRunner`](crate::Mqtt311TlsRunner), which hands each
+//! verified stream to an [`Mqtt311`](crate::Mqtt311) built for that connection alone (the
+//! plain `Mqtt311` keeps its connection in the struct between calls).
 //!
 //! Only TLS 1.3 is spoken (embedded-tls has no TLS 1.2); a TLS 1.2-only broker is reported as
 //! [`TlsError::NotTls13`]. There is no plaintext fallback.
