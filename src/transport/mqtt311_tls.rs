@@ -486,7 +486,7 @@ impl<S: Read + Write> TcpConnect for OneStream<S> {
     where
         Self: 'a;
 
-    async fn connect<'a>(&'a self, _remote: SocketAddr) -> Result<Lent<S>, StreamError> {
+    async fn connect(&self, _remote: SocketAddr) -> Result<Lent<S>, StreamError> {
         self.stream
             .take()
             .map(Lent)
