@@ -169,7 +169,9 @@ fn tls_to_a_plaintext_port_is_one_line_with_exit_status_1() {
     // Both versions go over TLS (MQTT 3.1.1 through Mqtt311Tls).
     for (version, mqtt) in [(Version::V5, "5"), (Version::V311, "3")] {
         let address = format!("127.0.0.1:{}", broker.port(version));
-        let args = ["--tls", "--broker", &address, "--ca", ca, "--mqtt", mqtt, "--count", "1"];
+        let args = [
+            "--tls", "--broker", &address, "--ca", ca, "--mqtt", mqtt, "--count", "1",
+        ];
         let failure = host(&args).expect_err("no TLS on a plaintext port");
         assert_one_line(&failure, EXIT_FAILED, "does not speak TLS on this port");
     }

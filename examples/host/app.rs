@@ -101,7 +101,8 @@ pub struct Args {
     /// fails): 16, 64, 256, 1024, 4096 or 16384.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_QUEUE, value_parser = parse_queue)]
     queue: usize,
-    /// MQTT over TLS 1.3 (MQTT 5 only; needs --broker, whose port defaults to 8883 then).
+    /// MQTT over TLS 1.3 (MQTT 3.1.1 and 5, ThingSpeak too; needs --broker, whose port
+    /// defaults to 8883 then).
     #[arg(long)]
     tls: bool,
     /// PEM (or DER) file of the CA that signed the broker's certificate (with --tls).
