@@ -4,6 +4,7 @@
 //! cargo run --example host                        # embedded broker, 5 random values as JSON
 //! cargo run --example host -- --broker test.mosquitto.org:1883 --device apricot
 //! cargo run --example host -- --mqtt 3 --qos 1 --count 10 --interval-ms 200
+//! cargo run --example host -- --broker 10.0.0.2:1883 --broker 10.0.0.3:1883 --qos 1
 //! THINGSPEAK_MQTT_PASSWORD=... cargo run --example host -- --format thingspeak \
 //!     --broker mqtt3.thingspeak.com:1883 --channel 1234567 --client-id ID --username ID
 //! ```
@@ -15,6 +16,10 @@
 //! `ResilientPublisher` (a `Publisher` with an outage queue and reconnection) with
 //! `RandomSensor` and the MQTT 5 (minimq) or MQTT 3.1.1 (mqttrs) transport over
 //! `std-embedded-nal-async`, the same code path as firmware.
+//!
+//! **Failover.** `--broker` may be repeated (the nodes of a cluster, bridged brokers): after a
+//! failed connect or a lost connection the next one is tried, round robin; the run ends with
+//! which broker it used and how many switches happened.
 //!
 //! **Outages.** The defaults ride out a 5-minute broker outage at the default interval with
 //! nothing dropped: 1,024 messages are queued (`--queue`), reconnection waits grow from

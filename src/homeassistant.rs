@@ -669,6 +669,10 @@ impl<T: Transport> Transport for Announcing<'_, '_, T> {
     async fn poll(&mut self) -> Result<(), T::Error> {
         self.inner.poll().await
     }
+
+    fn broker_index(&self) -> usize {
+        self.inner.broker_index()
+    }
 }
 
 #[cfg(test)]

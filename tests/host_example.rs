@@ -438,6 +438,80 @@ fn a_broker_that_comes_back_is_ridden_out_and_the_run_exits_0() {
     assert!(received >= count, "only {received} of {count} arrived");
 }
 
+/// `--broker` twice: the first serves the first messages, then goes away, and the run goes on
+/// on the second; the first comes back and the second goes away for good, and the run
+/// finishes on the first. Every message reaches one of the two, nothing is dropped, exit 0.
+#[test]
+fn repeated_broker_flags_fail_over_between_the_nodes_and_the_run_exits_0() {
+    let mut first = TestBroker::start();
+    let mut second = TestBroker::start();
+    let mut on_first = first.subscribe("sensorpub/failover/value");
+    let mut on_second = second.subscribe("sensorpub/failover/value");
+    let count = 40;
+    let args = [
+        "--broker".to_owned(),
+        format!("127.0.0.1:{}", first.port(Version::V5)),
+        "--broker".to_owned(),
+        format!("127.0.0.1:{}", second.port(Version::V5)),
+        "--qos".to_owned(),
+        "1".to_owned(),
+        "--device".to_owned(),
+        "failover".to_owned(),
+        "--count".to_owned(),
+        count.to_string(),
+        "--interval-ms".to_owned(),
+        "25".to_owned(),
+        "--give-up-after".to_owned(),
+        "0".to_owned(),
+    ];
+    let result = host_in_background(args.to_vec());
+    on_first.take(5);
+    first.stop();
+    on_second.take(5);
+    first.restart();
+    second.stop();
+    let outcome = result.recv_timeout(PATIENCE).expect("the run ends");
+    assert_eq!(outcome, Ok(()));
+    let mut received = 10;
+    for subscriber in [&mut on_first, &mut on_second] {
+        while subscriber.next_within(Duration::from_secs(2)).is_some() {
+            received += 1;
+        }
+    }
+    assert!(received >= count, "only {received} of {count} arrived");
+}
+
+/// `--broker` twice with nothing listening at the first: the first connection tries each
+/// node once before giving up, so the run starts on the second and exits 0.
+#[test]
+fn an_unreachable_first_broker_is_skipped_at_the_start() {
+    let second = TestBroker::start();
+    let mut subscriber = second.subscribe("sensorpub/skip-first/value");
+    let first = format!("127.0.0.1:{}", common::free_port());
+    let second_address = format!("127.0.0.1:{}", second.port(Version::V311));
+    let args = [
+        "--broker",
+        &first,
+        "--broker",
+        &second_address,
+        "--mqtt",
+        "3",
+        "--qos",
+        "1",
+        "--device",
+        "skip-first",
+        "--count",
+        "3",
+        "--interval-ms",
+        "10",
+    ];
+    assert_eq!(host(&args), Ok(()));
+    assert_eq!(subscriber.take(3).len(), 3);
+    // One node only: the same unreachable address fails the run at once.
+    let failure = host(&["--broker", &first, "--count", "1"]).expect_err("nobody listens");
+    assert_one_line(&failure, EXIT_FAILED, "cannot reach the broker");
+}
+
 #[test]
 fn a_broker_that_stays_away_ends_the_run_after_give_up_after_seconds() {
     let mut broker = TestBroker::start();

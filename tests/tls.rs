@@ -580,3 +580,104 @@ fn mqtt311_reconnects_over_a_new_tls_connection() {
     assert_eq!(subscriber.payloads(1), vec![b"after".to_vec()]);
     assert_eq!(front.forwarded(), 2);
 }
+
+/// Failover over TLS: the primary (`localhost`, nothing listening) is refused, the next
+/// connect goes to the fallback `127.0.0.1`, whose certificate names `127.0.0.1` and not
+/// `localhost`: it verifies only if the name checked is the fallback's, not the primary's.
+#[test]
+fn failover_over_tls_verifies_the_fallback_by_its_own_name() {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["127.0.0.1", "broker.example.org"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V5),
+    );
+    let ca = pki.ca_der();
+    let fallbacks = [Broker::new("127.0.0.1", front.port)];
+    let stack = Stack::default();
+    let mut buffers = Mqtt5Buffers::<256, 768, 256>::new();
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let (mut mqtt, mut runner) = Mqtt5::new_tls(
+        &stack,
+        Broker::new("localhost", common::free_port()),
+        MqttOptions::new("sensorpub-tls-failover").with_fallbacks(&fallbacks),
+        &mut buffers,
+        TlsOptions::verified(&ca).with_clock(now),
+        &mut tls_buffers,
+        &mut rng,
+    )
+    .expect("valid options");
+    let body = async {
+        let refused = mqtt.connect().await;
+        assert!(matches!(refused, Err(MqttError::Connect(_))), "{refused:?}");
+        mqtt.connect().await.expect("the fallback, verified");
+        assert_eq!(mqtt.broker(), fallbacks[0]);
+        let message = Message::new(TOPIC, b"failover").with_qos(QoS::AtLeastOnce);
+        mqtt.publish(&message).await.expect("acknowledged");
+        mqtt.disconnect().await;
+    };
+    async_io::block_on(async {
+        match select(runner.run(), body).await {
+            Either::First(never) => never,
+            Either::Second(()) => {}
+        }
+    });
+    assert_eq!(subscriber.payloads(1), vec![b"failover".to_vec()]);
+    assert_eq!(front.forwarded(), 1);
+}
+
+/// MQTT 3.1.1 failover over TLS: the primary (`localhost`, nothing listening) is refused, the
+/// next connect goes to the fallback `127.0.0.1` and verifies it by its own name.
+#[test]
+fn mqtt311_failover_over_tls_verifies_the_fallback_by_its_own_name() {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["127.0.0.1", "broker.example.org"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let ca = pki.ca_der();
+    let fallbacks = [Broker::new("127.0.0.1", front.port)];
+    let stack = Stack::default();
+    let mut buffers = Mqtt311TlsBuffers::<512, 64, 256>::new();
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let (mut mqtt, mut runner) = Mqtt311Tls::new(
+        &stack,
+        Broker::new("localhost", common::free_port()),
+        MqttOptions::new("sensorpub-tls-311-failover").with_fallbacks(&fallbacks),
+        &mut buffers,
+        TlsOptions::verified(&ca).with_clock(now),
+        &mut tls_buffers,
+        &mut rng,
+    );
+    let body = async {
+        let refused = mqtt.connect().await;
+        assert!(matches!(refused, Err(MqttError::Connect(_))), "{refused:?}");
+        assert_eq!(mqtt.broker_index(), 0);
+        mqtt.connect().await.expect("the fallback, verified");
+        assert_eq!((mqtt.broker(), mqtt.broker_index()), (fallbacks[0], 1));
+        let message = Message::new(TOPIC, b"failover").with_qos(QoS::AtLeastOnce);
+        mqtt.publish(&message).await.expect("acknowledged");
+        mqtt.disconnect().await;
+    };
+    async_io::block_on(async {
+        match select(runner.run(), body).await {
+            Either::First(never) => never,
+            Either::Second(()) => {}
+        }
+    });
+    assert_eq!(subscriber.payloads(1), vec![b"failover".to_vec()]);
+    assert_eq!(front.forwarded(), 1);
+}

@@ -49,8 +49,10 @@ use std_embedded_nal_async::Stack;
 )]
 pub struct Args {
     /// Use the broker at HOST:PORT (e.g. test.mosquitto.org:1883) instead of the embedded one.
+    /// Repeat it to name the nodes of a cluster: after a failed connect or a lost connection
+    /// the publisher tries the next one, round robin (--verify subscribes to the first).
     #[arg(long, value_name = "HOST:PORT")]
-    broker: Option<String>,
+    broker: Vec<String>,
     /// MQTT protocol version: 5, or 3 for 3.1.1 [default: 5; 3 with --format thingspeak].
     #[arg(long, value_parser = ["3", "5"])]
     mqtt: Option<String>,
@@ -155,7 +157,7 @@ fn tls_files(args: &Args) -> Result<Option<TlsFiles>, Failure> {
         }
         return Ok(None);
     }
-    if args.broker.is_none() {
+    if args.broker.is_empty() {
         return Err(Failure::bad_input(
             "--tls needs --broker HOST[:PORT] (the embedded broker speaks plaintext only)",
         ));
@@ -380,12 +382,12 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
     } else {
         None
     };
-    if let Some(address) = &args.broker {
+    for address in &args.broker {
         Broker::parse(address).map_err(Failure::bad_input)?;
     }
     let tls = tls_files(args)?;
 
-    let (broker_address, subscriber_address) = match &args.broker {
+    let (broker_address, subscriber_address) = match args.broker.first() {
         Some(address) => (address.clone(), address.clone()),
         None => {
             let embedded = broker::start().map_err(Failure::failed)?;
@@ -404,17 +406,33 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
             )
         }
     };
-    let verify = !thingspeak && (args.verify || args.broker.is_none());
-    let mut broker = Broker::parse(&broker_address).map_err(Failure::bad_input)?;
-    // TLS's port when the address names none (Broker::parse's default is 1883).
-    if tls.is_some() && broker.port() == 1883 && !broker_address.ends_with(":1883") {
-        broker = Broker::new(broker.host(), sensorpub::MQTT_TLS_PORT);
+    let verify = !thingspeak && (args.verify || args.broker.is_empty());
+    let with_tls = tls.is_some();
+    let broker = parse_broker(&broker_address, with_tls)?;
+    // The other --broker nodes, tried in turn after the first (MqttOptions::with_fallbacks).
+    let fallbacks = args
+        .broker
+        .iter()
+        .skip(1)
+        .map(|address| parse_broker(address, with_tls))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !fallbacks.is_empty() {
+        println!(
+            "failover: {} more broker(s) after {broker}: {}",
+            fallbacks.len(),
+            fallbacks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let stack = Stack::default();
 
     if let Some((channel, device_id, username, password)) = &credentials {
         let profile = ThingSpeak::new(*channel, device_id, username, password)
             .with_broker(broker)
+            .with_fallbacks(&fallbacks)
             .with_qos(qos)
             .map_err(Failure::bad_input)?;
         let sink = profile
@@ -455,7 +473,7 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         client_id: format!("{client_id}-subscriber"),
         topic: topic.clone(),
     });
-    let mut options = MqttOptions::new(&client_id);
+    let mut options = MqttOptions::new(&client_id).with_fallbacks(&fallbacks);
     if let Some(discovery) = &discovery {
         options = discovery.availability(options);
         let node = discovery.device().id();
@@ -522,6 +540,16 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         let runner = pending::<()>();
         announced(args, sink, transport, runner, qos, subscriber, discovery)
     }
+}
+
+/// `address` as a broker; with TLS, port 8883 when the address names none (Broker::parse's
+/// default is 1883).
+fn parse_broker(address: &str, tls: bool) -> Result<Broker<'_>, Failure> {
+    let broker = Broker::parse(address).map_err(Failure::bad_input)?;
+    if tls && broker.port() == 1883 && !address.ends_with(":1883") {
+        return Ok(Broker::new(broker.host(), sensorpub::MQTT_TLS_PORT));
+    }
+    Ok(broker)
 }
 
 /// The state sinks of the MQTT formats.
@@ -692,8 +720,16 @@ where
         transport = transport.keep(&kept);
     }
     // The first connection decides whether the broker is there at all (unreachable, refused:
-    // one line, exit 1); later losses are outages the publisher rides out.
-    beside(&mut runner, transport.connect())?.map_err(Failure::failed)?;
+    // one line, exit 1); later losses are outages the publisher rides out. With several
+    // --broker nodes each gets one try (a failed connect moves the transport to the next).
+    let mut first = Ok(());
+    for _ in 0..args.broker.len().max(1) {
+        first = beside(&mut runner, transport.connect())?;
+        if first.is_ok() {
+            break;
+        }
+    }
+    first.map_err(Failure::failed)?;
     let arrivals = match &subscriber {
         Some(s) => Some(
             subscriber::start(s.address.clone(), s.client_id.clone(), s.topic.clone())
@@ -758,6 +794,14 @@ where
         stats.reconnects,
         Duration::from_millis(watch.longest_outage_ms()).as_secs_f64()
     );
+    if args.broker.len() > 1 {
+        let last = args.broker.get(stats.broker).map_or("?", String::as_str);
+        println!(
+            "failover: switched brokers {} times; last connected to {last} (--broker #{})",
+            stats.switches,
+            stats.broker + 1
+        );
+    }
     if let Some(arrivals) = arrivals {
         check_arrivals(&kept.borrow(), &arrivals)?;
     }

@@ -213,4 +213,8 @@ where
         self.report(&result);
         result
     }
+
+    fn broker_index(&self) -> usize {
+        self.inner.broker_index()
+    }
 }

@@ -61,6 +61,14 @@ pub struct Stats {
     /// Connections the publisher opened after the transport failed or reported it was not
     /// connected (a transport handed over unconnected counts its first connect here too).
     pub reconnects: u32,
+    /// The broker of the last connection: its index in the transport's list (0: the broker
+    /// the transport was built with, `i`: fallback `i - 1`; see
+    /// [`MqttOptions::with_fallbacks`](crate::MqttOptions::with_fallbacks) and
+    /// [`Transport::broker_index`]).
+    pub broker: usize,
+    /// Connections opened to another broker than the one before (failovers; a first
+    /// connection counts when it is not to broker 0).
+    pub switches: u32,
 }
 
 /// A [`ResilientPublisher`]'s publish failed; says at which stage and keeps the underlying
@@ -242,9 +250,12 @@ where
     /// what an earlier run left stored first). Give the queue more bytes than the encode
     /// buffer, so that any message the sink can write also fits the queue.
     pub fn new(publisher: Publisher<'b, S, K, T, C>, backoff: Backoff<R>, queue: Q) -> Self {
+        let broker = publisher.transport().broker_index();
         Self {
             publisher,
             recovery: Recovery {
+                broker,
+                switches: 0,
                 backoff,
                 queue,
                 link: Link::Up,
@@ -350,13 +361,16 @@ where
         &self.recovery.queue
     }
 
-    /// Counters: published, queued, dropped, reconnects.
+    /// Counters: published, queued, dropped, reconnects; the broker in use and the switches
+    /// between brokers.
     pub fn stats(&self) -> Stats {
         Stats {
             published: self.recovery.published,
             queued: self.recovery.queue.len(),
             dropped: self.recovery.queue.dropped(),
             reconnects: self.recovery.reconnects,
+            broker: self.recovery.broker,
+            switches: self.recovery.switches,
         }
     }
 
@@ -405,6 +419,9 @@ struct Recovery<R, Q> {
     next_send_ms: u64,
     published: u32,
     reconnects: u32,
+    /// The transport's broker index at the last connection.
+    broker: usize,
+    switches: u32,
 }
 
 impl<T, C, R, Q> Outlet<T, C> for Recovery<R, Q>
@@ -540,6 +557,12 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                     }
                     match transport.connect().await {
                         Ok(()) => {
+                            let broker = transport.broker_index();
+                            if broker != self.broker {
+                                crate::log::info!("switched to broker {=usize}", broker);
+                                self.broker = broker;
+                                self.switches = self.switches.saturating_add(1);
+                            }
                             crate::log::info!(
                                 "broker connected; {=usize} messages queued",
                                 self.queue.len()

@@ -28,10 +28,36 @@ pub enum Refusal {
     /// CleanSession = 0, both of which ThingSpeak refuses (its profile in this crate sends
     /// neither).
     NotAuthorized,
+    /// MQTT 5 reason code 0x9C, "use another server": the broker sends its clients
+    /// elsewhere (MQTT 5 §4.11). The Server Reference property that may name the other
+    /// server is not read (minimq 0.13 does not pass it on); the transport's next connect
+    /// tries the next broker of its list ([`MqttOptions::with_fallbacks`]).
+    ///
+    /// [`MqttOptions::with_fallbacks`]: crate::MqttOptions::with_fallbacks
+    UseAnotherServer,
+    /// MQTT 5 reason code 0x9D, "server moved": as
+    /// [`UseAnotherServer`](Self::UseAnotherServer), for good.
+    ServerMoved,
     /// An MQTT 5 CONNACK reason code (0x80 and above, MQTT 5 §3.2.2.2), e.g. 0x86 bad user
     /// name or password, 0x87 not authorized, 0x84 unsupported protocol version.
     Reason(u8),
 }
+
+impl Refusal {
+    /// The refusal an MQTT 5 CONNACK reason `code` (0x80 and above) stands for.
+    pub(crate) fn from_mqtt5(code: u8) -> Self {
+        match code {
+            USE_ANOTHER_SERVER => Refusal::UseAnotherServer,
+            SERVER_MOVED => Refusal::ServerMoved,
+            code => Refusal::Reason(code),
+        }
+    }
+}
+
+/// MQTT 5 reason code "Use another server" (§2.4, Table 2-6).
+const USE_ANOTHER_SERVER: u8 = 0x9c;
+/// MQTT 5 reason code "Server moved" (§2.4, Table 2-6).
+const SERVER_MOVED: u8 = 0x9d;
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -42,6 +68,12 @@ impl fmt::Display for Refusal {
             Refusal::BadUsernameOrPassword => f.write_str("bad user name or password (code 4)"),
             Refusal::NotAuthorized => f.write_str(
                 "not authorized (code 5; on ThingSpeak: wrong MQTT-device credentials, or a Will or CleanSession=0 was sent)",
+            ),
+            Refusal::UseAnotherServer => f.write_str(
+                "use another server (MQTT 5 reason code 0x9c): trying the next broker of the list",
+            ),
+            Refusal::ServerMoved => f.write_str(
+                "server moved (MQTT 5 reason code 0x9d): trying the next broker of the list",
             ),
             Refusal::Reason(code) => match reason_name(*code) {
                 Some(name) => write!(f, "{name} (MQTT 5 reason code {code:#04x})"),

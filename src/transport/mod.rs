@@ -96,6 +96,13 @@ pub trait Transport {
     async fn poll(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
+
+    /// Which broker of the transport's list the current connection (or, while disconnected,
+    /// the last attempt) goes to: 0 the broker it was built with, `i` its fallback `i - 1`
+    /// ([`MqttOptions::with_fallbacks`]). Transports with one broker, or none, say 0.
+    fn broker_index(&self) -> usize {
+        0
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -115,5 +122,9 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 
     async fn poll(&mut self) -> Result<(), Self::Error> {
         (**self).poll().await
+    }
+
+    fn broker_index(&self) -> usize {
+        (**self).broker_index()
     }
 }

@@ -51,6 +51,11 @@ pub const MQTT311_MIN_RX_BUFFER: usize = 4;
 /// (bytes that do not frame as MQTT, an unexpected packet, a CONNACK with reserved bits set).
 /// The next [`connect`](Transport::connect) then opens a new connection.
 ///
+/// **Several brokers.** With [`MqttOptions::with_fallbacks`], the connect after a failed
+/// connect or a lost connection goes to the next broker of the list (the one given to `new`
+/// first, then the fallbacks, round robin); [`broker`](Self::broker) and
+/// [`broker_index`](Transport::broker_index) say which one is in use.
+///
 /// **What `Ok` from [`publish`](Transport::publish) means.** At QoS 1: the broker
 /// acknowledged the message (PUBACK with its packet id). At QoS 0 there is no
 /// acknowledgement in MQTT; before writing, the transport reads what the socket already holds,
@@ -89,7 +94,12 @@ pub const MQTT311_MIN_RX_BUFFER: usize = 4;
 /// ```
 pub struct Mqtt311<'a, N: TcpConnect + Dns + 'a> {
     net: &'a N,
+    /// The broker it was built with; the options may name fallbacks.
     broker: Broker<'a>,
+    /// Which broker of the list *broker, fallbacks…* the connection (or last attempt) is to.
+    current: usize,
+    /// A connect failed or a connection was lost: the next `connect` moves to the next broker.
+    advance: bool,
     options: MqttOptions<'a>,
     connection: Option<N::Connection<'a>>,
     tx: &'a mut [u8],
@@ -113,6 +123,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         Self {
             net,
             broker,
+            current: 0,
+            advance: false,
             options,
             connection: None,
             tx,
@@ -123,9 +135,11 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         }
     }
 
-    /// The broker this transport connects to.
+    /// The broker of the current connection, or while disconnected of the last attempt:
+    /// the one it was built with, or one of the options'
+    /// [fallbacks](MqttOptions::with_fallbacks) after a failure.
     pub fn broker(&self) -> Broker<'a> {
-        self.broker
+        self.options.broker_at(self.broker, self.current)
     }
 
     /// The connection options.
@@ -140,11 +154,16 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
             let _ = self.send(&Packet::Disconnect).await;
         }
         self.close();
+        // Closed on purpose: the next connect goes to the same broker.
+        self.advance = false;
     }
 
+    /// Ends the connection after a failure (or a failed connect): the next `connect` tries
+    /// the next broker of the list.
     fn close(&mut self) {
         self.connection = None;
         self.rx_len = 0;
+        self.advance = true;
     }
 
     /// Closes the connection and returns `error`: every failure on a live connection ends it.
@@ -164,7 +183,7 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
     }
 
     async fn handshake(&mut self) -> Result<(), MqttError> {
-        let connection = open(self.net, &self.broker).await?;
+        let connection = open(self.net, &self.broker()).await?;
         self.connection = Some(connection);
         self.rx_len = 0;
         let will = self.options.will().map(|will| mqttrs::LastWill {
@@ -446,8 +465,9 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
     }
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
-    /// then publishes the birth message. Does nothing when already connected.
-    /// [`MqttError::InvalidTopic`], before any I/O, if the will's or the birth message's
+    /// then publishes the birth message. Does nothing when already connected. After a failed
+    /// connect or a lost connection it goes to the next broker of the list
+    /// ([`MqttOptions::with_fallbacks`]). [`MqttError::InvalidTopic`], before any I/O, if the will's or the birth message's
     /// topic is not a valid topic name. A birth message that cannot be published closes the
     /// new connection again: `connect` succeeds whole or not at all.
     async fn connect(&mut self) -> Result<(), MqttError> {
@@ -455,6 +475,10 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
             return Ok(());
         }
         self.options.check_topics()?;
+        if self.advance {
+            self.advance = false;
+            self.current = self.options.next_broker(self.current);
+        }
         let result = match with_timeout(self.timeout(), self.handshake()).await {
             Ok(result) => result,
             Err(_) => Err(MqttError::Connect(super::ConnectError::Timeout)),
@@ -474,6 +498,10 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
         self.connection.is_some()
     }
 
+    fn broker_index(&self) -> usize {
+        self.current
+    }
+
     /// Handles what the broker sent meanwhile, without waiting for more; sends PINGREQ when
     /// half the keep-alive passed without a packet, and then waits (at most the timeout) for
     /// the PINGRESP, so a dead link shows here as [`MqttError::Timeout`].
@@ -489,7 +517,7 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
 impl<'a, N: TcpConnect + Dns + 'a> core::fmt::Debug for Mqtt311<'a, N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mqtt311")
-            .field("broker", &self.broker)
+            .field("broker", &self.broker())
             .field("options", &self.options)
             .field("connected", &self.connection.is_some())
             .finish()

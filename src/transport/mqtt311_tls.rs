@@ -48,6 +48,8 @@ struct Link {
     requests: Signal<NoopRawMutex, Request>,
     answers: Signal<NoopRawMutex, Result<(), MqttError>>,
     connected: Cell<bool>,
+    /// The index of the broker in use (or last tried) in the list *broker, fallbacks…*.
+    broker: Cell<usize>,
 }
 
 impl Link {
@@ -56,6 +58,7 @@ impl Link {
             requests: Signal::new(),
             answers: Signal::new(),
             connected: Cell::new(false),
+            broker: Cell::new(0),
         }
     }
 }
@@ -144,6 +147,8 @@ impl<const TX: usize, const RX: usize, const MESSAGE: usize> core::fmt::Debug
 /// # }
 /// ```
 pub struct Mqtt311Tls<'b> {
+    broker: Broker<'b>,
+    fallbacks: &'b [Broker<'b>],
     link: &'b Link,
     message: &'b RefCell<[u8]>,
     /// A request was posted whose answer nobody took: the caller's future was dropped.
@@ -192,6 +197,8 @@ impl<'b> Mqtt311Tls<'b> {
             message,
         };
         let handle = Self {
+            broker,
+            fallbacks: options.fallbacks(),
             link,
             message,
             unanswered: false,
@@ -199,7 +206,15 @@ impl<'b> Mqtt311Tls<'b> {
         (handle, runner)
     }
 
-    /// Sends DISCONNECT (so the broker drops the will) and closes the connection.
+    /// The broker in use, or last tried: the one it was built with or one of the options'
+    /// [fallbacks](MqttOptions::with_fallbacks), after a failure (round robin, as
+    /// [`Mqtt311`]).
+    pub fn broker(&self) -> Broker<'b> {
+        super::options::broker_at(self.broker, self.fallbacks, self.link.broker.get())
+    }
+
+    /// Sends DISCONNECT (so the broker drops the will) and closes the connection. The next
+    /// connect goes to the same broker.
     pub async fn disconnect(&mut self) {
         let _ = self.call(Request::Disconnect).await;
     }
@@ -265,6 +280,10 @@ impl Transport for Mqtt311Tls<'_> {
         self.link.connected.get()
     }
 
+    fn broker_index(&self) -> usize {
+        self.link.broker.get()
+    }
+
     /// As [`Mqtt311`]'s `poll`: handles what the broker sent, and pings when half the
     /// keep-alive passed.
     async fn poll(&mut self) -> Result<(), MqttError> {
@@ -300,9 +319,18 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
     /// running it again starts disconnected.
     pub async fn run(&mut self) -> ! {
         self.link.connected.set(false);
+        // The last connect failed or the connection was lost: the next connect moves on to
+        // the next broker of the list (round robin).
+        let mut advance = false;
         loop {
             match self.link.requests.wait().await {
-                Request::Connect => self.connection().await,
+                Request::Connect => {
+                    if advance {
+                        let next = self.options.next_broker(self.link.broker.get());
+                        self.link.broker.set(next);
+                    }
+                    advance = !self.connection().await;
+                }
                 Request::Disconnect => self.link.answers.signal(Ok(())),
                 Request::Publish { .. } | Request::Poll => {
                     self.link.answers.signal(Err(MqttError::NotConnected));
@@ -316,33 +344,33 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
         Duration::from_millis(u64::from(self.options.timeout_ms()))
     }
 
-    /// Opens TCP and TLS, connects over MQTT 3.1.1 (answering the handle's connect), then
-    /// serves the handle's requests until the connection ends.
-    async fn connection(&mut self) {
+    /// Opens TCP and TLS to the broker in use, connects over MQTT 3.1.1 (answering the
+    /// handle's connect), then serves the handle's requests until the connection ends;
+    /// `true` if it ended by the handle's disconnect, `false` after a failure.
+    async fn connection(&mut self) -> bool {
         // A will or birth topic nobody could publish to is refused before any I/O.
         if let Err(e) = self.options.check_topics() {
             self.link.answers.signal(Err(MqttError::InvalidTopic(e)));
-            return;
+            return true;
         }
+        let failed = |link: &Link, e| {
+            link.answers.signal(Err(e));
+            false
+        };
         let timeout = self.timeout();
-        let tcp = match with_timeout(timeout, open(self.net, &self.broker)).await {
+        let broker = self.options.broker_at(self.broker, self.link.broker.get());
+        let tcp = match with_timeout(timeout, open(self.net, &broker)).await {
             Ok(Ok(tcp)) => tcp,
-            Ok(Err(e)) => return self.link.answers.signal(Err(MqttError::Connect(e))),
-            Err(_) => {
-                let e = MqttError::Connect(ConnectError::Timeout);
-                return self.link.answers.signal(Err(e));
-            }
+            Ok(Err(e)) => return failed(self.link, MqttError::Connect(e)),
+            Err(_) => return failed(self.link, MqttError::Connect(ConnectError::Timeout)),
         };
         // The TLS alert that ended the connection, if one did.
         let flags = Flags::default();
-        let host = self.broker.host();
-        let stream = match with_timeout(timeout, self.tls.open(tcp, host, &flags)).await {
+        // Verified as the broker connected to, a fallback by its own name.
+        let stream = match with_timeout(timeout, self.tls.open(tcp, broker.host(), &flags)).await {
             Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return self.link.answers.signal(Err(MqttError::Tls(e))),
-            Err(_) => {
-                let e = MqttError::Tls(TlsError::HandshakeTimeout);
-                return self.link.answers.signal(Err(e));
-            }
+            Ok(Err(e)) => return failed(self.link, MqttError::Tls(e)),
+            Err(_) => return failed(self.link, MqttError::Tls(TlsError::HandshakeTimeout)),
         };
         // An alert explains an I/O failure (a client certificate the server refused).
         let explain = |result: Result<(), MqttError>| match (result, flags.alert.take()) {
@@ -350,21 +378,19 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
             (result, _) => result,
         };
         let one = OneStream::new(stream);
-        let mut mqtt = Mqtt311::new(
-            &one,
-            self.broker,
-            self.options,
-            &mut *self.tx,
-            &mut *self.rx,
-        );
+        // This one stream to this one broker: failover is the runner's, not this Mqtt311's.
+        let options = self.options.with_fallbacks(&[]);
+        let mut mqtt = Mqtt311::new(&one, broker, options, &mut *self.tx, &mut *self.rx);
         let connected = explain(mqtt.connect().await);
         self.link.connected.set(mqtt.is_connected());
         self.link.answers.signal(connected);
+        let mut disconnected = false;
         while mqtt.is_connected() {
             let result = match self.link.requests.wait().await {
                 Request::Connect => Ok(()),
                 Request::Disconnect => {
                     mqtt.disconnect().await;
+                    disconnected = true;
                     Ok(())
                 }
                 Request::Poll => mqtt.poll().await,
@@ -381,6 +407,7 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
             self.link.connected.set(mqtt.is_connected());
             self.link.answers.signal(explain(result));
         }
+        disconnected
     }
 }
 
@@ -413,7 +440,10 @@ async fn publish_copied<N: TcpConnect + Dns>(
 impl<N> core::fmt::Debug for Mqtt311TlsRunner<'_, N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mqtt311TlsRunner")
-            .field("broker", &self.broker)
+            .field(
+                "broker",
+                &self.options.broker_at(self.broker, self.link.broker.get()),
+            )
             .field("options", &self.options)
             .field("connected", &self.link.connected.get())
             .finish_non_exhaustive()

@@ -2,6 +2,7 @@
 //! keep-alive, will) plus the birth message and the timeout, and [`Credentials`], which never
 //! print.
 
+use super::connect::Broker;
 use crate::message::{Message, QoS};
 use crate::topic::{TopicError, validate_topic_name};
 use core::fmt;
@@ -105,6 +106,7 @@ pub struct MqttOptions<'a> {
     timeout_ms: u32,
     ack_timeout_ms: Option<u32>,
     max_qos: QoS,
+    fallbacks: &'a [Broker<'a>],
 }
 
 impl<'a> MqttOptions<'a> {
@@ -123,7 +125,44 @@ impl<'a> MqttOptions<'a> {
             timeout_ms: MqttOptions::DEFAULT_TIMEOUT_MS,
             ack_timeout_ms: None,
             max_qos: QoS::AtLeastOnce,
+            fallbacks: &[],
         }
+    }
+
+    /// Other nodes of the same service (a cluster, bridged brokers), tried in turn after the
+    /// broker the transport was built with: after a failed connect or a lost connection, the
+    /// transport's next [`connect`](crate::Transport::connect) tries the next broker of the
+    /// list *primary, `fallbacks[0]`, `fallbacks[1]`, …*, round robin, one broker an attempt
+    /// (so a [`ResilientPublisher`](crate::ResilientPublisher)'s backoff paces the switches).
+    /// A clean `disconnect` keeps the broker. The broker in use is
+    /// [`Transport::broker_index`](crate::Transport::broker_index). Default: none.
+    ///
+    /// ```
+    /// use sensorpub::{Broker, MqttOptions};
+    ///
+    /// const NODES: [Broker<'static>; 2] =
+    ///     [Broker::new("10.0.0.2", 1883), Broker::new("10.0.0.3", 1883)];
+    /// let options = MqttOptions::new("apricot").with_fallbacks(&NODES);
+    /// assert_eq!(options.fallbacks().len(), 2);
+    /// ```
+    pub const fn with_fallbacks(mut self, fallbacks: &'a [Broker<'a>]) -> Self {
+        self.fallbacks = fallbacks;
+        self
+    }
+
+    /// The brokers tried after the primary one (see [`with_fallbacks`](Self::with_fallbacks)).
+    pub const fn fallbacks(&self) -> &'a [Broker<'a>] {
+        self.fallbacks
+    }
+
+    /// Broker `index` of the list *primary, fallbacks…* (`index` taken modulo its length).
+    pub(crate) fn broker_at(&self, primary: Broker<'a>, index: usize) -> Broker<'a> {
+        broker_at(primary, self.fallbacks, index)
+    }
+
+    /// The index of the broker after `index` in the list *primary, fallbacks…*, round robin.
+    pub(crate) fn next_broker(&self, index: usize) -> usize {
+        (index + 1) % (self.fallbacks.len() + 1)
     }
 
     /// Sends `credentials` in CONNECT.
@@ -246,6 +285,18 @@ impl<'a> MqttOptions<'a> {
     }
 }
 
+/// Broker `index` of the list *primary, fallbacks…* (`index` taken modulo its length).
+pub(crate) fn broker_at<'a>(
+    primary: Broker<'a>,
+    fallbacks: &'a [Broker<'a>],
+    index: usize,
+) -> Broker<'a> {
+    match index % (fallbacks.len() + 1) {
+        0 => primary,
+        i => fallbacks.get(i - 1).copied().unwrap_or(primary),
+    }
+}
+
 impl fmt::Debug for MqttOptions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MqttOptions")
@@ -257,6 +308,7 @@ impl fmt::Debug for MqttOptions<'_> {
             .field("timeout_ms", &self.timeout_ms)
             .field("ack_timeout_ms", &self.ack_timeout_ms())
             .field("max_qos", &self.max_qos)
+            .field("fallbacks", &self.fallbacks)
             .finish()
     }
 }
@@ -267,7 +319,7 @@ impl defmt::Format for MqttOptions<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
             f,
-            "MqttOptions {{ client_id: {=str}, credentials: {}, keep_alive_s: {=u16}, will: {}, birth: {}, timeout_ms: {=u32}, ack_timeout_ms: {=u32}, max_qos: {} }}",
+            "MqttOptions {{ client_id: {=str}, credentials: {}, keep_alive_s: {=u16}, will: {}, birth: {}, timeout_ms: {=u32}, ack_timeout_ms: {=u32}, max_qos: {}, fallbacks: {} }}",
             self.shown_client_id(),
             self.credentials,
             self.keep_alive_s,
@@ -275,7 +327,8 @@ impl defmt::Format for MqttOptions<'_> {
             self.birth,
             self.timeout_ms,
             self.ack_timeout_ms(),
-            self.max_qos
+            self.max_qos,
+            self.fallbacks
         );
     }
 }

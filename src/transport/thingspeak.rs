@@ -50,6 +50,7 @@ pub struct ThingSpeak<'a> {
     client_id: &'a str,
     credentials: Credentials<'a>,
     broker: Broker<'a>,
+    fallbacks: &'a [Broker<'a>],
     keep_alive_s: u16,
     timeout_ms: u32,
 }
@@ -69,6 +70,7 @@ impl<'a> ThingSpeak<'a> {
             client_id,
             credentials: Credentials::new(username, password.as_bytes()),
             broker: Broker::new(THINGSPEAK_HOST, super::MQTT_PORT),
+            fallbacks: &[],
             keep_alive_s: defaults.keep_alive_s(),
             timeout_ms: defaults.timeout_ms(),
         }
@@ -77,6 +79,13 @@ impl<'a> ThingSpeak<'a> {
     /// Connects to `broker` instead of ThingSpeak's (a local proxy, or a test).
     pub const fn with_broker(mut self, broker: Broker<'a>) -> Self {
         self.broker = broker;
+        self
+    }
+
+    /// Brokers tried in turn after [`broker`](Self::broker) fails (e.g. local proxies); see
+    /// [`MqttOptions::with_fallbacks`].
+    pub const fn with_fallbacks(mut self, fallbacks: &'a [Broker<'a>]) -> Self {
+        self.fallbacks = fallbacks;
         self
     }
 
@@ -130,6 +139,7 @@ impl<'a> ThingSpeak<'a> {
             .with_keep_alive_s(self.keep_alive_s)
             .with_timeout_ms(self.timeout_ms)
             .with_max_qos(QoS::AtMostOnce)
+            .with_fallbacks(self.fallbacks)
     }
 
     /// The sink for this channel, `(field, quantity)` as in [`ThingSpeakSink::new`].
@@ -159,6 +169,7 @@ impl fmt::Debug for ThingSpeak<'_> {
             .field("client_id", &format_args!("{REDACTED}"))
             .field("credentials", &self.credentials)
             .field("broker", &self.broker)
+            .field("fallbacks", &self.fallbacks)
             .field("keep_alive_s", &self.keep_alive_s)
             .field("timeout_ms", &self.timeout_ms)
             .finish()

@@ -79,6 +79,11 @@ struct Logged {
     /// Polls left to fail, each closing the connection (a broker that hung up while idle).
     polls_to_fail: usize,
     polls: usize,
+    /// Brokers in the list it fails over across, as the MQTT transports do: every connect
+    /// that is not the first goes to the next one (a reconnect follows a failure).
+    brokers: usize,
+    broker: usize,
+    connected_before: bool,
 }
 
 impl Logged {
@@ -89,6 +94,9 @@ impl Logged {
             log: Vec::new(),
             polls_to_fail: 0,
             polls: 0,
+            brokers: 1,
+            broker: 0,
+            connected_before: false,
         }
     }
 
@@ -145,6 +153,12 @@ impl Transport for Logged {
     async fn connect(&mut self) -> Result<(), MemoryError> {
         assert!(self.log.len() < RUNAWAY, "the publisher loops without end");
         let at_ms = self.clock.now();
+        if !self.memory.is_connected() {
+            if self.connected_before {
+                self.broker = (self.broker + 1) % self.brokers;
+            }
+            self.connected_before = true;
+        }
         let result = self.memory.connect().await;
         self.log.push(Event::Connect {
             at_ms,
@@ -155,6 +169,10 @@ impl Transport for Logged {
 
     fn is_connected(&self) -> bool {
         self.memory.is_connected()
+    }
+
+    fn broker_index(&self) -> usize {
+        self.broker
     }
 
     async fn poll(&mut self) -> Result<(), MemoryError> {
@@ -250,7 +268,9 @@ fn while_connected_each_message_goes_out_at_once() {
             published: 1,
             queued: 0,
             dropped: 0,
-            reconnects: 0
+            reconnects: 0,
+            broker: 0,
+            switches: 0
         }
     );
 }
@@ -388,7 +408,9 @@ fn a_full_queue_drops_the_oldest_and_counts_it() {
             published: 3,
             queued: 0,
             dropped: 2,
-            reconnects: 1
+            reconnects: 1,
+            broker: 0,
+            switches: 0
         }
     );
 }
@@ -711,5 +733,41 @@ fn a_thingspeak_backlog_on_flash_is_replayed_after_a_reboot_at_the_pace_and_with
         open(&mut flash).map(|q| q.len()),
         Ok(0),
         "nothing left on flash"
+    );
+}
+
+#[test]
+fn stats_say_which_broker_is_in_use_and_count_the_switches() {
+    let clock = SharedClock::default();
+    let script = numbered(3);
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<4, 128>(&script, &mut buf, &clock, None);
+    p.transport_mut().brokers = 3;
+    p.transport_mut().connected_before = true;
+    block_on(p.publish_once()).unwrap();
+    assert_eq!((p.stats().broker, p.stats().switches), (0, 0));
+
+    // Lost; broker 1 refuses, broker 2 serves: one switch, to 2.
+    p.transport_mut().memory.disconnect();
+    p.transport_mut().memory.fail_connects(1);
+    block_on(p.publish_once()).unwrap();
+    block_on(p.flush()).unwrap();
+    assert_eq!((p.stats().broker, p.stats().switches), (2, 1));
+
+    // Lost again; broker 0 (round robin) serves: the second switch.
+    p.transport_mut().memory.disconnect();
+    block_on(p.publish_once()).unwrap();
+    block_on(p.flush()).unwrap();
+    assert_eq!(p.transport().received(), strings(1..=3));
+    assert_eq!(
+        p.stats(),
+        Stats {
+            published: 3,
+            queued: 0,
+            dropped: 0,
+            reconnects: 2,
+            broker: 0,
+            switches: 2
+        }
     );
 }

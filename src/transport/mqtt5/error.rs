@@ -27,7 +27,7 @@ pub(super) fn config_error(e: minimq::ConfigError) -> MqttConfigError {
 pub(super) fn connect_error<E: embedded_io_async::Error>(e: minimq::Error<E>) -> MqttError {
     match e {
         minimq::Error::Peer(minimq::PeerError::Rejected(code)) => {
-            MqttError::Refused(Refusal::Reason(code.into()))
+            MqttError::Refused(Refusal::from_mqtt5(code.into()))
         }
         other => session_error(other, QoS::AtMostOnce),
     }

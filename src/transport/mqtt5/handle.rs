@@ -6,6 +6,7 @@ use super::runner::{Mqtt5Runner, Settings};
 use super::{Link, MessageBuffer, Mqtt5Buffers, Request};
 use crate::message::Message;
 use crate::topic::validate_topic_name;
+use crate::transport::options::broker_at;
 use crate::transport::{Broker, MqttConfigError, MqttError, MqttOptions, Transport};
 use embedded_nal_async::{Dns, TcpConnect};
 
@@ -46,6 +47,14 @@ use embedded_nal_async::{Dns, TcpConnect};
 /// # }
 /// ```
 ///
+/// **Several brokers.** With [`MqttOptions::with_fallbacks`], the connect after a failed
+/// connect (a refusal included, e.g. [`Refusal::UseAnotherServer`]) or a lost connection goes
+/// to the next broker of the list (the one given to `new` first, then the fallbacks, round
+/// robin); [`broker`](Self::broker) and [`broker_index`](Transport::broker_index) say which
+/// one is in use.
+///
+/// [`Refusal::UseAnotherServer`]: crate::Refusal::UseAnotherServer
+///
 /// What `Ok` promises: at QoS 1, the broker acknowledged the message (PUBACK). At QoS 0,
 /// that it was written to a connection that was open: the runner reads the connection
 /// right before and right after writing, so a broker that had already closed it (end of
@@ -54,6 +63,9 @@ use embedded_nal_async::{Dns, TcpConnect};
 /// goes away) after the write loses it unseen. Use QoS 1 where that matters.
 pub struct Mqtt5<'b> {
     link: &'b Link,
+    /// The broker it was built with, and the options' fallbacks.
+    broker: Broker<'b>,
+    fallbacks: &'b [Broker<'b>],
     message: &'b MessageBuffer,
     /// A request was posted whose answer nobody took: the caller's future was dropped.
     unanswered: bool,
@@ -93,6 +105,8 @@ impl<'b> Mqtt5<'b> {
         let runner = Mqtt5Runner::new(settings, rx, tx)?;
         let handle = Self {
             link,
+            broker,
+            fallbacks: options.fallbacks(),
             message,
             unanswered: false,
         };
@@ -154,7 +168,15 @@ impl<'b> Mqtt5<'b> {
         Ok((handle, runner.with_tls(tls)))
     }
 
-    /// Sends DISCONNECT (so the broker drops the will) and closes the connection.
+    /// The broker of the current connection, or while disconnected of the last attempt:
+    /// the one it was built with, or one of the options'
+    /// [fallbacks](MqttOptions::with_fallbacks) after a failure.
+    pub fn broker(&self) -> Broker<'b> {
+        broker_at(self.broker, self.fallbacks, self.link.broker.get())
+    }
+
+    /// Sends DISCONNECT (so the broker drops the will) and closes the connection. The next
+    /// connect goes to the same broker.
     pub async fn disconnect(&mut self) {
         let _ = self.call(Request::Disconnect).await;
     }
@@ -214,13 +236,19 @@ impl Transport for Mqtt5<'_> {
     }
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
-    /// then publishes the birth message. Does nothing when already connected.
+    /// then publishes the birth message. Does nothing when already connected. After a failed
+    /// connect or a lost connection it goes to the next broker of the list
+    /// ([`MqttOptions::with_fallbacks`]).
     async fn connect(&mut self) -> Result<(), MqttError> {
         self.call(Request::Connect).await
     }
 
     fn is_connected(&self) -> bool {
         self.link.connected.get()
+    }
+
+    fn broker_index(&self) -> usize {
+        self.link.broker.get()
     }
 
     /// Handles what the broker sent meanwhile, without waiting for more. The runner keeps an
@@ -235,6 +263,7 @@ impl Transport for Mqtt5<'_> {
 impl core::fmt::Debug for Mqtt5<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mqtt5")
+            .field("broker", &self.broker())
             .field("connected", &self.link.connected.get())
             .finish_non_exhaustive()
     }

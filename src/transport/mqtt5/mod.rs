@@ -53,12 +53,14 @@ enum Request {
     Disconnect,
 }
 
-/// The requests and answers between a handle and its runner, and whether the runner holds a
-/// live connection.
+/// The requests and answers between a handle and its runner, whether the runner holds a
+/// live connection, and to which broker of the list.
 struct Link {
     requests: Signal<NoopRawMutex, Request>,
     answers: Signal<NoopRawMutex, Result<(), MqttError>>,
     connected: Cell<bool>,
+    /// Index of the broker of the connection, or of the last attempt (primary: 0).
+    broker: Cell<usize>,
 }
 
 impl Link {
@@ -67,6 +69,7 @@ impl Link {
             requests: Signal::new(),
             answers: Signal::new(),
             connected: Cell::new(false),
+            broker: Cell::new(0),
         }
     }
 }

@@ -31,14 +31,15 @@ pub struct Settings<'b, N> {
 /// plaintext runner links no TLS code even when the crate's `tls` feature is on. Sealed: its
 /// module is private.
 pub trait Layer {
-    /// Opens the connection through `settings` (TCP, and this layer over it), answers the
-    /// handle's connect, and serves the connection until it ends; returns why it ended if no
-    /// request was told.
+    /// Opens the connection to `broker` through `settings` (TCP, and this layer over it),
+    /// answers the handle's connect, and serves the connection until it ends; returns how it
+    /// ended.
     fn serve<N: TcpConnect + Dns>(
         &mut self,
         settings: &Settings<'_, N>,
+        broker: &Broker<'_>,
         session: Session<'_>,
-    ) -> impl Future<Output = Option<MqttError>>;
+    ) -> impl Future<Output = End>;
 }
 
 /// No layer between TCP and MQTT: the runner of [`Mqtt5::new`](crate::transport::Mqtt5::new).
@@ -49,13 +50,14 @@ impl Layer for Plaintext {
     async fn serve<N: TcpConnect + Dns>(
         &mut self,
         settings: &Settings<'_, N>,
+        broker: &Broker<'_>,
         session: Session<'_>,
-    ) -> Option<MqttError> {
-        match settings.open_tcp().await {
+    ) -> End {
+        match settings.open_tcp(broker).await {
             Ok(io) => settings.connection(session, io, |e| e).await,
             Err(e) => {
                 settings.link.answers.signal(Err(e));
-                None
+                End::Failed(None)
             }
         }
     }
@@ -68,29 +70,24 @@ impl Layer for Tls<'_> {
     async fn serve<N: TcpConnect + Dns>(
         &mut self,
         settings: &Settings<'_, N>,
+        broker: &Broker<'_>,
         session: Session<'_>,
-    ) -> Option<MqttError> {
+    ) -> End {
         // The TLS alert that ended the connection, if one did.
         let flags = Flags::default();
-        let io = match settings.open_tcp().await {
-            Ok(io) => io,
-            Err(e) => {
-                settings.link.answers.signal(Err(e));
-                return None;
-            }
+        let failed = |e| {
+            settings.link.answers.signal(Err(e));
+            End::Failed(None)
         };
-        let host = settings.broker.host();
+        let io = match settings.open_tcp(broker).await {
+            Ok(io) => io,
+            Err(e) => return failed(e),
+        };
+        let host = broker.host();
         let io = match with_timeout(settings.timeout(), self.open(io, host, &flags)).await {
             Ok(Ok(io)) => io,
-            Ok(Err(e)) => {
-                settings.link.answers.signal(Err(MqttError::Tls(e)));
-                return None;
-            }
-            Err(_) => {
-                let e = MqttError::Tls(TlsError::HandshakeTimeout);
-                settings.link.answers.signal(Err(e));
-                return None;
-            }
+            Ok(Err(e)) => return failed(MqttError::Tls(e)),
+            Err(_) => return failed(MqttError::Tls(TlsError::HandshakeTimeout)),
         };
         // An alert explains an I/O failure of CONNECT (a client certificate the server
         // refused).
@@ -162,6 +159,9 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
         settings.link.connected.set(false);
         // Why the last connection ended while idle; the next publish or poll reports it.
         let mut ended = None;
+        // The last connect failed or the connection was lost: the next connect moves on to
+        // the next broker of the list (round robin).
+        let mut advance = false;
         loop {
             match settings.link.requests.wait().await {
                 Request::Connect => {
@@ -185,6 +185,14 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
                 }
             }
             ended = None;
+            if advance {
+                advance = false;
+                let next = settings.options.next_broker(settings.link.broker.get());
+                settings.link.broker.set(next);
+            }
+            let broker = settings
+                .options
+                .broker_at(settings.broker, settings.link.broker.get());
             // A new session for every connection: minimq would ask the broker to resume the
             // last one (Clean Start 0), and every connection here is a clean session.
             let session = match config(&settings.options, rx, tx) {
@@ -195,7 +203,11 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
                     continue;
                 }
             };
-            ended = layer.serve(settings, session).await;
+            let end = layer.serve(settings, &broker, session).await;
+            (advance, ended) = match end {
+                End::Disconnected => (false, None),
+                End::Failed(idle) => (true, idle),
+            };
             settings.link.connected.set(false);
         }
     }
@@ -206,21 +218,21 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         Duration::from_millis(u64::from(self.options.timeout_ms()))
     }
 
-    /// Opens the TCP connection within the timeout.
-    async fn open_tcp(&self) -> Result<N::Connection<'b>, MqttError> {
-        Ok(with_timeout(self.timeout(), open(self.net, &self.broker))
+    /// Opens the TCP connection to `broker` within the timeout.
+    async fn open_tcp(&self, broker: &Broker<'_>) -> Result<N::Connection<'b>, MqttError> {
+        Ok(with_timeout(self.timeout(), open(self.net, broker))
             .await
             .map_err(|_| ConnectError::Timeout)??)
     }
 
     /// Connects over `io` (answering the handle's connect), then serves the connection until
-    /// it ends; returns why it ended if no request was told.
+    /// it ends; returns how it ended.
     async fn connection<IO: minimq::Io>(
         &self,
         mut session: Session<'_>,
         io: IO,
         explain: impl Fn(MqttError) -> MqttError,
-    ) -> Option<MqttError> {
+    ) -> End {
         let traffic = Traffic::new();
         let opened = with_timeout(self.timeout(), async {
             session
@@ -233,13 +245,13 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             Ok(Ok(connection)) => connection,
             Ok(Err(e)) => {
                 self.link.answers.signal(Err(explain(e)));
-                return None;
+                return End::Failed(None);
             }
             Err(_) => {
                 self.link
                     .answers
                     .signal(Err(MqttError::Connect(ConnectError::Timeout)));
-                return None;
+                return End::Failed(None);
             }
         };
         self.link.connected.set(true);
@@ -248,17 +260,19 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             None => Ok(()),
         };
         if !self.answer(&connection, birth) {
-            return None;
+            return End::Failed(None);
         }
         loop {
             let request = match select(self.link.requests.wait(), watch(&mut connection)).await {
                 Either::First(request) => request,
-                Either::Second(error) => return Some(traffic.explain(error)),
+                Either::Second(error) => return End::Failed(Some(traffic.explain(error))),
             };
+            let mut end = End::Failed(None);
             let result = match request {
                 Request::Connect => Ok(()),
                 Request::Disconnect => {
                     let _ = connection.disconnect().await;
+                    end = End::Disconnected;
                     Ok(())
                 }
                 Request::Poll => drain(&mut connection).await.map_err(|e| traffic.explain(e)),
@@ -280,7 +294,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                 }
             };
             if !self.answer(&connection, result) {
-                return None;
+                return end;
             }
         }
     }
@@ -382,6 +396,15 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
     }
 }
 
+/// How a connection (or a connect) ended. (`pub` only to appear in [`Layer`]'s signature.)
+pub enum End {
+    /// The handle asked for DISCONNECT: the next connect goes to the same broker.
+    Disconnected,
+    /// A failed connect or a lost connection: the next connect tries the next broker. With
+    /// the error that ended an idle connection, which the next publish or poll reports.
+    Failed(Option<MqttError>),
+}
+
 /// minimq's configuration over `rx` and `tx`, from `options`.
 fn config<'s>(
     options: &MqttOptions<'s>,
@@ -453,7 +476,11 @@ async fn progress<IO: minimq::Io>(
 impl<N, L> core::fmt::Debug for Mqtt5Runner<'_, N, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mqtt5Runner")
-            .field("broker", &self.settings.broker)
+            .field(
+                "broker",
+                &(self.settings.options)
+                    .broker_at(self.settings.broker, self.settings.link.broker.get()),
+            )
             .field("options", &self.settings.options)
             .field("connected", &self.settings.link.connected.get())
             .finish_non_exhaustive()
