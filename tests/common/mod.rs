@@ -106,7 +106,7 @@ impl<P: Protocol> Protocol for Recording<P> {
 }
 
 type StartListener = Box<dyn Fn(Version, SocketAddr) -> Listener + Send>;
-type MakeLink = Box<dyn Fn(&str) -> (LinkTx, LinkRx) + Send>;
+type MakeLink = Box<dyn Fn(&str) -> Option<(LinkTx, LinkRx)> + Send>;
 
 /// One running listener: its thread owns a tokio runtime; dropping the runtime closes the
 /// listening socket and every connection accepted on it.
@@ -164,8 +164,8 @@ impl TestBroker {
         let make_link: MakeLink = Box::new(move |client_id| {
             let (tx, rx, _connack) = rumqttd::local::LinkBuilder::new(client_id, link_tx.clone())
                 .build()
-                .expect("local link to the router");
-            (tx, rx)
+                .ok()?;
+            Some((tx, rx))
         });
         let start_listener: StartListener = Box::new(move |version, addr| {
             let settings = ServerSettings {
@@ -262,18 +262,27 @@ impl TestBroker {
         // A counter, not a free port: the OS hands the same ephemeral port out again, and a
         // second link with the same client id makes the broker drop the first.
         static NEXT_SUBSCRIBER: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT_SUBSCRIBER.fetch_add(1, Ordering::Relaxed);
-        let client_id = format!("test-subscriber-{n}");
-        let (mut tx, rx) = (self.make_link)(&client_id);
-        tx.subscribe(filter).expect("subscribe");
-        let mut subscriber = Subscriber {
-            _tx: tx,
-            rx,
-            published: Arc::clone(&self.published),
-            matched: Vec::new(),
-        };
-        subscriber.wait_for_suback();
-        subscriber
+        // rumqttd's router now and then drops a new local link (its connection id, just
+        // freed by a client that disconnected, still has that client's disconnect pending):
+        // the link fails to build or its SUBACK never comes. A new link works.
+        for _ in 0..3 {
+            let n = NEXT_SUBSCRIBER.fetch_add(1, Ordering::Relaxed);
+            let client_id = format!("test-subscriber-{n}");
+            let Some((mut tx, rx)) = (self.make_link)(&client_id) else {
+                continue;
+            };
+            tx.subscribe(filter).expect("subscribe");
+            let mut subscriber = Subscriber {
+                _tx: tx,
+                rx,
+                published: Arc::clone(&self.published),
+                matched: Vec::new(),
+            };
+            if subscriber.wait_for_suback() {
+                return subscriber;
+            }
+        }
+        panic!("no local link to the broker took the subscription to {filter}");
     }
 }
 
@@ -327,13 +336,15 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    fn wait_for_suback(&mut self) {
+    /// `true` once the SUBACK came; `false` if the router dropped the link first.
+    fn wait_for_suback(&mut self) -> bool {
         let deadline = Instant::now() + PATIENCE;
         loop {
             match self.rx.recv_deadline(deadline) {
-                Ok(Some(Notification::DeviceAck(_))) => return,
+                Ok(Some(Notification::DeviceAck(_))) => return true,
                 Ok(_) => {}
-                Err(e) => panic!("no SUBACK from the broker: {e:?}"),
+                Err(e) if Instant::now() >= deadline => panic!("no SUBACK from the broker: {e:?}"),
+                Err(_) => return false,
             }
         }
     }
