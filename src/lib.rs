@@ -106,6 +106,9 @@ mod transport;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
+    /// The X.509 reader behind the TLS name and date checks (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub use crate::transport::X509Certificate;
     /// MQTT 3.1.1 framing: the length of the packet at the start of the bytes received,
     /// `Ok(None)` while incomplete, `Err(MqttError::Protocol)` for a malformed length.
     pub use crate::transport::frame_len;
@@ -139,8 +142,8 @@ pub use message::{Message, QoS};
 pub use transport::{
     Broker, BrokerParseError, ConnectError, Credentials, Inbox, InboxStats, MQTT_PORT,
     MQTT311_MIN_RX_BUFFER, MemoryError, MemoryTransport, Mqtt5, Mqtt5Buffers, Mqtt5Runner, Mqtt311,
-    MqttConfigError, MqttError, MqttOptions, Received, RecordedMessage, Refusal, Subscription,
-    THINGSPEAK_HOST, ThingSpeak, Transport, open as open_connection,
+    MqttConfigError, MqttError, MqttOptions, Plaintext, Received, RecordedMessage, Refusal,
+    Subscription, THINGSPEAK_HOST, ThingSpeak, Transport, open as open_connection,
 };
 
 // The loop, and riding out outages.
@@ -152,5 +155,6 @@ pub use publisher::{
 };
 #[cfg(feature = "tls")]
 pub use transport::{
-    MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,
+    MQTT_TLS_PORT, MaxFragment, Mqtt311Tls, Mqtt311TlsBuffers, Mqtt311TlsRunner, PemError,
+    TlsBuffers, TlsError, TlsLayer, TlsOptions, WallClock, pem_to_der,
 };

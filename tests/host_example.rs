@@ -127,14 +127,10 @@ fn tls_flags_are_checked_before_connecting() {
     let ca = ca.to_str().expect("UTF-8 path");
     let missing = dir.join("missing.pem");
     let missing = missing.to_str().expect("UTF-8 path");
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--ca", ca], "need --tls"),
         (&["--tls", "--ca", ca], "--tls needs --broker"),
         (&["--tls", "--broker", "localhost"], "--tls needs --ca"),
-        (
-            &["--tls", "--broker", "localhost", "--mqtt", "3", "--ca", ca],
-            "MQTT 5 only",
-        ),
         (
             &["--tls", "--broker", "localhost", "--ca", missing],
             "cannot read CA file",
@@ -169,11 +165,16 @@ fn tls_to_a_plaintext_port_is_one_line_with_exit_status_1() {
         "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n",
     )
     .expect("write CA");
-    let address = format!("127.0.0.1:{}", broker.port(Version::V5));
     let ca = ca.to_str().expect("UTF-8 path");
-    let failure = host(&["--tls", "--broker", &address, "--ca", ca, "--count", "1"])
-        .expect_err("no TLS on a plaintext port");
-    assert_one_line(&failure, EXIT_FAILED, "does not speak TLS on this port");
+    // Both versions go over TLS (MQTT 3.1.1 through Mqtt311Tls).
+    for (version, mqtt) in [(Version::V5, "5"), (Version::V311, "3")] {
+        let address = format!("127.0.0.1:{}", broker.port(version));
+        let args = [
+            "--tls", "--broker", &address, "--ca", ca, "--mqtt", mqtt, "--count", "1",
+        ];
+        let failure = host(&args).expect_err("no TLS on a plaintext port");
+        assert_one_line(&failure, EXIT_FAILED, "does not speak TLS on this port");
+    }
 }
 
 // ---------------------------------------------------------------- the embedded broker

@@ -7,154 +7,19 @@
 //! the broker only after its handshake succeeded, and the subscriber sees nothing.
 
 mod common;
+mod tls_server;
 
 use common::{PATIENCE, TestBroker, Version};
 use embassy_futures::select::{Either, select};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, Issuer, KeyPair, SanType,
-    date_time_ymd,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sensorpub::{
-    Broker, Message, Mqtt5, Mqtt5Buffers, MqttError, MqttOptions, QoS, TlsBuffers, TlsError,
-    TlsOptions, Transport,
+    Broker, Message, Mqtt5, Mqtt5Buffers, Mqtt311Tls, Mqtt311TlsBuffers, MqttError, MqttOptions,
+    QoS, TlsBuffers, TlsError, TlsOptions, Transport,
 };
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use std_embedded_nal_async::Stack;
+use tls_server::{Pki, ServerSetup, TlsFront};
 
 const TOPIC: &str = "sensorpub/tls/value";
-
-/// A CA and what it signs.
-struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl Pki {
-    fn new() -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let key = KeyPair::generate().expect("CA key");
-        Self {
-            ca: CertifiedIssuer::self_signed(params, key).expect("CA certificate"),
-        }
-    }
-
-    fn ca_der(&self) -> Vec<u8> {
-        self.ca.der().to_vec()
-    }
-
-    /// A certificate for `names` (DNS names and IP addresses), and its PKCS#8 key.
-    fn issue(&self, names: &[&str], expired: bool) -> (Vec<u8>, Vec<u8>) {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.subject_alt_names = names
-            .iter()
-            .map(|name| match name.parse() {
-                Ok(ip) => SanType::IpAddress(ip),
-                Err(_) => SanType::DnsName((*name).try_into().expect("DNS name")),
-            })
-            .collect();
-        if expired {
-            params.not_before = date_time_ymd(2020, 1, 1);
-            params.not_after = date_time_ymd(2021, 1, 1);
-        }
-        let key = KeyPair::generate().expect("key");
-        let issuer: &Issuer<'_, KeyPair> = &self.ca;
-        let certificate = params.signed_by(&key, issuer).expect("certificate");
-        (certificate.der().to_vec(), key.serialize_der())
-    }
-}
-
-/// How the TLS server in front of the broker behaves.
-struct ServerSetup {
-    certificate: (Vec<u8>, Vec<u8>),
-    tls12_only: bool,
-    /// Client certificates must be signed by this CA.
-    client_ca: Option<Vec<u8>>,
-}
-
-/// A rustls server on 127.0.0.1 that forwards each connection whose handshake succeeded to
-/// the broker's MQTT 5 (or 3.1.1) port.
-struct TlsFront {
-    port: u16,
-    /// Connections forwarded to the broker (handshake succeeded).
-    forwarded: Arc<AtomicUsize>,
-}
-
-impl TlsFront {
-    fn start(setup: ServerSetup, broker_port: u16) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let versions: &[&rustls::SupportedProtocolVersion] = if setup.tls12_only {
-            &[&rustls::version::TLS12]
-        } else {
-            &[&rustls::version::TLS13]
-        };
-        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(versions)
-            .expect("protocol versions");
-        let builder = match setup.client_ca {
-            None => builder.with_no_client_auth(),
-            Some(ca) => {
-                let mut roots = rustls::RootCertStore::empty();
-                roots.add(CertificateDer::from(ca)).expect("client CA");
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider,
-                )
-                .build()
-                .expect("client verifier");
-                builder.with_client_cert_verifier(verifier)
-            }
-        };
-        let (certificate, key) = setup.certificate;
-        let config = builder
-            .with_single_cert(
-                vec![CertificateDer::from(certificate)],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
-            )
-            .expect("server certificate");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("address").port();
-        let forwarded = Arc::new(AtomicUsize::new(0));
-        let count = forwarded.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                loop {
-                    let Ok((tcp, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let acceptor = acceptor.clone();
-                    let count = count.clone();
-                    tokio::spawn(async move {
-                        let Ok(mut tls) = acceptor.accept(tcp).await else {
-                            return;
-                        };
-                        let Ok(mut upstream) =
-                            tokio::net::TcpStream::connect(("127.0.0.1", broker_port)).await
-                        else {
-                            return;
-                        };
-                        count.fetch_add(1, Ordering::SeqCst);
-                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
-                    });
-                }
-            });
-        });
-        Self { port, forwarded }
-    }
-
-    fn forwarded(&self) -> usize {
-        self.forwarded.load(Ordering::SeqCst)
-    }
-}
 
 /// A TCP relay to `upstream` that hands the client what the server sends 3 bytes at a time,
 /// 1 ms apart: every TLS record reaches the client split across segments, as on a slow link.
@@ -520,6 +385,202 @@ fn danger_unverified_connects_to_any_certificate() {
     let _ = PATIENCE;
 }
 
+/// Connects over MQTT 3.1.1 + TLS to `host`:`port` with `tls`, publishes `count` messages at
+/// `qos`, and returns the first error.
+fn publish_mqtt311(
+    host: &str,
+    port: u16,
+    tls: TlsOptions<'_>,
+    qos: QoS,
+    count: usize,
+) -> Result<(), MqttError> {
+    let stack = Stack::default();
+    let mut buffers = Mqtt311TlsBuffers::<512, 64, 256>::new();
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let (mut mqtt, mut runner) = Mqtt311Tls::new(
+        &stack,
+        Broker::new(host, port),
+        MqttOptions::new("sensorpub-tls-311"),
+        &mut buffers,
+        tls,
+        &mut tls_buffers,
+        &mut rng,
+    );
+    async_io::block_on(async {
+        let body = async {
+            mqtt.connect().await?;
+            assert!(mqtt.is_connected());
+            for i in 0..count {
+                let payload = format!("{i}");
+                let message = Message::new(TOPIC, payload.as_bytes()).with_qos(qos);
+                mqtt.publish(&message).await?;
+                mqtt.poll().await?;
+            }
+            mqtt.disconnect().await;
+            assert!(!mqtt.is_connected());
+            Ok(())
+        };
+        match select(runner.run(), body).await {
+            Either::First(never) => never,
+            Either::Second(result) => result,
+        }
+    })
+}
+
+fn delivered_over_mqtt311(qos: QoS) {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let ca = pki.ca_der();
+    let tls = TlsOptions::verified(&ca).with_clock(now);
+    publish_mqtt311("localhost", front.port, tls, qos, 5).expect("delivered over TLS");
+    let received = subscriber.take(5);
+    let payloads: Vec<_> = received.iter().map(|m| m.payload.clone()).collect();
+    let expected: Vec<Vec<u8>> = (0..5).map(|i| format!("{i}").into_bytes()).collect();
+    assert_eq!(payloads, expected);
+    let wire_qos = if qos == QoS::AtLeastOnce { 1 } else { 0 };
+    assert!(received.iter().all(|m| m.qos == wire_qos), "{received:?}");
+    assert_eq!(front.forwarded(), 1);
+}
+
+#[test]
+fn good_ca_delivers_over_mqtt311_at_qos0() {
+    delivered_over_mqtt311(QoS::AtMostOnce);
+}
+
+#[test]
+fn good_ca_delivers_over_mqtt311_at_qos1() {
+    delivered_over_mqtt311(QoS::AtLeastOnce);
+}
+
+/// Records split into 3-byte pieces over MQTT 3.1.1: its reads that find nothing yet (the
+/// check before each publish) are abandoned mid-record, and the stream still resumes.
+#[test]
+fn mqtt311_records_split_across_segments_are_delivered() {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let relay = dribbling_relay(front.port);
+    let ca = pki.ca_der();
+    publish_mqtt311(
+        "localhost",
+        relay,
+        TlsOptions::verified(&ca),
+        QoS::AtLeastOnce,
+        20,
+    )
+    .expect("delivered over a slow link");
+    assert_eq!(subscriber.payloads(20).len(), 20);
+}
+
+#[test]
+fn wrong_ca_over_mqtt311_is_refused_and_nothing_published() {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let (pki, other) = (Pki::new(), Pki::new());
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let ca = other.ca_der();
+    let result = publish_mqtt311(
+        "localhost",
+        front.port,
+        TlsOptions::verified(&ca),
+        QoS::AtLeastOnce,
+        1,
+    );
+    assert_eq!(result, Err(MqttError::Tls(TlsError::UntrustedCertificate)));
+    assert_eq!(subscriber.next_within(Duration::from_millis(300)), None);
+    assert_eq!(front.forwarded(), 0, "a connection reached the broker");
+}
+
+/// After the broker's side closes, the next connect opens TCP and TLS again (a fresh borrow
+/// of the record buffers) and publishing goes on.
+#[test]
+fn mqtt311_reconnects_over_a_new_tls_connection() {
+    let mut broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let ca = pki.ca_der();
+    let stack = Stack::default();
+    let mut buffers = Mqtt311TlsBuffers::<512, 64, 256>::new();
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let (mut mqtt, mut runner) = Mqtt311Tls::new(
+        &stack,
+        Broker::new("localhost", front.port),
+        MqttOptions::new("sensorpub-tls-311"),
+        &mut buffers,
+        TlsOptions::verified(&ca),
+        &mut tls_buffers,
+        &mut rng,
+    );
+    let message =
+        |text: &'static str| Message::new(TOPIC, text.as_bytes()).with_qos(QoS::AtLeastOnce);
+    async_io::block_on(async {
+        let body = async {
+            mqtt.connect().await.expect("first connection");
+            mqtt.publish(&message("before"))
+                .await
+                .expect("first publish");
+            assert_eq!(subscriber.payloads(1), vec![b"before".to_vec()]);
+            // The broker drops every client; the TLS front closes its side too.
+            broker.stop();
+            broker.restart();
+            let mut failed = false;
+            for _ in 0..50 {
+                if mqtt.poll().await.is_err() {
+                    failed = true;
+                    break;
+                }
+                async_io::Timer::after(Duration::from_millis(20)).await;
+            }
+            assert!(failed, "the closed connection was never noticed");
+            assert!(!mqtt.is_connected());
+            mqtt.connect().await.expect("second connection");
+            mqtt.publish(&message("after"))
+                .await
+                .expect("publish after reconnect");
+        };
+        match select(runner.run(), body).await {
+            Either::First(never) => never,
+            Either::Second(()) => {}
+        }
+    });
+    assert_eq!(subscriber.payloads(1), vec![b"after".to_vec()]);
+    assert_eq!(front.forwarded(), 2);
+}
+
 /// Failover over TLS: the primary (`localhost`, nothing listening) is refused, the next
 /// connect goes to the fallback `127.0.0.1`, whose certificate names `127.0.0.1` and not
 /// `localhost`: it verifies only if the name checked is the fallback's, not the primary's.
@@ -557,6 +618,56 @@ fn failover_over_tls_verifies_the_fallback_by_its_own_name() {
         assert!(matches!(refused, Err(MqttError::Connect(_))), "{refused:?}");
         mqtt.connect().await.expect("the fallback, verified");
         assert_eq!(mqtt.broker(), fallbacks[0]);
+        let message = Message::new(TOPIC, b"failover").with_qos(QoS::AtLeastOnce);
+        mqtt.publish(&message).await.expect("acknowledged");
+        mqtt.disconnect().await;
+    };
+    async_io::block_on(async {
+        match select(runner.run(), body).await {
+            Either::First(never) => never,
+            Either::Second(()) => {}
+        }
+    });
+    assert_eq!(subscriber.payloads(1), vec![b"failover".to_vec()]);
+    assert_eq!(front.forwarded(), 1);
+}
+
+/// MQTT 3.1.1 failover over TLS: the primary (`localhost`, nothing listening) is refused, the
+/// next connect goes to the fallback `127.0.0.1` and verifies it by its own name.
+#[test]
+fn mqtt311_failover_over_tls_verifies_the_fallback_by_its_own_name() {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["127.0.0.1", "broker.example.org"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let ca = pki.ca_der();
+    let fallbacks = [Broker::new("127.0.0.1", front.port)];
+    let stack = Stack::default();
+    let mut buffers = Mqtt311TlsBuffers::<512, 64, 256>::new();
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let (mut mqtt, mut runner) = Mqtt311Tls::new(
+        &stack,
+        Broker::new("localhost", common::free_port()),
+        MqttOptions::new("sensorpub-tls-311-failover").with_fallbacks(&fallbacks),
+        &mut buffers,
+        TlsOptions::verified(&ca).with_clock(now),
+        &mut tls_buffers,
+        &mut rng,
+    );
+    let body = async {
+        let refused = mqtt.connect().await;
+        assert!(matches!(refused, Err(MqttError::Connect(_))), "{refused:?}");
+        assert_eq!(mqtt.broker_index(), 0);
+        mqtt.connect().await.expect("the fallback, verified");
+        assert_eq!((mqtt.broker(), mqtt.broker_index()), (fallbacks[0], 1));
         let message = Message::new(TOPIC, b"failover").with_qos(QoS::AtLeastOnce);
         mqtt.publish(&message).await.expect("acknowledged");
         mqtt.disconnect().await;

@@ -22,7 +22,9 @@ use sensorpub::{
     Message, MessageQueue, Publisher, QoS, Quantity, RandomSensor, ResilientPublisher, Sample,
     SenmlSink, Sink, Subscription, Transport,
 };
-use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions, ThingSpeak};
+use sensorpub::{
+    Broker, Mqtt5, Mqtt5Buffers, Mqtt311, Mqtt311Tls, Mqtt311TlsBuffers, MqttOptions, ThingSpeak,
+};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -102,7 +104,8 @@ pub struct Args {
     /// fails): 16, 64, 256, 1024, 4096 or 16384.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_QUEUE, value_parser = parse_queue)]
     queue: usize,
-    /// MQTT over TLS 1.3 (MQTT 5 only; needs --broker, whose port defaults to 8883 then).
+    /// MQTT over TLS 1.3 (MQTT 3.1.1 and 5, ThingSpeak too; needs --broker, whose port
+    /// defaults to 8883 then).
     #[arg(long)]
     tls: bool,
     /// PEM (or DER) file of the CA that signed the broker's certificate (with --tls).
@@ -142,7 +145,7 @@ struct TlsFiles {
 }
 
 /// Checks the TLS flags and reads their files, before anything connects.
-fn tls_files(args: &Args, mqtt5: bool) -> Result<Option<TlsFiles>, Failure> {
+fn tls_files(args: &Args) -> Result<Option<TlsFiles>, Failure> {
     if !args.tls {
         if args.ca.is_some()
             || args.client_cert.is_some()
@@ -154,11 +157,6 @@ fn tls_files(args: &Args, mqtt5: bool) -> Result<Option<TlsFiles>, Failure> {
             ));
         }
         return Ok(None);
-    }
-    if !mqtt5 {
-        return Err(Failure::bad_input(
-            "--tls works over MQTT 5 only in this version (ThingSpeak and --mqtt 3 are plaintext)",
-        ));
     }
     if args.broker.is_empty() {
         return Err(Failure::bad_input(
@@ -197,6 +195,20 @@ fn tls_files(args: &Args, mqtt5: bool) -> Result<Option<TlsFiles>, Failure> {
         }
     };
     Ok(Some(TlsFiles { ca, client }))
+}
+
+impl TlsFiles {
+    /// The TLS options these files ask for; validity dates checked against the system clock.
+    fn options(&self) -> sensorpub::TlsOptions<'_> {
+        let mut options = match &self.ca {
+            Some(ca) => sensorpub::TlsOptions::verified(ca).with_clock(unix_now),
+            None => sensorpub::TlsOptions::danger_unverified(),
+        };
+        if let Some((certificate, key)) = &self.client {
+            options = options.with_client_certificate(certificate, key);
+        }
+        options
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -394,7 +406,7 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
     for address in &args.broker {
         Broker::parse(address).map_err(Failure::bad_input)?;
     }
-    let tls = tls_files(args, mqtt5)?;
+    let tls = tls_files(args)?;
 
     let (broker_address, subscriber_address) = match args.broker.first() {
         Some(address) => (address.clone(), address.clone()),
@@ -447,13 +459,29 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         let sink = profile
             .sink(&[(1, Quantity::Value)])
             .map_err(Failure::bad_input)?;
+        println!(
+            "publishing {} samples to channels/{channel}/publish at {broker} over MQTT 3.1.1{}, \
+             QoS 0",
+            args.count,
+            if tls.is_some() { " and TLS 1.3" } else { "" }
+        );
+        if let Some(files) = &tls {
+            let mut buffers = Mqtt311TlsBuffers::<MESSAGE_BUFFER, 64, MESSAGE_BUFFER>::new();
+            let mut tls_buffers = sensorpub::TlsBuffers::<16_640, { 2 * MESSAGE_BUFFER }>::new();
+            let mut rng = rand::rng();
+            let (transport, mut runner) = Mqtt311Tls::new(
+                &stack,
+                broker,
+                profile.options(),
+                &mut buffers,
+                files.options(),
+                &mut tls_buffers,
+                &mut rng,
+            );
+            return publish(args, sink, transport, runner.run(), profile.qos(), None);
+        }
         let (mut tx, mut rx) = ([0u8; MESSAGE_BUFFER], [0u8; 64]);
         let transport = profile.transport(&stack, &mut tx, &mut rx);
-        println!(
-            "publishing {} samples to channels/{channel}/publish at {broker} over MQTT 3.1.1, \
-             QoS 0",
-            args.count
-        );
         // MQTT 3.1.1 has no runner: the transport does its I/O inside its own calls.
         return publish(args, sink, transport, pending::<()>(), profile.qos(), None);
     }
@@ -501,14 +529,26 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         "publishing {} samples to {topic} at {broker} over MQTT {version}{over}, QoS {}",
         args.count, args.qos
     );
+    if let Some(files) = &tls
+        && !mqtt5
+    {
+        let mut buffers = Mqtt311TlsBuffers::<CONFIG_BUFFER, 64, CONFIG_BUFFER>::new();
+        let mut tls_buffers = sensorpub::TlsBuffers::<16_640, { 2 * CONFIG_BUFFER }>::new();
+        let mut rng = rand::rng();
+        let (transport, mut runner) = Mqtt311Tls::new(
+            &stack,
+            broker,
+            options,
+            &mut buffers,
+            files.options(),
+            &mut tls_buffers,
+            &mut rng,
+        );
+        let runner = runner.run();
+        return announced(args, sink, transport, runner, qos, subscriber, discovery);
+    }
     if let Some(files) = &tls {
-        let mut tls_options = match &files.ca {
-            Some(ca) => sensorpub::TlsOptions::verified(ca).with_clock(unix_now),
-            None => sensorpub::TlsOptions::danger_unverified(),
-        };
-        if let Some((certificate, key)) = &files.client {
-            tls_options = tls_options.with_client_certificate(certificate, key);
-        }
+        let tls_options = files.options();
         let mut buffers = Mqtt5Buffers::<256, { 2 * MESSAGE_BUFFER - 256 }, MESSAGE_BUFFER>::new();
         let mut tls_buffers = sensorpub::TlsBuffers::<16_640, { 2 * MESSAGE_BUFFER }>::new();
         let mut rng = rand::rng();
@@ -895,6 +935,12 @@ impl<T: Transport + Disconnect> Disconnect for Announcing<'_, '_, T> {
 impl Disconnect for Mqtt5<'_> {
     async fn disconnect(&mut self) {
         Mqtt5::disconnect(self).await;
+    }
+}
+
+impl Disconnect for Mqtt311Tls<'_> {
+    async fn disconnect(&mut self) {
+        Mqtt311Tls::disconnect(self).await;
     }
 }
 

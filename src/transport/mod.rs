@@ -19,6 +19,8 @@ mod error;
 mod inbox;
 mod memory;
 mod mqtt311;
+#[cfg(feature = "tls")]
+mod mqtt311_tls;
 mod mqtt5;
 mod options;
 mod thingspeak;
@@ -30,13 +32,19 @@ pub use error::{MqttConfigError, MqttError, Refusal};
 pub(crate) use inbox::InboxSlot;
 pub use inbox::{Inbox, InboxStats, Received, Subscription};
 pub use memory::{MemoryError, MemoryTransport, RecordedMessage};
-pub use mqtt5::{Mqtt5, Mqtt5Buffers, Mqtt5Runner};
+pub use mqtt5::{Mqtt5, Mqtt5Buffers, Mqtt5Runner, Plaintext};
 /// For the fuzz targets only (`sensorpub::fuzzing`).
 #[cfg(fuzzing)]
 pub use mqtt311::frame_len;
 pub use mqtt311::{MQTT311_MIN_RX_BUFFER, Mqtt311};
+#[cfg(feature = "tls")]
+pub use mqtt311_tls::{Mqtt311Tls, Mqtt311TlsBuffers, Mqtt311TlsRunner};
 pub use options::{Credentials, MqttOptions};
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
+#[cfg(feature = "tls")]
+pub use tls::Tls as TlsLayer;
+#[cfg(all(fuzzing, feature = "tls"))]
+pub use tls::X509Certificate;
 #[cfg(feature = "tls")]
 pub use tls::{
     MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,

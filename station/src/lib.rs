@@ -28,6 +28,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+pub use tls::{NodeTls, run_tls};
+
 use core::convert::Infallible;
 use core::fmt::{self, Write as _};
 use embassy_futures::select::{Either, select};
@@ -104,8 +109,13 @@ pub struct NodeConfig<'a> {
 /// Every buffer the node needs, in one caller-owned place so its size is visible
 /// (`size_of::<Buffers>()`); the outage queues live in the future of [`run`].
 pub struct Buffers {
-    topic: heapless::String<TOPIC_CAPACITY>,
     mqtt5: Mqtt5Buffers<MQTT5_RX, MQTT5_TX, MESSAGE_BUFFER>,
+    node: NodeBuffers,
+}
+
+/// The buffers besides the MQTT 5 connection's, which [`serve`] takes.
+struct NodeBuffers {
+    topic: heapless::String<TOPIC_CAPACITY>,
     json: [u8; MESSAGE_BUFFER],
     mqtt311_tx: [u8; MQTT311_TX],
     mqtt311_rx: [u8; MQTT311_RX],
@@ -116,12 +126,14 @@ impl Buffers {
     /// Zeroed buffers.
     pub const fn new() -> Self {
         Self {
-            topic: heapless::String::new(),
             mqtt5: Mqtt5Buffers::new(),
-            json: [0; MESSAGE_BUFFER],
-            mqtt311_tx: [0; MQTT311_TX],
-            mqtt311_rx: [0; MQTT311_RX],
-            thingspeak: [0; MESSAGE_BUFFER],
+            node: NodeBuffers {
+                topic: heapless::String::new(),
+                json: [0; MESSAGE_BUFFER],
+                mqtt311_tx: [0; MQTT311_TX],
+                mqtt311_rx: [0; MQTT311_RX],
+                thingspeak: [0; MESSAGE_BUFFER],
+            },
         }
     }
 }
@@ -331,6 +343,39 @@ pub async fn run<N, B, I, C, R, F>(
     rng: R,
     config: &NodeConfig<'_>,
     buffers: &mut Buffers,
+    report: F,
+) -> Result<Infallible, NodeError>
+where
+    N: TcpConnect + Dns,
+    B: FnMut() -> I,
+    I: I2c,
+    C: Clock + DelayNs + Clone,
+    R: Rng + Clone,
+    F: FnMut(Event<'_>),
+{
+    let Buffers { mqtt5, node } = buffers;
+    let (mqtt5, mut runner) =
+        Mqtt5::new(net, config.broker, mqtt_options(config), mqtt5).map_err(NodeError::Broker)?;
+    let runner = async move { runner.run().await };
+    serve(net, bus, clock, rng, config, node, mqtt5, runner, report).await
+}
+
+/// The MQTT 5 connection's options: the device's name as the client id.
+fn mqtt_options<'a>(config: &NodeConfig<'a>) -> MqttOptions<'a> {
+    MqttOptions::new(config.device)
+}
+
+/// The node, once its MQTT 5 handle is built: `runner` (the handle's runner) runs beside it.
+#[allow(clippy::too_many_arguments)] // as `run`, with the MQTT 5 handle and runner
+async fn serve<N, B, I, C, R, F>(
+    net: &N,
+    bus: B,
+    clock: C,
+    rng: R,
+    config: &NodeConfig<'_>,
+    buffers: &mut NodeBuffers,
+    mqtt5: Mqtt5<'_>,
+    runner: impl Future<Output = Infallible>,
     mut report: F,
 ) -> Result<Infallible, NodeError>
 where
@@ -341,9 +386,8 @@ where
     R: Rng + Clone,
     F: FnMut(Event<'_>),
 {
-    let Buffers {
+    let NodeBuffers {
         topic,
-        mqtt5,
         json,
         mqtt311_tx,
         mqtt311_rx,
@@ -362,9 +406,6 @@ where
         .map_err(NodeError::Backoff)?
         .with_unlimited_attempts();
 
-    let options = MqttOptions::new(config.device);
-    let (mqtt5, mut mqtt5_runner) =
-        Mqtt5::new(net, config.broker, options, mqtt5).map_err(NodeError::Broker)?;
     let json_sink = JsonSink::object(topic)
         .map_err(NodeError::Sink)?
         .with_device(config.device)
@@ -464,8 +505,9 @@ where
             }
         }
     };
-    match select(mqtt5_runner.run(), node).await {
-        Either::First(never) | Either::Second(never) => never,
+    match select(runner, node).await {
+        Either::First(never) => match never {},
+        Either::Second(never) => never,
     }
 }
 

@@ -12,6 +12,8 @@ mod board;
 mod net;
 mod sleep;
 mod time;
+#[cfg(tls)]
+mod tls;
 
 use board::Board;
 use embassy_embedded_hal::shared_bus::asynch::i2c::I2cDevice;
@@ -36,8 +38,13 @@ use esp_radio::wifi::{
 use net::Network;
 use sensorpub::EmbassyClock;
 use sensorpub::{Broker, ThingSpeak};
-use sensorpub_station::{self as station, Buffers, NodeConfig};
+use sensorpub_station::{Buffers, NodeConfig};
+// The node: over TLS when CA_FILE was set at build time (build.rs sets `cfg(tls)`).
+#[cfg(not(tls))]
+use sensorpub_station::run;
 use static_cell::StaticCell;
+#[cfg(tls)]
+use tls::run;
 
 // ---- Configuration, fixed at build time (`SSID=... PASSWORD=... cargo run --release`). ----
 
@@ -180,7 +187,7 @@ async fn net_task(mut runner: Runner<'static, Interface>) -> ! {
     runner.run().await
 }
 
-/// Reads the PySense and publishes, forever: [`station::run`] queues through outages and
+/// Reads the PySense and publishes, forever: [`run`] queues through outages and
 /// reconnects (Wi-Fi loss shows to it as a broker loss).
 #[embassy_executor::task]
 async fn publish_task(stack: Stack<'static>, net: &'static Net, bus: &'static Bus, rng: Rng) {
@@ -210,7 +217,7 @@ async fn publish_task(stack: Stack<'static>, net: &'static Net, bus: &'static Bu
     // 2.5 KiB of buffers: in a static, not on the task's stack.
     static BUFFERS: StaticCell<Buffers> = StaticCell::new();
     let buffers = BUFFERS.init(Buffers::new());
-    let Err(e) = station::run(
+    let Err(e) = run(
         net,
         || I2cDevice::new(bus),
         EmbassyClock,

@@ -163,7 +163,7 @@ impl<'b> Mqtt5<'b> {
         tls: crate::transport::TlsOptions<'b>,
         tls_buffers: &'b mut crate::transport::TlsBuffers<READ, WRITE>,
         rng: &'b mut R,
-    ) -> Result<(Self, Mqtt5Runner<'b, N>), MqttConfigError> {
+    ) -> Result<(Self, Mqtt5Runner<'b, N, crate::transport::TlsLayer<'b>>), MqttConfigError> {
         let (handle, runner) = Self::new(net, broker, options, buffers)?;
         let tls = crate::transport::tls::Tls::new(tls, tls_buffers, rng);
         Ok((handle, runner.with_tls(tls)))

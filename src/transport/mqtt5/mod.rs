@@ -30,7 +30,7 @@ mod runner;
 mod traffic;
 
 pub use handle::Mqtt5;
-pub use runner::Mqtt5Runner;
+pub use runner::{Mqtt5Runner, Plaintext};
 
 use crate::message::QoS;
 use crate::transport::MqttError;

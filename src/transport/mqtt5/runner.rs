@@ -22,8 +22,9 @@ use minimq::{
     SubscriptionOptions, TopicFilter, Will,
 };
 
-/// What the runner needs besides minimq's buffers.
-pub(super) struct Settings<'b, N> {
+/// What the runner needs besides minimq's buffers. (`pub` only to appear in [`Layer`]'s
+/// signature; not reachable from outside the crate.)
+pub struct Settings<'b, N> {
     pub(super) net: &'b N,
     pub(super) broker: Broker<'b>,
     pub(super) options: MqttOptions<'b>,
@@ -33,17 +34,91 @@ pub(super) struct Settings<'b, N> {
     pub(super) inbox: Option<&'b InboxSlot>,
 }
 
+/// What the runner puts between TCP and MQTT: nothing ([`Plaintext`]) or TLS
+/// ([`TlsLayer`](crate::transport::TlsLayer)). A type parameter, not a run-time choice, so a
+/// plaintext runner links no TLS code even when the crate's `tls` feature is on. Sealed: its
+/// module is private.
+pub trait Layer {
+    /// Opens the connection to `broker` through `settings` (TCP, and this layer over it),
+    /// answers the handle's connect, and serves the connection until it ends; returns how it
+    /// ended.
+    fn serve<N: TcpConnect + Dns>(
+        &mut self,
+        settings: &Settings<'_, N>,
+        broker: &Broker<'_>,
+        session: &mut Session<'_>,
+    ) -> impl Future<Output = End>;
+}
+
+/// No layer between TCP and MQTT: the runner of [`Mqtt5::new`](crate::transport::Mqtt5::new).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plaintext;
+
+impl Layer for Plaintext {
+    async fn serve<N: TcpConnect + Dns>(
+        &mut self,
+        settings: &Settings<'_, N>,
+        broker: &Broker<'_>,
+        session: &mut Session<'_>,
+    ) -> End {
+        match settings.open_tcp(broker).await {
+            Ok(io) => settings.connection(session, io, |e| e).await,
+            Err(e) => {
+                settings.link.answers.signal(Err(e));
+                End::Failed(None)
+            }
+        }
+    }
+}
+
+/// TLS 1.3 over TCP, verified before any MQTT byte is sent: the runner of
+/// [`Mqtt5::new_tls`](crate::transport::Mqtt5::new_tls).
+#[cfg(feature = "tls")]
+impl Layer for Tls<'_> {
+    async fn serve<N: TcpConnect + Dns>(
+        &mut self,
+        settings: &Settings<'_, N>,
+        broker: &Broker<'_>,
+        session: &mut Session<'_>,
+    ) -> End {
+        // The TLS alert that ended the connection, if one did.
+        let flags = Flags::default();
+        let failed = |e| {
+            settings.link.answers.signal(Err(e));
+            End::Failed(None)
+        };
+        let io = match settings.open_tcp(broker).await {
+            Ok(io) => io,
+            Err(e) => return failed(e),
+        };
+        let host = broker.host();
+        let io = match with_timeout(settings.timeout(), self.open(io, host, &flags)).await {
+            Ok(Ok(io)) => io,
+            Ok(Err(e)) => return failed(MqttError::Tls(e)),
+            Err(_) => return failed(MqttError::Tls(TlsError::HandshakeTimeout)),
+        };
+        // An alert explains an I/O failure of CONNECT (a client certificate the server
+        // refused).
+        let explain = |e| match (e, flags.alert.take()) {
+            (MqttError::Io(_) | MqttError::Closed, Some(alert)) => MqttError::Tls(alert),
+            (e, _) => e,
+        };
+        settings.connection(session, io, explain).await
+    }
+}
+
 /// The runner of an [`Mqtt5`](crate::transport::Mqtt5) handle: it owns the connection and
 /// does what the handle asks. Built with the handle by
-/// [`Mqtt5::new`](crate::transport::Mqtt5::new); [`run`](Self::run) it for as long as the
-/// handle is used.
-pub struct Mqtt5Runner<'b, N> {
+/// [`Mqtt5::new`](crate::transport::Mqtt5::new) (`L` = [`Plaintext`]) or
+/// [`Mqtt5::new_tls`](crate::transport::Mqtt5::new_tls) (`L` =
+/// [`TlsLayer`](crate::transport::TlsLayer)); [`run`](Self::run) it for as long as the handle
+/// is used.
+pub struct Mqtt5Runner<'b, N, L = Plaintext> {
     settings: Settings<'b, N>,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
-    /// TLS around every connection, if the handle was built with `new_tls`.
-    #[cfg(feature = "tls")]
-    tls: Option<Tls<'b>>,
+    /// What goes between TCP and MQTT on every connection.
+    layer: L,
 }
 
 impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
@@ -58,11 +133,26 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
             settings,
             rx,
             tx,
-            #[cfg(feature = "tls")]
-            tls: None,
+            layer: Plaintext,
         })
     }
 
+    /// Wraps every connection in TLS.
+    #[cfg(feature = "tls")]
+    pub(super) fn with_tls(self, tls: Tls<'b>) -> Mqtt5Runner<'b, N, Tls<'b>> {
+        let Self {
+            settings, rx, tx, ..
+        } = self;
+        Mqtt5Runner {
+            settings,
+            rx,
+            tx,
+            layer: tls,
+        }
+    }
+}
+
+impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
     /// Puts the messages received on the [subscriptions](MqttOptions::with_subscriptions)
     /// into `inbox`, where the caller takes them. The runner reads the connection whenever
     /// it is idle, so messages arrive without the handle's `poll`; minimq acknowledges QoS 1
@@ -75,26 +165,16 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
         self
     }
 
-    /// Wraps every connection in TLS.
-    #[cfg(feature = "tls")]
-    pub(super) fn with_tls(mut self, tls: Tls<'b>) -> Self {
-        self.tls = Some(tls);
-        self
-    }
-
     /// Serves the handle, forever: spawn it as a task, or `join`/`select` it with the code
     /// that uses the handle (see [`Mqtt5`](crate::transport::Mqtt5)). Dropping the future
     /// closes the connection (without DISCONNECT); running it again starts disconnected.
     pub async fn run(&mut self) -> ! {
-        #[cfg(feature = "tls")]
         let Self {
             settings,
             rx,
             tx,
-            tls,
+            layer,
         } = self;
-        #[cfg(not(feature = "tls"))]
-        let Self { settings, rx, tx } = self;
         // A connection a dropped `run` held is gone with it.
         settings.link.connected.set(false);
         // Why the last connection ended while idle; the next publish or poll reports it.
@@ -145,34 +225,7 @@ impl<'b, N: TcpConnect + Dns> Mqtt5Runner<'b, N> {
                     continue;
                 }
             };
-            // The TLS alert that ended the connection, if one did.
-            #[cfg(feature = "tls")]
-            let flags = Flags::default();
-            #[cfg(feature = "tls")]
-            let opened = settings.open(&broker, tls.as_mut(), &flags).await;
-            #[cfg(not(feature = "tls"))]
-            let opened = settings.open(&broker).await;
-            let end = match opened {
-                Ok(Io::Plain(io)) => settings.connection(&mut session, io, |e| e).await,
-                #[cfg(feature = "tls")]
-                Ok(Io::Tls(io)) => {
-                    // An alert explains an I/O failure of CONNECT (a client certificate the
-                    // server refused).
-                    let explain = |e| match (e, flags.alert.take()) {
-                        (MqttError::Io(_) | MqttError::Closed, Some(alert)) => {
-                            MqttError::Tls(alert)
-                        }
-                        (e, _) => e,
-                    };
-                    settings.connection(&mut session, io, explain).await
-                }
-                #[cfg(not(feature = "tls"))]
-                Ok(Io::Never(_, never)) => match never {},
-                Err(e) => {
-                    settings.link.answers.signal(Err(e));
-                    End::Failed(None)
-                }
-            };
+            let end = layer.serve(settings, &broker, &mut session).await;
             (advance, ended) = match end {
                 End::Disconnected => (false, None),
                 End::Failed(idle) => (true, idle),
@@ -187,30 +240,11 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         Duration::from_millis(u64::from(self.options.timeout_ms()))
     }
 
-    /// Opens the TCP connection, and TLS over it if configured, each within the timeout.
-    /// Nothing is sent over MQTT before TLS is verified.
-    async fn open<'t>(
-        &self,
-        broker: &Broker<'_>,
-        #[cfg(feature = "tls")] tls: Option<&'t mut Tls<'_>>,
-        #[cfg(feature = "tls")] flags: &'t Flags,
-    ) -> Result<Io<'t, N::Connection<'b>>, MqttError>
-    where
-        'b: 't,
-    {
-        let io = with_timeout(self.timeout(), open(self.net, broker))
+    /// Opens the TCP connection to `broker` within the timeout.
+    async fn open_tcp(&self, broker: &Broker<'_>) -> Result<N::Connection<'b>, MqttError> {
+        Ok(with_timeout(self.timeout(), open(self.net, broker))
             .await
-            .map_err(|_| ConnectError::Timeout)??;
-        #[cfg(feature = "tls")]
-        if let Some(tls) = tls {
-            let host = broker.host();
-            return match with_timeout(self.timeout(), tls.open(io, host, flags)).await {
-                Ok(Ok(io)) => Ok(Io::Tls(io)),
-                Ok(Err(e)) => Err(MqttError::Tls(e)),
-                Err(_) => Err(MqttError::Tls(TlsError::HandshakeTimeout)),
-            };
-        }
-        Ok(Io::Plain(io))
+            .map_err(|_| ConnectError::Timeout)??)
     }
 
     /// Connects over `io` (answering the handle's connect), then serves the connection until
@@ -431,25 +465,13 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
     }
 }
 
-/// How a connection (or a connect) ended.
-enum End {
+/// How a connection (or a connect) ended. (`pub` only to appear in [`Layer`]'s signature.)
+pub enum End {
     /// The handle asked for DISCONNECT: the next connect goes to the same broker.
     Disconnected,
     /// A failed connect or a lost connection: the next connect tries the next broker. With
     /// the error that ended an idle connection, which the next publish or poll reports.
     Failed(Option<MqttError>),
-}
-
-/// The connection MQTT runs over: TCP, or TLS over TCP.
-// One value at a time, moved straight into minimq's session: boxing would need a heap.
-#[allow(clippy::large_enum_variant)]
-enum Io<'t, C: embedded_io_async::Read + embedded_io_async::Write> {
-    Plain(C),
-    #[cfg(feature = "tls")]
-    Tls(crate::transport::tls::Watched<'t, C>),
-    #[cfg(not(feature = "tls"))]
-    #[allow(dead_code)] // the lifetime is TLS's
-    Never(core::marker::PhantomData<&'t ()>, core::convert::Infallible),
 }
 
 /// minimq's configuration over `rx` and `tx`, from `options`.
@@ -551,7 +573,7 @@ async fn progress<IO: minimq::Io>(
     }
 }
 
-impl<N> core::fmt::Debug for Mqtt5Runner<'_, N> {
+impl<N, L> core::fmt::Debug for Mqtt5Runner<'_, N, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mqtt5Runner")
             .field(

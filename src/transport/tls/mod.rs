@@ -20,12 +20,13 @@
 //! a CA. RSA chains (test.mosquitto.org's CA, most public CAs) cannot be verified by
 //! embedded-tls without an allocator and fail with [`TlsError::UnsupportedAlgorithm`].
 //!
-//! **MQTT 5 only.** embedded-tls's `TlsConnection` borrows its record buffers for its whole
-//! life and cannot give them back, so every new connection needs a fresh borrow of them.
-//! The MQTT 5 runner holds each connection in its `run` frame, where that works;
-//! [`Mqtt311`](crate::Mqtt311) keeps its connection in the struct between calls, where a
-//! second borrow of the same buffers is impossible without `unsafe`. MQTT 3.1.1 over TLS
-//! needs 3.1.1 split into a handle and a runner as MQTT 5 is.
+//! **Both MQTT versions, each as a handle and a runner.** embedded-tls's `TlsConnection`
+//! borrows its record buffers for its whole life and cannot give them back, so every new
+//! connection needs a fresh borrow of them, which only a long-running frame can take: the
+//! MQTT 5 runner ([`Mqtt5::new_tls`](crate::Mqtt5::new_tls)) holds each connection in its
+//! `run` frame, and so does [`Mqtt311TlsRunner`](crate::Mqtt311TlsRunner), which hands each
+//! verified stream to an [`Mqtt311`](crate::Mqtt311) built for that connection alone (the
+//! plain `Mqtt311` keeps its connection in the struct between calls).
 //!
 //! Only TLS 1.3 is spoken (embedded-tls has no TLS 1.2); a TLS 1.2-only broker is reported as
 //! [`TlsError::NotTls13`]. There is no plaintext fallback.
@@ -35,6 +36,8 @@ mod resume;
 mod x509;
 
 pub use pem::{PemError, pem_to_der};
+#[cfg(fuzzing)]
+pub use x509::fuzzing::Certificate as X509Certificate;
 
 use core::cell::Cell;
 use core::fmt;
@@ -381,8 +384,11 @@ impl rand_core_06::RngCore for Randomness<'_> {
 // Built only from a `rand_core::CryptoRng` (see `Tls::new`).
 impl rand_core_06::CryptoRng for Randomness<'_> {}
 
-/// Everything a TLS connection needs besides the socket: settings, buffers, randomness.
-pub(crate) struct Tls<'b> {
+/// TLS 1.3 between TCP and MQTT, with everything a connection needs besides the socket
+/// (settings, record buffers, randomness): the layer of the runner
+/// [`Mqtt5::new_tls`](crate::Mqtt5::new_tls) returns, `Mqtt5Runner<'b, N, TlsLayer<'b>>`.
+/// Built only by `new_tls`.
+pub struct Tls<'b> {
     options: TlsOptions<'b>,
     read: &'b mut [u8],
     write: &'b mut [u8],

@@ -132,6 +132,65 @@ impl<'c> Leaf<'c> {
     }
 }
 
+/// The reader as the fuzz target `x509` (fuzz/) sees it: compiled only with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    /// A certificate as the name and date checks read it.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Certificate<'c>(super::Leaf<'c>);
+
+    impl<'c> Certificate<'c> {
+        /// Reads a DER certificate; `None` if it is not one.
+        pub fn parse(der: &'c [u8]) -> Option<Self> {
+            super::Leaf::parse(der).map(Self)
+        }
+
+        /// Not valid before, Unix seconds.
+        pub fn not_before(&self) -> u64 {
+            self.0.not_before
+        }
+
+        /// Not valid after, Unix seconds.
+        pub fn not_after(&self) -> u64 {
+            self.0.not_after
+        }
+
+        /// The DNS names among its subject alternative names, in order.
+        pub fn alt_dns_names(&self) -> impl Iterator<Item = &'c [u8]> {
+            let mut names = self.0.san.unwrap_or_default();
+            core::iter::from_fn(move || {
+                while let Some((tag, name, rest)) = super::element(names) {
+                    names = rest;
+                    if tag == 0x82 {
+                        return Some(name);
+                    }
+                }
+                None
+            })
+        }
+
+        /// Whether it has a subject alternative names extension.
+        pub fn has_alt_names(&self) -> bool {
+            self.0.san.is_some()
+        }
+
+        /// The subject's (last) common name.
+        pub fn common_name(&self) -> Option<&'c [u8]> {
+            self.0.common_name
+        }
+
+        /// Whether it names `host` (the verifier's name check).
+        pub fn names(&self, host: &str) -> bool {
+            self.0.names(host)
+        }
+
+        /// The name handed to embedded-tls's own check.
+        pub fn any_dns_name(&self) -> Option<&'c [u8]> {
+            self.0.any_dns_name()
+        }
+    }
+}
+
 /// The content of the subject alternative name extension among `extensions`.
 fn subject_alt_names(extensions: &[u8]) -> Option<&[u8]> {
     let (mut list, _) = expect(extensions, SEQUENCE)?;

@@ -33,7 +33,7 @@ use sensorpub_size::*;
 
 /// Publishes per measured span.
 const ITERATIONS: u32 = 10_000;
-/// Peak-stack ceiling, bytes: the peak measured now (3,524) plus about 10 %, so a regression
+/// Peak-stack ceiling, bytes: the peak measured now (3,564) plus about 10 %, so a regression
 /// fails the run. Issue 16's target (3 KiB) is printed beside it.
 const STACK_BUDGET: usize = 3_900;
 /// Issue 16's peak-stack target, printed for comparison (not enforced).
