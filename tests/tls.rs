@@ -12,8 +12,8 @@ mod tls_server;
 use common::{PATIENCE, TestBroker, Version};
 use embassy_futures::select::{Either, select};
 use sensorpub::{
-    Broker, Message, Mqtt5, Mqtt5Buffers, Mqtt311Tls, Mqtt311TlsBuffers, MqttError, MqttOptions,
-    QoS, TlsBuffers, TlsError, TlsOptions, Transport,
+    Broker, Inbox, Message, Mqtt5, Mqtt5Buffers, Mqtt311, Mqtt311Tls, Mqtt311TlsBuffers, MqttError,
+    MqttOptions, QoS, Subscription, TlsBuffers, TlsError, TlsOptions, Transport,
 };
 use std::time::Duration;
 use std_embedded_nal_async::Stack;
@@ -579,6 +579,82 @@ fn mqtt311_reconnects_over_a_new_tls_connection() {
     });
     assert_eq!(subscriber.payloads(1), vec![b"after".to_vec()]);
     assert_eq!(front.forwarded(), 2);
+}
+
+/// MQTT 3.1.1 over TLS subscribes too: a second (plaintext) client's message reaches the
+/// runner's inbox with its topic and payload.
+#[test]
+fn mqtt311_over_tls_receives_on_its_subscriptions() {
+    let broker = TestBroker::start();
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        ServerSetup {
+            certificate: pki.issue(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        broker.port(Version::V311),
+    );
+    let ca = pki.ca_der();
+    let stack = Stack::default();
+    let mut buffers = Mqtt311TlsBuffers::<512, 128, 256>::new();
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let inbox = Inbox::<64>::new();
+    let subscriptions = [Subscription::new("sensorpub/tls/cmd/+", QoS::AtLeastOnce)];
+    let options = MqttOptions::new("sensorpub-tls-311-in").with_subscriptions(&subscriptions);
+    let (mut mqtt, runner) = Mqtt311Tls::new(
+        &stack,
+        Broker::new("localhost", front.port),
+        options,
+        &mut buffers,
+        TlsOptions::verified(&ca),
+        &mut tls_buffers,
+        &mut rng,
+    );
+    let mut runner = runner.with_inbox(&inbox);
+    let plain = broker.port(Version::V311);
+    async_io::block_on(async {
+        let body = async {
+            mqtt.connect()
+                .await
+                .expect("connect and subscribe over TLS");
+            let (mut tx, mut rx) = ([0u8; 128], [0u8; 16]);
+            let mut sender = Mqtt311::new(
+                &stack,
+                Broker::new("127.0.0.1", plain),
+                MqttOptions::new("sensorpub-tls-sender"),
+                &mut tx,
+                &mut rx,
+            );
+            sender.connect().await.expect("sender connects");
+            let command =
+                Message::new("sensorpub/tls/cmd/interval", b"30").with_qos(QoS::AtLeastOnce);
+            sender.publish(&command).await.expect("sender publishes");
+            sender.disconnect().await;
+            for _ in 0..500 {
+                if !inbox.is_empty() {
+                    break;
+                }
+                mqtt.poll().await.expect("poll");
+                async_io::Timer::after(Duration::from_millis(10)).await;
+            }
+            mqtt.disconnect().await;
+        };
+        match select(runner.run(), body).await {
+            Either::First(never) => never,
+            Either::Second(()) => {}
+        }
+    });
+    let received = inbox.take(|m| (m.topic.to_owned(), m.payload.to_vec(), m.qos));
+    assert_eq!(
+        received,
+        Some((
+            "sensorpub/tls/cmd/interval".into(),
+            b"30".to_vec(),
+            QoS::AtLeastOnce
+        ))
+    );
 }
 
 /// Failover over TLS: the primary (`localhost`, nothing listening) is refused, the next

@@ -535,7 +535,7 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
         let mut buffers = Mqtt311TlsBuffers::<CONFIG_BUFFER, 64, CONFIG_BUFFER>::new();
         let mut tls_buffers = sensorpub::TlsBuffers::<16_640, { 2 * CONFIG_BUFFER }>::new();
         let mut rng = rand::rng();
-        let (transport, mut runner) = Mqtt311Tls::new(
+        let (transport, runner) = Mqtt311Tls::new(
             &stack,
             broker,
             options,
@@ -544,6 +544,7 @@ fn run(args: &Args, password: Option<String>) -> Result<(), Failure> {
             &mut tls_buffers,
             &mut rng,
         );
+        let mut runner = runner.with_inbox(commands());
         let runner = runner.run();
         return announced(args, sink, transport, runner, qos, subscriber, discovery);
     }

@@ -162,6 +162,14 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         self
     }
 
+    /// [`with_inbox`](Self::with_inbox) for a transport built per connection (MQTT 3.1.1
+    /// over TLS).
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_inbox_slot(mut self, inbox: Option<&'a InboxSlot>) -> Self {
+        self.inbox = inbox;
+        self
+    }
+
     /// The broker of the current connection, or while disconnected of the last attempt:
     /// the one it was built with, or one of the options'
     /// [fallbacks](MqttOptions::with_fallbacks) after a failure.

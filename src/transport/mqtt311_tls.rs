@@ -13,6 +13,7 @@
 
 use super::connect::{Broker, ConnectError, open};
 use super::error::MqttError;
+use super::inbox::{Inbox, InboxSlot};
 use super::mqtt311::Mqtt311;
 use super::options::MqttOptions;
 use super::tls::{Flags, Tls, TlsBuffers, TlsError, TlsOptions};
@@ -195,6 +196,7 @@ impl<'b> Mqtt311Tls<'b> {
             rx,
             link,
             message,
+            inbox: None,
         };
         let handle = Self {
             broker,
@@ -311,6 +313,18 @@ pub struct Mqtt311TlsRunner<'b, N> {
     rx: &'b mut [u8],
     link: &'b Link,
     message: &'b RefCell<[u8]>,
+    /// Where received messages go.
+    inbox: Option<&'b InboxSlot>,
+}
+
+impl<'b, N> Mqtt311TlsRunner<'b, N> {
+    /// Puts the messages received on the [subscriptions](MqttOptions::with_subscriptions)
+    /// into `inbox`, as [`Mqtt311::with_inbox`] does: they are read while the runner serves
+    /// the handle's `publish` and `poll`.
+    pub fn with_inbox<const CAPACITY: usize>(mut self, inbox: &'b Inbox<CAPACITY>) -> Self {
+        self.inbox = Some(inbox.slot());
+        self
+    }
 }
 
 impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
@@ -380,7 +394,8 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
         let one = OneStream::new(stream);
         // This one stream to this one broker: failover is the runner's, not this Mqtt311's.
         let options = self.options.with_fallbacks(&[]);
-        let mut mqtt = Mqtt311::new(&one, broker, options, &mut *self.tx, &mut *self.rx);
+        let mut mqtt = Mqtt311::new(&one, broker, options, &mut *self.tx, &mut *self.rx)
+            .with_inbox_slot(self.inbox);
         let connected = explain(mqtt.connect().await);
         self.link.connected.set(mqtt.is_connected());
         self.link.answers.signal(connected);
