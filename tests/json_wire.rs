@@ -191,11 +191,16 @@ fn duplicates_found_while_writing_are_the_same_errors() {
         unit: "",
     };
     let mut buf = [0u8; 128];
-    let cases: [(&[(Quantity, f32)], Quantity); 4] = [
+    let cases: [(&[(Quantity, f32)], Quantity); 5] = [
         // A custom quantity whose name is a built-in one, after it.
         (
             &[(Quantity::Temperature, 1.0), (custom_temperature, 2.0)],
             custom_temperature,
+        ),
+        // ... and before it: the built-in key is then compared as a string too.
+        (
+            &[(custom_temperature, 1.0), (Quantity::Temperature, 2.0)],
+            Quantity::Temperature,
         ),
         // Built-in duplicates after a custom quantity: compared as strings.
         (

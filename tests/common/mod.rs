@@ -106,7 +106,7 @@ impl<P: Protocol> Protocol for Recording<P> {
 }
 
 type StartListener = Box<dyn Fn(Version, SocketAddr) -> Listener + Send>;
-type MakeLink = Box<dyn Fn(&str) -> Option<(LinkTx, LinkRx)> + Send>;
+type MakeLink = Box<dyn Fn(&str) -> Result<(LinkTx, LinkRx), String> + Send>;
 
 /// One running listener: its thread owns a tokio runtime; dropping the runtime closes the
 /// listening socket and every connection accepted on it.
@@ -164,8 +164,8 @@ impl TestBroker {
         let make_link: MakeLink = Box::new(move |client_id| {
             let (tx, rx, _connack) = rumqttd::local::LinkBuilder::new(client_id, link_tx.clone())
                 .build()
-                .ok()?;
-            Some((tx, rx))
+                .map_err(|e| format!("{e:?}"))?;
+            Ok((tx, rx))
         });
         let start_listener: StartListener = Box::new(move |version, addr| {
             let settings = ServerSettings {
@@ -262,27 +262,44 @@ impl TestBroker {
         // A counter, not a free port: the OS hands the same ephemeral port out again, and a
         // second link with the same client id makes the broker drop the first.
         static NEXT_SUBSCRIBER: AtomicUsize = AtomicUsize::new(0);
-        // rumqttd's router now and then drops a new local link (its connection id, just
-        // freed by a client that disconnected, still has that client's disconnect pending):
-        // the link fails to build or its SUBACK never comes. A new link works.
+        let link = |role: &str| {
+            let mut failure = String::new();
+            for _ in 0..3 {
+                let n = NEXT_SUBSCRIBER.fetch_add(1, Ordering::Relaxed);
+                match (self.make_link)(&format!("test-{role}-{n}")) {
+                    Ok(link) => return link,
+                    // The late disconnection below can also hit a link while it connects.
+                    Err(e) => failure = e,
+                }
+            }
+            panic!("local link to the router: {failure}");
+        };
+        // rumqttd 0.20 handles a client's DISCONNECT packet and then its socket's close as
+        // two disconnections of one connection id, and its slab hands the most recently freed
+        // id to the next connection: a subscriber made right after a client ended cleanly
+        // could take that id and be dropped by the late second disconnection. A guard link
+        // takes the freed id first and lives as long as the subscriber; should an older
+        // freed id still be hit, the subscriber is made again (at most twice).
+        let mut guard = link("guard");
         for _ in 0..3 {
-            let n = NEXT_SUBSCRIBER.fetch_add(1, Ordering::Relaxed);
-            let client_id = format!("test-subscriber-{n}");
-            let Some((mut tx, rx)) = (self.make_link)(&client_id) else {
-                continue;
-            };
+            let (mut tx, rx) = link("subscriber");
             tx.subscribe(filter).expect("subscribe");
             let mut subscriber = Subscriber {
                 _tx: tx,
                 rx,
+                _guard: guard,
                 published: Arc::clone(&self.published),
                 matched: Vec::new(),
             };
-            if subscriber.wait_for_suback() {
-                return subscriber;
+            match subscriber.wait_for_suback() {
+                Ok(()) => return subscriber,
+                Err(e) => {
+                    eprintln!("subscriber link dropped before its SUBACK ({e}); making another");
+                    guard = subscriber._guard;
+                }
             }
         }
-        panic!("no local link to the broker took the subscription to {filter}");
+        panic!("no SUBACK from the broker for {filter}: three links dropped");
     }
 }
 
@@ -329,6 +346,9 @@ pub struct Routed {
 pub struct Subscriber {
     _tx: LinkTx,
     rx: LinkRx,
+    /// Holds the connection id a client's late second disconnection would hit (see
+    /// [`TestBroker::subscribe`]).
+    _guard: (LinkTx, LinkRx),
     /// The broker's record of every PUBLISH it read.
     published: PublishLog,
     /// Which of those this subscriber has already received (`matched[i]`: entry `i`).
@@ -336,15 +356,18 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    /// `true` once the SUBACK came; `false` if the router dropped the link first.
-    fn wait_for_suback(&mut self) -> bool {
+    /// Waits for the SUBACK; `Err` if the broker dropped the link first, panics if none
+    /// comes in time.
+    fn wait_for_suback(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + PATIENCE;
         loop {
             match self.rx.recv_deadline(deadline) {
-                Ok(Some(Notification::DeviceAck(_))) => return true,
+                Ok(Some(Notification::DeviceAck(_))) => return Ok(()),
                 Ok(_) => {}
-                Err(e) if Instant::now() >= deadline => panic!("no SUBACK from the broker: {e:?}"),
-                Err(_) => return false,
+                Err(e) if format!("{e:?}").contains("Disconnected") => {
+                    return Err(format!("{e:?}"));
+                }
+                Err(e) => panic!("no SUBACK from the broker: {e:?}"),
             }
         }
     }
