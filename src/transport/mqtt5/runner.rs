@@ -109,10 +109,9 @@ impl Layer for Tls<'_> {
 
 /// The runner of an [`Mqtt5`](crate::transport::Mqtt5) handle: it owns the connection and
 /// does what the handle asks. Built with the handle by
-/// [`Mqtt5::new`](crate::transport::Mqtt5::new) (`L` = [`Plaintext`]) or
-/// [`Mqtt5::new_tls`](crate::transport::Mqtt5::new_tls) (`L` =
-/// [`TlsLayer`](crate::transport::TlsLayer)); [`run`](Self::run) it for as long as the handle
-/// is used.
+/// [`Mqtt5::new`](crate::transport::Mqtt5::new) (`L` = [`Plaintext`]) or, with the `tls`
+/// feature, `Mqtt5::new_tls` (`L` = `TlsLayer`); [`run`](Self::run) it for as long as the
+/// handle is used.
 pub struct Mqtt5Runner<'b, N, L = Plaintext> {
     settings: Settings<'b, N>,
     rx: &'b mut [u8],
