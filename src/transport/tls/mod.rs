@@ -31,6 +31,7 @@
 //! Only TLS 1.3 is spoken (embedded-tls has no TLS 1.2); a TLS 1.2-only broker is reported as
 //! [`TlsError::NotTls13`]. There is no plaintext fallback.
 
+mod chain;
 mod pem;
 mod resume;
 mod x509;
@@ -42,14 +43,14 @@ pub use x509::fuzzing::Certificate as X509Certificate;
 use core::cell::Cell;
 use core::fmt;
 use embedded_io_async::{Read, Write};
-use embedded_tls::pki::CertVerifier;
 use embedded_tls::{
     Aes128GcmSha256, Certificate, CertificateEntryRef, CertificateRef, CertificateVerifyRef,
-    CryptoProvider, NoClock, Sha256, SignatureScheme, TlsConfig, TlsConnection, TlsContext,
+    CryptoProvider, Sha256, SignatureScheme, TlsConfig, TlsConnection, TlsContext,
     TlsVerifier,
 };
 use resume::Resumable;
-use x509::Leaf;
+use chain::LeafKey;
+use x509::{Leaf, Signed};
 
 /// The TLS port of MQTT (IANA "secure-mqtt").
 pub const MQTT_TLS_PORT: u16 = 8883;
@@ -57,10 +58,6 @@ pub const MQTT_TLS_PORT: u16 = 8883;
 /// The cipher suite: TLS_AES_128_GCM_SHA256, the one every TLS 1.3 server must offer
 /// (RFC 8446 §9.1).
 pub(crate) type Suite = Aes128GcmSha256;
-
-/// The largest server certificate chain the verifier keeps (DER bytes) between the
-/// Certificate and CertificateVerify messages.
-const CHAIN_CAPACITY: usize = 4096;
 
 /// Seconds since 1970-01-01 UTC, or `None` while the device does not know the time yet.
 pub type WallClock = fn() -> Option<u64>;
@@ -432,6 +429,12 @@ impl<'b> Tls<'b> {
         let mut connection =
             TlsConnection::new(Resumable::new(socket, &flags.restart), read, write);
         let mut config = TlsConfig::new();
+        // Offer the RSA schemes only where they are checked (PKCS#1 v1.5 is offered for
+        // certificates; a CertificateVerify made with it is refused, RFC 8446 §4.4.3).
+        #[cfg(feature = "tls-rsa")]
+        {
+            config = config.enable_rsa_signatures();
+        }
         // Server Name Indication carries DNS names only (RFC 6066 §3).
         if host.parse::<core::net::IpAddr>().is_err() {
             config = config.with_server_name(host);
@@ -540,12 +543,15 @@ impl CryptoProvider for Provider<'_, '_> {
 /// The `signature` crate's traits, as embedded-tls's `CryptoProvider::signer` names them.
 use p256::ecdsa::signature as signature_trait;
 
-/// embedded-tls's chain verifier, plus the checks it does not make (IP addresses, dates
-/// from a run-time clock) and a record of which check failed.
+/// The server's chain (each signature, up to the CA), its name, its dates from a run-time
+/// clock, and its CertificateVerify (`chain.rs`), with a record of which check failed.
 struct Verifier<'a> {
-    chain: CertVerifier<'a, Suite, NoClock, CHAIN_CAPACITY>,
+    ca: &'a [u8],
     host: &'a str,
     clock: Option<WallClock>,
+    /// The leaf's key and the transcript up to its Certificate message, between the
+    /// Certificate and CertificateVerify messages.
+    leaf: Option<(LeafKey, Sha256)>,
     /// Why verification failed, in our terms.
     failure: Option<TlsError>,
 }
@@ -553,9 +559,10 @@ struct Verifier<'a> {
 impl<'a> Verifier<'a> {
     fn new(ca: &'a [u8], host: &'a str, clock: Option<WallClock>) -> Self {
         Self {
-            chain: CertVerifier::new(Certificate::X509(ca)),
+            ca,
             host,
             clock,
+            leaf: None,
             failure: None,
         }
     }
@@ -563,6 +570,24 @@ impl<'a> Verifier<'a> {
     fn fail(&mut self, why: TlsError) -> embedded_tls::TlsError {
         self.failure = Some(why);
         embedded_tls::TlsError::InvalidCertificate
+    }
+
+    /// Each certificate of the chain, from the one next to the CA down to the server's,
+    /// signed by the one above it; the server's key.
+    fn chain(&self, certificate: &CertificateRef<'_>) -> Result<LeafKey, TlsError> {
+        let mut issuer = Signed::parse(self.ca).ok_or(TlsError::UntrustedCertificate)?.key;
+        for entry in certificate.entries.iter().rev() {
+            let CertificateEntryRef::X509(der) = entry else {
+                return Err(TlsError::UntrustedCertificate);
+            };
+            let signed = Signed::parse(der).ok_or(TlsError::UntrustedCertificate)?;
+            chain::verify_signed(&issuer, &signed)?;
+            issuer = signed.key;
+        }
+        if certificate.entries.is_empty() {
+            return Err(TlsError::UntrustedCertificate);
+        }
+        LeafKey::new(&issuer)
     }
 }
 
@@ -584,27 +609,10 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         let Some(leaf) = leaf else {
             return Err(self.fail(TlsError::UntrustedCertificate));
         };
-        // embedded-tls checks the chain's signatures, and a DNS name we pass it: give it one
-        // the certificate has, so the name check is ours alone (it knows no IP addresses).
-        if let Some(name) = leaf.any_dns_name() {
-            // A wildcard name as a host that it matches: `*.example.org` as `a.example.org`.
-            let mut host = heapless::String::<96>::new();
-            let written = match name.strip_prefix(b"*") {
-                Some(rest) => host.push('a').is_ok() && push_ascii(&mut host, rest),
-                None => push_ascii(&mut host, name),
-            };
-            if !written || self.chain.set_hostname_verification(&host).is_err() {
-                return Err(self.fail(TlsError::NameMismatch));
-            }
-        }
-        if let Err(e) = self.chain.verify_certificate(transcript, certificate) {
-            let why = match e {
-                embedded_tls::TlsError::InvalidSignatureScheme => TlsError::UnsupportedAlgorithm,
-                embedded_tls::TlsError::OutOfMemory => TlsError::Handshake,
-                _ => TlsError::UntrustedCertificate,
-            };
-            return Err(self.fail(why));
-        }
+        let key = match self.chain(&certificate) {
+            Ok(key) => key,
+            Err(why) => return Err(self.fail(why)),
+        };
         if let Some(now) = self.clock.and_then(|clock| clock()) {
             if now < leaf.not_before {
                 return Err(self.fail(TlsError::CertificateNotYetValid));
@@ -616,6 +624,7 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         if !leaf.names(self.host) {
             return Err(self.fail(TlsError::NameMismatch));
         }
+        self.leaf = Some((key, transcript.clone()));
         Ok(())
     }
 
@@ -623,16 +632,14 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         &mut self,
         verify: CertificateVerifyRef<'_>,
     ) -> Result<(), embedded_tls::TlsError> {
-        self.chain.verify_signature(verify).map_err(|e| match e {
-            embedded_tls::TlsError::InvalidSignatureScheme => {
-                self.fail(TlsError::UnsupportedAlgorithm)
-            }
-            _ => self.fail(TlsError::UntrustedCertificate),
-        })
+        let Some((key, transcript)) = self.leaf.take() else {
+            return Err(self.fail(TlsError::UntrustedCertificate));
+        };
+        // RFC 8446 §4.4.3: 64 spaces, the context string, a zero byte, the transcript hash.
+        let mut message = [0x20u8; 64 + 34 + 32];
+        message[64..98].copy_from_slice(b"TLS 1.3, server CertificateVerify\0");
+        message[98..].copy_from_slice(&signature_trait::digest::Digest::finalize(transcript));
+        key.verify(verify.signature_scheme, &message, verify.signature)
+            .map_err(|why| self.fail(why))
     }
-}
-
-/// Appends `bytes` if they are ASCII and fit.
-fn push_ascii<const N: usize>(text: &mut heapless::String<N>, bytes: &[u8]) -> bool {
-    core::str::from_utf8(bytes).is_ok_and(|name| name.is_ascii() && text.push_str(name).is_ok())
 }

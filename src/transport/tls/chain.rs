@@ -1,0 +1,238 @@
+//! The chain's signatures and the server's CertificateVerify, checked here rather than by
+//! embedded-tls: its checker knows RSA only with an allocator, and a chain may mix the two
+//! (an RSA CA signing an ECDSA server key).
+//!
+//! - ECDSA P-256 with SHA-256 (p256), for certificates and CertificateVerify.
+//! - With the `tls-rsa` feature: sha256/384/512WithRSAEncryption (PKCS#1 v1.5) for
+//!   certificates, rsa_pss_rsae_sha256 for CertificateVerify (TLS 1.3 forbids PKCS#1 v1.5
+//!   there, RFC 8446 §4.4.3), keys of 2048 to 4096 bits, on fixed-size integers
+//!   (rsa_heapless): no allocator.
+//!
+//! Any other algorithm is [`TlsError::UnsupportedAlgorithm`]; a signature that does not
+//! verify, or a key or signature that cannot be read, is [`TlsError::UntrustedCertificate`].
+
+use super::TlsError;
+use super::x509::{PublicKey, Signed};
+use embedded_tls::SignatureScheme;
+
+/// id-ecPublicKey, 1.2.840.10045.2.1.
+const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// The prime256v1 curve, 1.2.840.10045.3.1.7, as a whole OID element.
+const P256_CURVE: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// ecdsa-with-SHA256, 1.2.840.10045.4.3.2.
+const ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+/// rsaEncryption, 1.2.840.113549.1.1.1.
+#[cfg(feature = "tls-rsa")]
+const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+/// sha256WithRSAEncryption, 1.2.840.113549.1.1.11 (…384: .12, …512: .13).
+#[cfg(feature = "tls-rsa")]
+const RSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+#[cfg(feature = "tls-rsa")]
+const RSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
+#[cfg(feature = "tls-rsa")]
+const RSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
+
+/// The largest RSA modulus accepted, in bytes (4096 bits).
+#[cfg(feature = "tls-rsa")]
+const RSA_MAX_BYTES: usize = 512;
+/// The smallest, in bytes (2048 bits).
+#[cfg(feature = "tls-rsa")]
+const RSA_MIN_BYTES: usize = 256;
+
+/// The server's public key, kept from the Certificate message for its CertificateVerify.
+#[derive(Debug, Clone)]
+pub(super) enum LeafKey {
+    /// An ECDSA P-256 key.
+    P256(p256::ecdsa::VerifyingKey),
+    /// An RSA key: modulus (big-endian, no leading zeros) and public exponent.
+    #[cfg(feature = "tls-rsa")]
+    Rsa {
+        modulus: heapless::Vec<u8, RSA_MAX_BYTES>,
+        exponent: u32,
+    },
+}
+
+impl LeafKey {
+    /// Reads a certificate's public key for CertificateVerify.
+    pub(super) fn new(key: &PublicKey<'_>) -> Result<Self, TlsError> {
+        if key.algorithm == EC_PUBLIC_KEY {
+            return p256_key(key).map(Self::P256);
+        }
+        #[cfg(feature = "tls-rsa")]
+        if key.algorithm == RSA_ENCRYPTION {
+            let (modulus, exponent) = rsa_key(key)?;
+            let modulus = heapless::Vec::from_slice(modulus)
+                .map_err(|_| TlsError::UnsupportedAlgorithm)?;
+            return Ok(Self::Rsa { modulus, exponent });
+        }
+        Err(TlsError::UnsupportedAlgorithm)
+    }
+
+    /// Checks the server's CertificateVerify `signature` (scheme `scheme`) over `message`.
+    pub(super) fn verify(
+        &self,
+        scheme: SignatureScheme,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), TlsError> {
+        match (self, scheme) {
+            (Self::P256(key), SignatureScheme::EcdsaSecp256r1Sha256) => {
+                p256_verify(key, message, signature)
+            }
+            #[cfg(feature = "tls-rsa")]
+            (Self::Rsa { modulus, exponent }, SignatureScheme::RsaPssRsaeSha256) => {
+                rsa_check::verify_pss_sha256(modulus, *exponent, message, signature)
+            }
+            _ => Err(TlsError::UnsupportedAlgorithm),
+        }
+    }
+}
+
+/// Checks that `issuer`'s key signed `certificate`.
+pub(super) fn verify_signed(issuer: &PublicKey<'_>, certificate: &Signed<'_>) -> Result<(), TlsError> {
+    if certificate.algorithm == ECDSA_SHA256 {
+        if issuer.algorithm != EC_PUBLIC_KEY {
+            return Err(TlsError::UntrustedCertificate);
+        }
+        return p256_verify(&p256_key(issuer)?, certificate.tbs, certificate.signature);
+    }
+    #[cfg(feature = "tls-rsa")]
+    {
+        let hash = match certificate.algorithm {
+            RSA_SHA256 => Some(rsa_check::Hash::Sha256),
+            RSA_SHA384 => Some(rsa_check::Hash::Sha384),
+            RSA_SHA512 => Some(rsa_check::Hash::Sha512),
+            _ => None,
+        };
+        if let Some(hash) = hash {
+            if issuer.algorithm != RSA_ENCRYPTION {
+                return Err(TlsError::UntrustedCertificate);
+            }
+            let (modulus, exponent) = rsa_key(issuer)?;
+            return rsa_check::verify_pkcs1v15(
+                hash,
+                modulus,
+                exponent,
+                certificate.tbs,
+                certificate.signature,
+            );
+        }
+    }
+    Err(TlsError::UnsupportedAlgorithm)
+}
+
+fn p256_key(key: &PublicKey<'_>) -> Result<p256::ecdsa::VerifyingKey, TlsError> {
+    if key.parameters != P256_CURVE {
+        return Err(TlsError::UnsupportedAlgorithm);
+    }
+    p256::ecdsa::VerifyingKey::from_sec1_bytes(key.bits).map_err(|_| TlsError::UntrustedCertificate)
+}
+
+fn p256_verify(
+    key: &p256::ecdsa::VerifyingKey,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), TlsError> {
+    use p256::ecdsa::signature::Verifier;
+    let signature = p256::ecdsa::Signature::from_der(signature)
+        .map_err(|_| TlsError::UntrustedCertificate)?;
+    key.verify(message, &signature)
+        .map_err(|_| TlsError::UntrustedCertificate)
+}
+
+/// An RSA key's modulus and exponent, if its size is supported: 2048..=4096 bits, an odd
+/// exponent of at most 32 bits, at least 3.
+#[cfg(feature = "tls-rsa")]
+fn rsa_key<'k>(key: &PublicKey<'k>) -> Result<(&'k [u8], u32), TlsError> {
+    let (modulus, exponent) =
+        super::x509::rsa_public_key(key.bits).ok_or(TlsError::UntrustedCertificate)?;
+    if !(RSA_MIN_BYTES..=RSA_MAX_BYTES).contains(&modulus.len()) || exponent.len() > 4 {
+        return Err(TlsError::UnsupportedAlgorithm);
+    }
+    let exponent = exponent
+        .iter()
+        .fold(0u32, |e, &b| (e << 8) | u32::from(b));
+    if exponent < 3 || exponent % 2 == 0 || modulus.last().is_none_or(|b| b % 2 == 0) {
+        return Err(TlsError::UntrustedCertificate);
+    }
+    Ok((modulus, exponent))
+}
+
+/// The RSA checks, on 4096-bit fixed-size integers.
+#[cfg(feature = "tls-rsa")]
+mod rsa_check {
+    use super::TlsError;
+    use ::rsa::modmath_support::public_key_from_be_bytes;
+    use ::rsa::signature::Verifier;
+    use ::rsa::{pkcs1v15, pss};
+
+    /// A 4096-bit unsigned integer.
+    type U4096 = fixed_bigint::FixedUInt<u32, 128>;
+
+    /// The hash a certificate's PKCS#1 v1.5 signature is made with.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) enum Hash {
+        Sha256,
+        Sha384,
+        Sha512,
+    }
+
+    fn key(
+        modulus: &[u8],
+        exponent: u32,
+    ) -> Result<
+        ::rsa::GenericRsaPublicKey<U4096, ::rsa::ModMathParams<U4096>>,
+        TlsError,
+    > {
+        public_key_from_be_bytes::<U4096>(modulus, exponent)
+            .map_err(|_| TlsError::UntrustedCertificate)
+    }
+
+    /// The signature as an integer; it must be as long as the modulus (RFC 8017 §8.2.2
+    /// step 1).
+    fn integer(modulus: &[u8], signature: &[u8]) -> Result<U4096, TlsError> {
+        let mut bytes = [0u8; super::RSA_MAX_BYTES];
+        let start = bytes
+            .len()
+            .checked_sub(signature.len())
+            .filter(|_| signature.len() == modulus.len())
+            .ok_or(TlsError::UntrustedCertificate)?;
+        bytes[start..].copy_from_slice(signature);
+        Ok(U4096::from_be_bytes_fixed(&bytes))
+    }
+
+    /// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2.2).
+    pub(super) fn verify_pkcs1v15(
+        hash: Hash,
+        modulus: &[u8],
+        exponent: u32,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), TlsError> {
+        let signature = pkcs1v15::GenericSignature::from(integer(modulus, signature)?);
+        let key = key(modulus, exponent)?;
+        let verified = match hash {
+            Hash::Sha256 => pkcs1v15::GenericVerifyingKey::<sha2::Sha256, _, _>::new(key)
+                .verify(message, &signature),
+            Hash::Sha384 => pkcs1v15::GenericVerifyingKey::<sha2::Sha384, _, _>::new(key)
+                .verify(message, &signature),
+            Hash::Sha512 => pkcs1v15::GenericVerifyingKey::<sha2::Sha512, _, _>::new(key)
+                .verify(message, &signature),
+        };
+        verified.map_err(|_| TlsError::UntrustedCertificate)
+    }
+
+    /// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (RFC 8446 §4.2.3).
+    pub(super) fn verify_pss_sha256(
+        modulus: &[u8],
+        exponent: u32,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), TlsError> {
+        let signature = pss::GenericSignature::from(integer(modulus, signature)?);
+        let key = key(modulus, exponent)?;
+        pss::GenericVerifyingKey::<sha2::Sha256, _, _>::new_with_salt_len(key, 32)
+            .verify(message, &signature)
+            .map_err(|_| TlsError::UntrustedCertificate)
+    }
+}
