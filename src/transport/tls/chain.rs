@@ -4,7 +4,7 @@
 //!
 //! - ECDSA P-256 with SHA-256 (p256), for certificates and CertificateVerify.
 //! - With the `tls-rsa` feature: sha256/384/512WithRSAEncryption (PKCS#1 v1.5) for
-//!   certificates, rsa_pss_rsae_sha256 for CertificateVerify (TLS 1.3 forbids PKCS#1 v1.5
+//!   certificates, rsa_pss_rsae_sha256/384/512 for CertificateVerify (TLS 1.3 forbids PKCS#1 v1.5
 //!   there, RFC 8446 §4.4.3), keys of 2048 to 4096 bits, on fixed-size integers
 //!   (rsa_heapless): no allocator.
 //!
@@ -61,8 +61,8 @@ impl LeafKey {
         #[cfg(feature = "tls-rsa")]
         if key.algorithm == RSA_ENCRYPTION {
             let (modulus, exponent) = rsa_key(key)?;
-            let modulus = heapless::Vec::from_slice(modulus)
-                .map_err(|_| TlsError::UnsupportedAlgorithm)?;
+            let modulus =
+                heapless::Vec::from_slice(modulus).map_err(|_| TlsError::UnsupportedAlgorithm)?;
             return Ok(Self::Rsa { modulus, exponent });
         }
         Err(TlsError::UnsupportedAlgorithm)
@@ -81,7 +81,33 @@ impl LeafKey {
             }
             #[cfg(feature = "tls-rsa")]
             (Self::Rsa { modulus, exponent }, SignatureScheme::RsaPssRsaeSha256) => {
-                rsa_check::verify_pss_sha256(modulus, *exponent, message, signature)
+                rsa_check::verify_pss(
+                    rsa_check::Hash::Sha256,
+                    modulus,
+                    *exponent,
+                    message,
+                    signature,
+                )
+            }
+            #[cfg(feature = "tls-rsa")]
+            (Self::Rsa { modulus, exponent }, SignatureScheme::RsaPssRsaeSha384) => {
+                rsa_check::verify_pss(
+                    rsa_check::Hash::Sha384,
+                    modulus,
+                    *exponent,
+                    message,
+                    signature,
+                )
+            }
+            #[cfg(feature = "tls-rsa")]
+            (Self::Rsa { modulus, exponent }, SignatureScheme::RsaPssRsaeSha512) => {
+                rsa_check::verify_pss(
+                    rsa_check::Hash::Sha512,
+                    modulus,
+                    *exponent,
+                    message,
+                    signature,
+                )
             }
             _ => Err(TlsError::UnsupportedAlgorithm),
         }
@@ -89,7 +115,10 @@ impl LeafKey {
 }
 
 /// Checks that `issuer`'s key signed `certificate`.
-pub(super) fn verify_signed(issuer: &PublicKey<'_>, certificate: &Signed<'_>) -> Result<(), TlsError> {
+pub(super) fn verify_signed(
+    issuer: &PublicKey<'_>,
+    certificate: &Signed<'_>,
+) -> Result<(), TlsError> {
     if certificate.algorithm == ECDSA_SHA256 {
         if issuer.algorithm != EC_PUBLIC_KEY {
             return Err(TlsError::UntrustedCertificate);
@@ -134,8 +163,8 @@ fn p256_verify(
     signature: &[u8],
 ) -> Result<(), TlsError> {
     use p256::ecdsa::signature::Verifier;
-    let signature = p256::ecdsa::Signature::from_der(signature)
-        .map_err(|_| TlsError::UntrustedCertificate)?;
+    let signature =
+        p256::ecdsa::Signature::from_der(signature).map_err(|_| TlsError::UntrustedCertificate)?;
     key.verify(message, &signature)
         .map_err(|_| TlsError::UntrustedCertificate)
 }
@@ -149,9 +178,7 @@ fn rsa_key<'k>(key: &PublicKey<'k>) -> Result<(&'k [u8], u32), TlsError> {
     if !(RSA_MIN_BYTES..=RSA_MAX_BYTES).contains(&modulus.len()) || exponent.len() > 4 {
         return Err(TlsError::UnsupportedAlgorithm);
     }
-    let exponent = exponent
-        .iter()
-        .fold(0u32, |e, &b| (e << 8) | u32::from(b));
+    let exponent = exponent.iter().fold(0u32, |e, &b| (e << 8) | u32::from(b));
     if exponent < 3 || exponent % 2 == 0 || modulus.last().is_none_or(|b| b % 2 == 0) {
         return Err(TlsError::UntrustedCertificate);
     }
@@ -169,7 +196,7 @@ mod rsa_check {
     /// A 4096-bit unsigned integer.
     type U4096 = fixed_bigint::FixedUInt<u32, 128>;
 
-    /// The hash a certificate's PKCS#1 v1.5 signature is made with.
+    /// The hash an RSA signature is made with.
     #[derive(Debug, Clone, Copy)]
     pub(super) enum Hash {
         Sha256,
@@ -180,10 +207,7 @@ mod rsa_check {
     fn key(
         modulus: &[u8],
         exponent: u32,
-    ) -> Result<
-        ::rsa::GenericRsaPublicKey<U4096, ::rsa::ModMathParams<U4096>>,
-        TlsError,
-    > {
+    ) -> Result<::rsa::GenericRsaPublicKey<U4096, ::rsa::ModMathParams<U4096>>, TlsError> {
         public_key_from_be_bytes::<U4096>(modulus, exponent)
             .map_err(|_| TlsError::UntrustedCertificate)
     }
@@ -222,8 +246,10 @@ mod rsa_check {
         verified.map_err(|_| TlsError::UntrustedCertificate)
     }
 
-    /// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (RFC 8446 §4.2.3).
-    pub(super) fn verify_pss_sha256(
+    /// RSASSA-PSS with `hash`, MGF1 with the same hash and a salt as long as the hash
+    /// (RFC 8446 §4.2.3).
+    pub(super) fn verify_pss(
+        hash: Hash,
         modulus: &[u8],
         exponent: u32,
         message: &[u8],
@@ -231,8 +257,16 @@ mod rsa_check {
     ) -> Result<(), TlsError> {
         let signature = pss::GenericSignature::from(integer(modulus, signature)?);
         let key = key(modulus, exponent)?;
-        pss::GenericVerifyingKey::<sha2::Sha256, _, _>::new_with_salt_len(key, 32)
-            .verify(message, &signature)
-            .map_err(|_| TlsError::UntrustedCertificate)
+        // `new`: the salt is as long as the hash.
+        let verified =
+            match hash {
+                Hash::Sha256 => pss::GenericVerifyingKey::<sha2::Sha256, _, _>::new(key)
+                    .verify(message, &signature),
+                Hash::Sha384 => pss::GenericVerifyingKey::<sha2::Sha384, _, _>::new(key)
+                    .verify(message, &signature),
+                Hash::Sha512 => pss::GenericVerifyingKey::<sha2::Sha512, _, _>::new(key)
+                    .verify(message, &signature),
+            };
+        verified.map_err(|_| TlsError::UntrustedCertificate)
     }
 }

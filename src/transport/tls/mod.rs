@@ -40,16 +40,15 @@ pub use pem::{PemError, pem_to_der};
 #[cfg(fuzzing)]
 pub use x509::fuzzing::Certificate as X509Certificate;
 
+use chain::LeafKey;
 use core::cell::Cell;
 use core::fmt;
 use embedded_io_async::{Read, Write};
 use embedded_tls::{
     Aes128GcmSha256, Certificate, CertificateEntryRef, CertificateRef, CertificateVerifyRef,
-    CryptoProvider, Sha256, SignatureScheme, TlsConfig, TlsConnection, TlsContext,
-    TlsVerifier,
+    CryptoProvider, Sha256, SignatureScheme, TlsConfig, TlsConnection, TlsContext, TlsVerifier,
 };
 use resume::Resumable;
-use chain::LeafKey;
 use x509::{Leaf, Signed};
 
 /// The TLS port of MQTT (IANA "secure-mqtt").
@@ -575,7 +574,9 @@ impl<'a> Verifier<'a> {
     /// Each certificate of the chain, from the one next to the CA down to the server's,
     /// signed by the one above it; the server's key.
     fn chain(&self, certificate: &CertificateRef<'_>) -> Result<LeafKey, TlsError> {
-        let mut issuer = Signed::parse(self.ca).ok_or(TlsError::UntrustedCertificate)?.key;
+        let mut issuer = Signed::parse(self.ca)
+            .ok_or(TlsError::UntrustedCertificate)?
+            .key;
         for entry in certificate.entries.iter().rev() {
             let CertificateEntryRef::X509(der) = entry else {
                 return Err(TlsError::UntrustedCertificate);
