@@ -270,3 +270,109 @@ mod rsa_check {
         verified.map_err(|_| TlsError::UntrustedCertificate)
     }
 }
+
+#[cfg(all(test, feature = "tls-rsa"))]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec;
+
+    const CA: &[u8] = include_bytes!("../../../tests/fixtures/rsa/ca.der");
+    const SERVER: &[u8] = include_bytes!("../../../tests/fixtures/rsa/server.der");
+    const SERVER_4096: &[u8] = include_bytes!("../../../tests/fixtures/rsa/server4096.der");
+
+    fn parse(der: &[u8]) -> Signed<'_> {
+        Signed::parse(der).expect("certificate")
+    }
+
+    #[test]
+    fn rsa_signatures_verify_and_altered_ones_do_not() {
+        let ca = parse(CA);
+        assert_eq!(verify_signed(&ca.key, &parse(SERVER)), Ok(()));
+        assert_eq!(verify_signed(&ca.key, &parse(SERVER_4096)), Ok(()));
+        // The CA is self-signed.
+        assert_eq!(verify_signed(&ca.key, &ca), Ok(()));
+        let server = parse(SERVER);
+        let mut signature = server.signature.to_vec();
+        for (i, bad) in [
+            signature[..signature.len() - 1].to_vec(),
+            [signature.as_slice(), &[0]].concat(),
+            vec![0xff; signature.len()],
+            vec![0; signature.len()],
+            {
+                signature[7] ^= 0x40;
+                signature.clone()
+            },
+        ]
+        .iter()
+        .enumerate()
+        {
+            let altered = Signed {
+                signature: bad,
+                ..server
+            };
+            assert_eq!(
+                verify_signed(&ca.key, &altered),
+                Err(TlsError::UntrustedCertificate),
+                "case {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_or_unsupported_rsa_keys_are_typed_errors() {
+        let server = parse(SERVER);
+        let ca = parse(CA).key;
+        let mut key = ca.bits.to_vec();
+        // Cut anywhere: never a panic, always an error.
+        for len in 0..key.len() {
+            let cut = PublicKey {
+                bits: &key[..len],
+                ..ca
+            };
+            assert!(verify_signed(&cut, &server).is_err(), "cut at {len}");
+        }
+        // The exponent 65537 (its last byte, 0x01) made even.
+        let last = key.len() - 1;
+        key[last] = 0x02;
+        let even = PublicKey { bits: &key, ..ca };
+        assert_eq!(
+            verify_signed(&even, &server),
+            Err(TlsError::UntrustedCertificate)
+        );
+        // A 1024-bit modulus: too small.
+        let small = [
+            &[0x30, 0x81, 0x89, 0x02, 0x81, 0x81, 0x00][..],
+            &[0xc5; 128],
+            &[0x02, 0x03, 0x01, 0x00, 0x01],
+        ]
+        .concat();
+        let small = PublicKey { bits: &small, ..ca };
+        assert_eq!(
+            verify_signed(&small, &server),
+            Err(TlsError::UnsupportedAlgorithm)
+        );
+    }
+
+    #[test]
+    fn certificate_verify_takes_pss_and_refuses_pkcs1() {
+        let key = LeafKey::new(&parse(SERVER).key).expect("RSA key");
+        let signature = [0x55; 256];
+        assert_eq!(
+            key.verify(SignatureScheme::RsaPkcs1Sha256, b"message", &signature),
+            Err(TlsError::UnsupportedAlgorithm)
+        );
+        assert_eq!(
+            key.verify(SignatureScheme::RsaPssRsaeSha256, b"message", &signature),
+            Err(TlsError::UntrustedCertificate)
+        );
+        assert_eq!(
+            key.verify(
+                SignatureScheme::EcdsaSecp256r1Sha256,
+                b"message",
+                &signature
+            ),
+            Err(TlsError::UnsupportedAlgorithm)
+        );
+    }
+}

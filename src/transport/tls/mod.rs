@@ -8,17 +8,18 @@
 //!
 //! **What is verified** (by default; there is no way to skip it without calling
 //! [`TlsOptions::danger_unverified`]): the server's chain, from the certificate it presents
-//! up to the CA given (each signature; ECDSA P-256 with SHA-256, the algorithm embedded-tls's
-//! no_std verifier knows), that the certificate names the broker's host (a DNS name, `*.`
-//! wildcards for one label, or an IP address, in its subject alternative names), and its
-//! CertificateVerify signature (the server holds the key). The validity dates are checked
-//! only when a clock is given ([`TlsOptions::with_clock`]): a device without a wall clock
-//! (no RTC, no SNTP yet) accepts an expired or not-yet-valid certificate that is otherwise
-//! trusted. A certificate for an IP address needs a DNS name (or a host-name-like common
-//! name, or no common name) besides it: embedded-tls's chain check compares a name. Not
-//! checked: revocation, name constraints, key usage, that the CA is marked as
-//! a CA. RSA chains (test.mosquitto.org's CA, most public CAs) cannot be verified by
-//! embedded-tls without an allocator and fail with [`TlsError::UnsupportedAlgorithm`].
+//! up to the CA given (each signature), that the certificate names the broker's host (a DNS
+//! name, `*.` wildcards for one label, or an IP address, in its subject alternative names),
+//! and its CertificateVerify signature (the server holds the key). The signatures are checked
+//! here (`chain.rs`), not by embedded-tls: ECDSA P-256 with SHA-256 always; with the
+//! `tls-rsa` feature also RSA (2048 to 4096-bit keys, no heap): certificates signed with
+//! sha256/384/512WithRSAEncryption, CertificateVerify rsa_pss_rsae_sha256/384/512 (PKCS#1
+//! v1.5 there is refused, as TLS 1.3 requires), and chains mixing the two. Anything else
+//! (P-384, Ed25519, RSA without `tls-rsa`) is [`TlsError::UnsupportedAlgorithm`]. The
+//! validity dates are checked only when a clock is given ([`TlsOptions::with_clock`]): a
+//! device without a wall clock (no RTC, no SNTP yet) accepts an expired or not-yet-valid
+//! certificate that is otherwise trusted. Not checked: revocation, name constraints, key
+//! usage, that the CA is marked as a CA.
 //!
 //! **Both MQTT versions, each as a handle and a runner.** embedded-tls's `TlsConnection`
 //! borrows its record buffers for its whole life and cannot give them back, so every new
@@ -223,8 +224,9 @@ pub enum TlsError {
     CertificateNotYetValid,
     /// The server does not speak TLS 1.3 (many brokers still offer only TLS 1.2).
     NotTls13,
-    /// The server's certificate or signature uses an algorithm this build cannot verify
-    /// (RSA, P-384): embedded-tls verifies ECDSA P-256 without an allocator.
+    /// The server's certificate or signature uses an algorithm this build cannot verify:
+    /// ECDSA P-256 always, RSA 2048..=4096 bits with the `tls-rsa` feature; not P-384 nor
+    /// Ed25519, nor an RSA PKCS#1 v1.5 CertificateVerify (TLS 1.3 forbids it).
     UnsupportedAlgorithm,
     /// The server requires a client certificate and none was given, or refused the one given.
     ClientCertificateRefused,
@@ -258,7 +260,7 @@ impl fmt::Display for TlsError {
                 "TLS: the broker does not speak TLS 1.3 (only 1.2 or older); enable TLS 1.3 on the broker",
             ),
             TlsError::UnsupportedAlgorithm => f.write_str(
-                "TLS: the broker's certificate uses an algorithm this build cannot verify (only ECDSA P-256)",
+                "TLS: the broker's certificate uses an algorithm this build cannot verify (ECDSA P-256; RSA with feature tls-rsa)",
             ),
             TlsError::ClientCertificateRefused => f.write_str(
                 "TLS: the broker requires a client certificate it accepts (give --client-cert and --client-key)",
