@@ -40,6 +40,8 @@ const RSA_MAX_BYTES: usize = 512;
 const RSA_MIN_BYTES: usize = 256;
 
 /// The server's public key, kept from the Certificate message for its CertificateVerify.
+/// One lives in the verifier, for one handshake: no heap to box the RSA variant in.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(super) enum LeafKey {
     /// An ECDSA P-256 key.
