@@ -357,6 +357,16 @@ mod tests {
     }
 
     #[test]
+    fn truncated_certificates_are_not_read() {
+        for der in [CA, SERVER, SERVER_4096] {
+            assert!(Signed::parse(der).is_some());
+            for len in 0..der.len() {
+                assert!(Signed::parse(&der[..len]).is_none(), "cut at {len}");
+            }
+        }
+    }
+
+    #[test]
     fn certificate_verify_takes_pss_and_refuses_pkcs1() {
         let key = LeafKey::new(&parse(SERVER).key).expect("RSA key");
         let signature = [0x55; 256];
