@@ -367,6 +367,30 @@ mod tests {
     }
 
     #[test]
+    fn pss_signature_made_by_openssl_verifies_and_an_altered_one_does_not() {
+        const SIGNATURE: &[u8] = include_bytes!("../../../tests/fixtures/rsa/pss_sha256.sig");
+        const MESSAGE: &[u8] = b"sensorpub PSS test message";
+        let key = LeafKey::new(&parse(SERVER).key).expect("RSA key");
+        let pss = SignatureScheme::RsaPssRsaeSha256;
+        assert_eq!(key.verify(pss, MESSAGE, SIGNATURE), Ok(()));
+        assert_eq!(
+            key.verify(pss, b"sensorpub PSS test messagE", SIGNATURE),
+            Err(TlsError::UntrustedCertificate)
+        );
+        let mut altered = SIGNATURE.to_vec();
+        altered[100] ^= 0x08;
+        assert_eq!(
+            key.verify(pss, MESSAGE, &altered),
+            Err(TlsError::UntrustedCertificate)
+        );
+        // The same bytes claimed as SHA-384: refused.
+        assert_eq!(
+            key.verify(SignatureScheme::RsaPssRsaeSha384, MESSAGE, SIGNATURE),
+            Err(TlsError::UntrustedCertificate)
+        );
+    }
+
+    #[test]
     fn certificate_verify_takes_pss_and_refuses_pkcs1() {
         let key = LeafKey::new(&parse(SERVER).key).expect("RSA key");
         let signature = [0x55; 256];
