@@ -757,3 +757,75 @@ fn mqtt311_failover_over_tls_verifies_the_fallback_by_its_own_name() {
     assert_eq!(subscriber.payloads(1), vec![b"failover".to_vec()]);
     assert_eq!(front.forwarded(), 1);
 }
+
+// RSA (feature `tls-rsa`): certificates from tests/fixtures/rsa (made once with openssl; see
+// the README there). rustls signs CertificateVerify with rsa_pss_rsae_sha256 for an RSA key.
+
+const RSA_CA: &[u8] = include_bytes!("fixtures/rsa/ca.der");
+const OTHER_RSA_CA: &[u8] = include_bytes!("fixtures/rsa/other_ca.der");
+
+fn rsa_server(name: &str) -> (Vec<u8>, Vec<u8>) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rsa");
+    let read = |file: String| std::fs::read(format!("{dir}/{file}")).expect("fixture");
+    (read(format!("{name}.der")), read(format!("{name}.key.der")))
+}
+
+fn rsa_setup(certificate: (Vec<u8>, Vec<u8>)) -> ServerSetup {
+    ServerSetup {
+        certificate,
+        tls12_only: false,
+        client_ca: None,
+    }
+}
+
+/// Publishes 3 messages at QoS 1 through a server presenting `certificate`, trusting `ca`.
+fn delivered_with(certificate: (Vec<u8>, Vec<u8>), ca: &[u8]) {
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let front = TlsFront::start(rsa_setup(certificate), broker.port(Version::V5));
+    let tls = TlsOptions::verified(ca).with_clock(now);
+    publish_mqtt5("localhost", front.port, tls, QoS::AtLeastOnce, 3).expect("delivered");
+    let received = subscriber.take(3);
+    let payloads: Vec<_> = received.iter().map(|m| m.payload.clone()).collect();
+    assert_eq!(payloads, vec![b"0".to_vec(), b"1".to_vec(), b"2".to_vec()]);
+    assert!(received.iter().all(|m| m.qos == 1), "{received:?}");
+}
+
+#[test]
+fn rsa_ca_and_rsa_server_key_deliver_at_qos1() {
+    delivered_with(rsa_server("server"), RSA_CA);
+}
+
+#[test]
+fn rsa_4096_server_key_signed_with_sha384_delivers() {
+    delivered_with(rsa_server("server4096"), RSA_CA);
+}
+
+#[test]
+fn rsa_ca_signing_an_ecdsa_server_key_delivers() {
+    delivered_with(rsa_server("ecdsa_server"), RSA_CA);
+}
+
+#[test]
+fn wrong_rsa_ca_is_an_untrusted_certificate() {
+    refused(
+        rsa_setup(rsa_server("server")),
+        "localhost",
+        TlsOptions::verified(OTHER_RSA_CA),
+        TlsError::UntrustedCertificate,
+    );
+}
+
+#[test]
+fn corrupted_rsa_certificate_signature_is_refused() {
+    let (mut certificate, key) = rsa_server("server");
+    // The signature is the certificate's last bytes.
+    let last = certificate.len() - 1;
+    certificate[last] ^= 0x01;
+    refused(
+        rsa_setup((certificate, key)),
+        "localhost",
+        TlsOptions::verified(RSA_CA),
+        TlsError::UntrustedCertificate,
+    );
+}

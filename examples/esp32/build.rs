@@ -32,7 +32,7 @@ fn main() {
     println!("cargo:rustc-check-cfg=cfg(tls)");
     if let Some(path) = std::env::var_os("CA_FILE").filter(|path| !path.is_empty()) {
         let path = PathBuf::from(path);
-        // The default broker's CA is RSA, which sensorpub cannot verify without a heap.
+        // The default broker's CA is RSA, which this firmware (feature tls, not tls-rsa) cannot verify.
         if std::env::var_os("BROKER").is_none_or(|broker| broker.is_empty()) {
             eprintln!("CA_FILE needs BROKER=<host>:8883, the broker whose certificate it signed");
             std::process::exit(1);

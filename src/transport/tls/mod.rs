@@ -8,17 +8,18 @@
 //!
 //! **What is verified** (by default; there is no way to skip it without calling
 //! [`TlsOptions::danger_unverified`]): the server's chain, from the certificate it presents
-//! up to the CA given (each signature; ECDSA P-256 with SHA-256, the algorithm embedded-tls's
-//! no_std verifier knows), that the certificate names the broker's host (a DNS name, `*.`
-//! wildcards for one label, or an IP address, in its subject alternative names), and its
-//! CertificateVerify signature (the server holds the key). The validity dates are checked
-//! only when a clock is given ([`TlsOptions::with_clock`]): a device without a wall clock
-//! (no RTC, no SNTP yet) accepts an expired or not-yet-valid certificate that is otherwise
-//! trusted. A certificate for an IP address needs a DNS name (or a host-name-like common
-//! name, or no common name) besides it: embedded-tls's chain check compares a name. Not
-//! checked: revocation, name constraints, key usage, that the CA is marked as
-//! a CA. RSA chains (test.mosquitto.org's CA, most public CAs) cannot be verified by
-//! embedded-tls without an allocator and fail with [`TlsError::UnsupportedAlgorithm`].
+//! up to the CA given (each signature), that the certificate names the broker's host (a DNS
+//! name, `*.` wildcards for one label, or an IP address, in its subject alternative names),
+//! and its CertificateVerify signature (the server holds the key). The signatures are checked
+//! here (`chain.rs`), not by embedded-tls: ECDSA P-256 with SHA-256 always; with the
+//! `tls-rsa` feature also RSA (2048 to 4096-bit keys, no heap): certificates signed with
+//! sha256/384/512WithRSAEncryption, CertificateVerify rsa_pss_rsae_sha256/384/512 (PKCS#1
+//! v1.5 there is refused, as TLS 1.3 requires), and chains mixing the two. Anything else
+//! (P-384, Ed25519, RSA without `tls-rsa`) is [`TlsError::UnsupportedAlgorithm`]. The
+//! validity dates are checked only when a clock is given ([`TlsOptions::with_clock`]): a
+//! device without a wall clock (no RTC, no SNTP yet) accepts an expired or not-yet-valid
+//! certificate that is otherwise trusted. Not checked: revocation, name constraints, key
+//! usage, that the CA is marked as a CA.
 //!
 //! **Both MQTT versions, each as a handle and a runner.** embedded-tls's `TlsConnection`
 //! borrows its record buffers for its whole life and cannot give them back, so every new
@@ -31,6 +32,7 @@
 //! Only TLS 1.3 is spoken (embedded-tls has no TLS 1.2); a TLS 1.2-only broker is reported as
 //! [`TlsError::NotTls13`]. There is no plaintext fallback.
 
+mod chain;
 mod pem;
 mod resume;
 mod x509;
@@ -39,17 +41,16 @@ pub use pem::{PemError, pem_to_der};
 #[cfg(fuzzing)]
 pub use x509::fuzzing::Certificate as X509Certificate;
 
+use chain::LeafKey;
 use core::cell::Cell;
 use core::fmt;
 use embedded_io_async::{Read, Write};
-use embedded_tls::pki::CertVerifier;
 use embedded_tls::{
     Aes128GcmSha256, Certificate, CertificateEntryRef, CertificateRef, CertificateVerifyRef,
-    CryptoProvider, NoClock, Sha256, SignatureScheme, TlsConfig, TlsConnection, TlsContext,
-    TlsVerifier,
+    CryptoProvider, Sha256, SignatureScheme, TlsConfig, TlsConnection, TlsContext, TlsVerifier,
 };
 use resume::Resumable;
-use x509::Leaf;
+use x509::{Leaf, Signed};
 
 /// The TLS port of MQTT (IANA "secure-mqtt").
 pub const MQTT_TLS_PORT: u16 = 8883;
@@ -57,10 +58,6 @@ pub const MQTT_TLS_PORT: u16 = 8883;
 /// The cipher suite: TLS_AES_128_GCM_SHA256, the one every TLS 1.3 server must offer
 /// (RFC 8446 §9.1).
 pub(crate) type Suite = Aes128GcmSha256;
-
-/// The largest server certificate chain the verifier keeps (DER bytes) between the
-/// Certificate and CertificateVerify messages.
-const CHAIN_CAPACITY: usize = 4096;
 
 /// Seconds since 1970-01-01 UTC, or `None` while the device does not know the time yet.
 pub type WallClock = fn() -> Option<u64>;
@@ -227,8 +224,9 @@ pub enum TlsError {
     CertificateNotYetValid,
     /// The server does not speak TLS 1.3 (many brokers still offer only TLS 1.2).
     NotTls13,
-    /// The server's certificate or signature uses an algorithm this build cannot verify
-    /// (RSA, P-384): embedded-tls verifies ECDSA P-256 without an allocator.
+    /// The server's certificate or signature uses an algorithm this build cannot verify:
+    /// ECDSA P-256 always, RSA 2048..=4096 bits with the `tls-rsa` feature; not P-384 nor
+    /// Ed25519, nor an RSA PKCS#1 v1.5 CertificateVerify (TLS 1.3 forbids it).
     UnsupportedAlgorithm,
     /// The server requires a client certificate and none was given, or refused the one given.
     ClientCertificateRefused,
@@ -262,7 +260,7 @@ impl fmt::Display for TlsError {
                 "TLS: the broker does not speak TLS 1.3 (only 1.2 or older); enable TLS 1.3 on the broker",
             ),
             TlsError::UnsupportedAlgorithm => f.write_str(
-                "TLS: the broker's certificate uses an algorithm this build cannot verify (only ECDSA P-256)",
+                "TLS: the broker's certificate uses an algorithm this build cannot verify (ECDSA P-256; RSA with feature tls-rsa)",
             ),
             TlsError::ClientCertificateRefused => f.write_str(
                 "TLS: the broker requires a client certificate it accepts (give --client-cert and --client-key)",
@@ -432,6 +430,12 @@ impl<'b> Tls<'b> {
         let mut connection =
             TlsConnection::new(Resumable::new(socket, &flags.restart), read, write);
         let mut config = TlsConfig::new();
+        // Offer the RSA schemes only where they are checked (PKCS#1 v1.5 is offered for
+        // certificates; a CertificateVerify made with it is refused, RFC 8446 §4.4.3).
+        #[cfg(feature = "tls-rsa")]
+        {
+            config = config.enable_rsa_signatures();
+        }
         // Server Name Indication carries DNS names only (RFC 6066 §3).
         if host.parse::<core::net::IpAddr>().is_err() {
             config = config.with_server_name(host);
@@ -540,12 +544,15 @@ impl CryptoProvider for Provider<'_, '_> {
 /// The `signature` crate's traits, as embedded-tls's `CryptoProvider::signer` names them.
 use p256::ecdsa::signature as signature_trait;
 
-/// embedded-tls's chain verifier, plus the checks it does not make (IP addresses, dates
-/// from a run-time clock) and a record of which check failed.
+/// The server's chain (each signature, up to the CA), its name, its dates from a run-time
+/// clock, and its CertificateVerify (`chain.rs`), with a record of which check failed.
 struct Verifier<'a> {
-    chain: CertVerifier<'a, Suite, NoClock, CHAIN_CAPACITY>,
+    ca: &'a [u8],
     host: &'a str,
     clock: Option<WallClock>,
+    /// The leaf's key and the transcript up to its Certificate message, between the
+    /// Certificate and CertificateVerify messages.
+    leaf: Option<(LeafKey, Sha256)>,
     /// Why verification failed, in our terms.
     failure: Option<TlsError>,
 }
@@ -553,9 +560,10 @@ struct Verifier<'a> {
 impl<'a> Verifier<'a> {
     fn new(ca: &'a [u8], host: &'a str, clock: Option<WallClock>) -> Self {
         Self {
-            chain: CertVerifier::new(Certificate::X509(ca)),
+            ca,
             host,
             clock,
+            leaf: None,
             failure: None,
         }
     }
@@ -563,6 +571,26 @@ impl<'a> Verifier<'a> {
     fn fail(&mut self, why: TlsError) -> embedded_tls::TlsError {
         self.failure = Some(why);
         embedded_tls::TlsError::InvalidCertificate
+    }
+
+    /// Each certificate of the chain, from the one next to the CA down to the server's,
+    /// signed by the one above it; the server's key.
+    fn chain(&self, certificate: &CertificateRef<'_>) -> Result<LeafKey, TlsError> {
+        let mut issuer = Signed::parse(self.ca)
+            .ok_or(TlsError::UntrustedCertificate)?
+            .key;
+        for entry in certificate.entries.iter().rev() {
+            let CertificateEntryRef::X509(der) = entry else {
+                return Err(TlsError::UntrustedCertificate);
+            };
+            let signed = Signed::parse(der).ok_or(TlsError::UntrustedCertificate)?;
+            chain::verify_signed(&issuer, &signed)?;
+            issuer = signed.key;
+        }
+        if certificate.entries.is_empty() {
+            return Err(TlsError::UntrustedCertificate);
+        }
+        LeafKey::new(&issuer)
     }
 }
 
@@ -584,27 +612,10 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         let Some(leaf) = leaf else {
             return Err(self.fail(TlsError::UntrustedCertificate));
         };
-        // embedded-tls checks the chain's signatures, and a DNS name we pass it: give it one
-        // the certificate has, so the name check is ours alone (it knows no IP addresses).
-        if let Some(name) = leaf.any_dns_name() {
-            // A wildcard name as a host that it matches: `*.example.org` as `a.example.org`.
-            let mut host = heapless::String::<96>::new();
-            let written = match name.strip_prefix(b"*") {
-                Some(rest) => host.push('a').is_ok() && push_ascii(&mut host, rest),
-                None => push_ascii(&mut host, name),
-            };
-            if !written || self.chain.set_hostname_verification(&host).is_err() {
-                return Err(self.fail(TlsError::NameMismatch));
-            }
-        }
-        if let Err(e) = self.chain.verify_certificate(transcript, certificate) {
-            let why = match e {
-                embedded_tls::TlsError::InvalidSignatureScheme => TlsError::UnsupportedAlgorithm,
-                embedded_tls::TlsError::OutOfMemory => TlsError::Handshake,
-                _ => TlsError::UntrustedCertificate,
-            };
-            return Err(self.fail(why));
-        }
+        let key = match self.chain(&certificate) {
+            Ok(key) => key,
+            Err(why) => return Err(self.fail(why)),
+        };
         if let Some(now) = self.clock.and_then(|clock| clock()) {
             if now < leaf.not_before {
                 return Err(self.fail(TlsError::CertificateNotYetValid));
@@ -616,6 +627,7 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         if !leaf.names(self.host) {
             return Err(self.fail(TlsError::NameMismatch));
         }
+        self.leaf = Some((key, transcript.clone()));
         Ok(())
     }
 
@@ -623,16 +635,14 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         &mut self,
         verify: CertificateVerifyRef<'_>,
     ) -> Result<(), embedded_tls::TlsError> {
-        self.chain.verify_signature(verify).map_err(|e| match e {
-            embedded_tls::TlsError::InvalidSignatureScheme => {
-                self.fail(TlsError::UnsupportedAlgorithm)
-            }
-            _ => self.fail(TlsError::UntrustedCertificate),
-        })
+        let Some((key, transcript)) = self.leaf.take() else {
+            return Err(self.fail(TlsError::UntrustedCertificate));
+        };
+        // RFC 8446 §4.4.3: 64 spaces, the context string, a zero byte, the transcript hash.
+        let mut message = [0x20u8; 64 + 34 + 32];
+        message[64..98].copy_from_slice(b"TLS 1.3, server CertificateVerify\0");
+        message[98..].copy_from_slice(&signature_trait::digest::Digest::finalize(transcript));
+        key.verify(verify.signature_scheme, &message, verify.signature)
+            .map_err(|why| self.fail(why))
     }
-}
-
-/// Appends `bytes` if they are ASCII and fit.
-fn push_ascii<const N: usize>(text: &mut heapless::String<N>, bytes: &[u8]) -> bool {
-    core::str::from_utf8(bytes).is_ok_and(|name| name.is_ascii() && text.push_str(name).is_ok())
 }

@@ -1,6 +1,7 @@
 //! Just enough DER to read what the name and date checks need from a server certificate:
 //! the validity period, the subject alternative names (DNS names and IP addresses) and the
-//! subject's common name. The chain's signatures are checked by embedded-tls.
+//! subject's common name; and, for the chain check (`chain.rs`), the signed part, the
+//! signature and the subject's public key.
 
 /// A DER element: its tag, its content and what follows it.
 fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
@@ -115,8 +116,9 @@ impl<'c> Leaf<'c> {
         false
     }
 
-    /// A name embedded-tls's own check accepts for this certificate, so that check passes
-    /// and ours (which also knows IP addresses) decides.
+    /// A DNS name of this certificate (the fuzz target's view; the chain check no longer
+    /// needs one).
+    #[cfg(fuzzing)]
     pub(super) fn any_dns_name(&self) -> Option<&'c [u8]> {
         let Some(mut names) = self.san else {
             return self.common_name;
@@ -189,6 +191,98 @@ pub mod fuzzing {
             self.0.any_dns_name()
         }
     }
+}
+
+const BIT_STRING: u8 = 0x03;
+
+/// A certificate as its issuer's signature covers it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Signed<'c> {
+    /// The whole `tbsCertificate` element (tag and length included): what is signed.
+    pub(super) tbs: &'c [u8],
+    /// The signature algorithm's OID (content octets).
+    pub(super) algorithm: &'c [u8],
+    /// The signature (the BIT STRING's bits).
+    pub(super) signature: &'c [u8],
+    /// The subject's public key.
+    pub(super) key: PublicKey<'c>,
+}
+
+/// A subject public key, as its `SubjectPublicKeyInfo` gives it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PublicKey<'c> {
+    /// The key algorithm's OID (content octets).
+    pub(super) algorithm: &'c [u8],
+    /// The algorithm's parameters, whole element (a curve OID for EC keys), if any.
+    pub(super) parameters: &'c [u8],
+    /// The key (the BIT STRING's bits): a SEC1 point, or a PKCS#1 RSAPublicKey.
+    pub(super) bits: &'c [u8],
+}
+
+impl<'c> Signed<'c> {
+    /// Reads a DER certificate; `None` if it is not one.
+    pub(super) fn parse(der: &'c [u8]) -> Option<Self> {
+        let (certificate, _) = expect(der, SEQUENCE)?;
+        let (_, _, after_tbs) = element(certificate)?;
+        let tbs = &certificate[..certificate.len() - after_tbs.len()];
+        let (tbs_content, _) = expect(tbs, SEQUENCE)?;
+        let (algorithm, rest) = expect(after_tbs, SEQUENCE)?;
+        let (algorithm, _) = expect(algorithm, OID)?;
+        let (signature, _) = expect(rest, BIT_STRING)?;
+        let signature = bits(signature)?;
+        let mut rest = tbs_content;
+        if rest.first() == Some(&0xa0) {
+            rest = element(rest)?.2;
+        }
+        let rest = element(rest)?.2; // serial number
+        let rest = expect(rest, SEQUENCE)?.1; // signature algorithm
+        let rest = expect(rest, SEQUENCE)?.1; // issuer
+        let rest = expect(rest, SEQUENCE)?.1; // validity
+        let rest = expect(rest, SEQUENCE)?.1; // subject
+        let (spki, _) = expect(rest, SEQUENCE)?;
+        let (key_algorithm, key) = expect(spki, SEQUENCE)?;
+        let (key_oid, parameters) = expect(key_algorithm, OID)?;
+        let (key, _) = expect(key, BIT_STRING)?;
+        Some(Self {
+            tbs,
+            algorithm,
+            signature,
+            key: PublicKey {
+                algorithm: key_oid,
+                parameters,
+                bits: bits(key)?,
+            },
+        })
+    }
+}
+
+/// A BIT STRING's content as bytes: only whole bytes (no unused bits) are accepted.
+fn bits(content: &[u8]) -> Option<&[u8]> {
+    match content.split_first() {
+        Some((0, bits)) => Some(bits),
+        _ => None,
+    }
+}
+
+/// A PKCS#1 RSAPublicKey: the modulus and the public exponent, big-endian, without leading
+/// zero bytes; `None` if it is not one (or an integer is negative).
+#[cfg(feature = "tls-rsa")]
+pub(super) fn rsa_public_key(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    const INTEGER: u8 = 0x02;
+    let (key, _) = expect(der, SEQUENCE)?;
+    let (modulus, rest) = expect(key, INTEGER)?;
+    let (exponent, _) = expect(rest, INTEGER)?;
+    Some((unsigned(modulus)?, unsigned(exponent)?))
+}
+
+/// A non-negative DER INTEGER's content without its leading zero bytes.
+#[cfg(feature = "tls-rsa")]
+fn unsigned(int: &[u8]) -> Option<&[u8]> {
+    if int.first().is_none_or(|&b| b & 0x80 != 0) {
+        return None;
+    }
+    let start = int.iter().position(|&b| b != 0).unwrap_or(int.len());
+    Some(&int[start..])
 }
 
 /// The content of the subject alternative name extension among `extensions`.
