@@ -235,6 +235,47 @@ fn wrong_ca_is_an_untrusted_certificate() {
 }
 
 #[test]
+fn a_chain_through_an_intermediate_ca_delivers() {
+    let pki = Pki::new();
+    let ca = pki.ca_der();
+    let front_setup = ServerSetup {
+        certificate: pki.issue_via_intermediate(&["localhost"], true),
+        tls12_only: false,
+        client_ca: None,
+    };
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let front = TlsFront::start(front_setup, broker.port(Version::V5));
+    publish_mqtt5(
+        "localhost",
+        front.port,
+        TlsOptions::verified(&ca),
+        QoS::AtLeastOnce,
+        1,
+    )
+    .expect("delivered through the intermediate CA");
+    assert_eq!(subscriber.payloads(1), vec![b"0".to_vec()]);
+}
+
+/// A certificate the CA issued to someone else (not a CA) signs one for the broker's name:
+/// the signatures all check out, but only a CA may sign a certificate.
+#[test]
+fn a_certificate_signed_by_a_non_ca_certificate_is_untrusted() {
+    let pki = Pki::new();
+    let ca = pki.ca_der();
+    refused(
+        ServerSetup {
+            certificate: pki.issue_via_intermediate(&["localhost"], false),
+            tls12_only: false,
+            client_ca: None,
+        },
+        "localhost",
+        TlsOptions::verified(&ca),
+        TlsError::UntrustedCertificate,
+    );
+}
+
+#[test]
 fn wrong_host_name_is_a_name_mismatch() {
     let pki = Pki::new();
     let ca = pki.ca_der();

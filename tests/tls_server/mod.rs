@@ -49,11 +49,69 @@ impl Pki {
         let certificate = params.signed_by(&key, issuer).expect("certificate");
         (certificate.der().to_vec(), key.serialize_der())
     }
+
+    /// A certificate for `names` signed by an intermediate certificate the CA signed, which
+    /// says it is a CA (`intermediate_is_ca`) or not (an ordinary server certificate used to
+    /// sign another); the chain as the server presents it (the server's certificate, then the
+    /// intermediate's, DER back to back: see [`ServerSetup::certificate`]) and the key.
+    pub fn issue_via_intermediate(
+        &self,
+        names: &[&str],
+        intermediate_is_ca: bool,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let mut params = CertificateParams::new(vec!["intermediate.example".to_owned()])
+            .expect("intermediate params");
+        if intermediate_is_ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        let key = KeyPair::generate().expect("intermediate key");
+        let root: &Issuer<'_, KeyPair> = &self.ca;
+        let intermediate = params.signed_by(&key, root).expect("intermediate");
+        let issuer = Issuer::new(params, key);
+        let leaf_params = CertificateParams::new(
+            names
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .expect("params");
+        let leaf_key = KeyPair::generate().expect("key");
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &issuer)
+            .expect("certificate");
+        let mut chain = leaf.der().to_vec();
+        chain.extend_from_slice(intermediate.der());
+        (chain, leaf_key.serialize_der())
+    }
+}
+
+/// DER certificates back to back, one by one.
+fn split_certificates(mut der: &[u8]) -> Vec<CertificateDer<'static>> {
+    let mut certificates = Vec::new();
+    while !der.is_empty() {
+        // A SEQUENCE: tag, then a short or long-form length.
+        let (length, header) = match der[1] {
+            short @ 0..0x80 => (usize::from(short), 2),
+            long => {
+                let count = usize::from(long & 0x7f);
+                let length = der[2..2 + count]
+                    .iter()
+                    .fold(0, |length, &b| (length << 8) | usize::from(b));
+                (length, 2 + count)
+            }
+        };
+        let (certificate, rest) = der.split_at(header + length);
+        certificates.push(CertificateDer::from(certificate.to_vec()));
+        der = rest;
+    }
+    certificates
 }
 
 /// How the TLS server in front of the broker behaves.
 pub struct ServerSetup {
-    /// The server's certificate and PKCS#8 key (from [`Pki::issue`]).
+    /// The server's certificate and PKCS#8 key (from [`Pki::issue`]); the certificate may be
+    /// a chain, DER certificates back to back, the server's first (from
+    /// [`Pki::issue_via_intermediate`]).
     pub certificate: (Vec<u8>, Vec<u8>),
     /// Only TLS 1.2 is offered.
     pub tls12_only: bool,
@@ -98,7 +156,7 @@ impl TlsFront {
         let (certificate, key) = setup.certificate;
         let config = builder
             .with_single_cert(
-                vec![CertificateDer::from(certificate)],
+                split_certificates(&certificate),
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
             )
             .expect("server certificate");

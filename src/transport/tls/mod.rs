@@ -579,12 +579,17 @@ impl<'a> Verifier<'a> {
         let mut issuer = Signed::parse(self.ca)
             .ok_or(TlsError::UntrustedCertificate)?
             .key;
-        for entry in certificate.entries.iter().rev() {
+        for (index, entry) in certificate.entries.iter().enumerate().rev() {
             let CertificateEntryRef::X509(der) = entry else {
                 return Err(TlsError::UntrustedCertificate);
             };
             let signed = Signed::parse(der).ok_or(TlsError::UntrustedCertificate)?;
             chain::verify_signed(&issuer, &signed)?;
+            // Every certificate but the server's signs the next one down: it must be a CA's,
+            // or a certificate the CA issued for any name could vouch for the broker's.
+            if index > 0 && !x509::is_ca(der) {
+                return Err(TlsError::UntrustedCertificate);
+            }
             issuer = signed.key;
         }
         if certificate.entries.is_empty() {

@@ -41,6 +41,9 @@ const UTC_TIME: u8 = 0x17;
 const GENERALIZED_TIME: u8 = 0x18;
 /// The subject alternative name extension, 2.5.29.17.
 const SAN_OID: &[u8] = &[0x55, 0x1d, 0x11];
+/// The basic constraints extension, 2.5.29.19.
+const BASIC_CONSTRAINTS_OID: &[u8] = &[0x55, 0x1d, 0x13];
+const BOOLEAN: u8 = 0x01;
 /// The common name attribute, 2.5.4.3.
 const CN_OID: &[u8] = &[0x55, 0x04, 0x03];
 
@@ -287,21 +290,50 @@ fn unsigned(int: &[u8]) -> Option<&[u8]> {
 
 /// The content of the subject alternative name extension among `extensions`.
 fn subject_alt_names(extensions: &[u8]) -> Option<&[u8]> {
+    Some(expect(extension(extensions, SAN_OID)?, SEQUENCE)?.0)
+}
+
+/// The value (the OCTET STRING's content) of the extension `oid` among `extensions` (the
+/// content of the `[3]` element).
+fn extension<'c>(extensions: &'c [u8], oid: &[u8]) -> Option<&'c [u8]> {
     let (mut list, _) = expect(extensions, SEQUENCE)?;
     while let Some((extension, rest)) = expect(list, SEQUENCE) {
         list = rest;
-        let (oid, mut fields) = expect(extension, OID)?;
-        if oid != SAN_OID {
+        let (found, mut fields) = expect(extension, OID)?;
+        if found != oid {
             continue;
         }
         // critical BOOLEAN, optional
-        if fields.first() == Some(&0x01) {
+        if fields.first() == Some(&BOOLEAN) {
             fields = element(fields)?.2;
         }
-        let (value, _) = expect(fields, OCTET_STRING)?;
-        return Some(expect(value, SEQUENCE)?.0);
+        return Some(expect(fields, OCTET_STRING)?.0);
     }
     None
+}
+
+/// Whether a DER certificate says its subject is a CA: the basic constraints extension with
+/// cA TRUE (RFC 5280 §4.2.1.9). Only such a certificate may sign another: without the check,
+/// any certificate the trusted CA issued to anyone could sign one for any name. A certificate
+/// that cannot be read, has no such extension, or leaves cA at its default (FALSE) is not.
+pub(super) fn is_ca(der: &[u8]) -> bool {
+    let ca = || {
+        let (certificate, _) = expect(der, SEQUENCE)?;
+        let (tbs, _) = expect(certificate, SEQUENCE)?;
+        let mut rest = tbs;
+        while let Some((tag, content, next)) = element(rest) {
+            rest = next;
+            // [3] EXPLICIT Extensions, after every field that can precede it.
+            if tag == 0xa3 {
+                let value = extension(content, BASIC_CONSTRAINTS_OID)?;
+                let (constraints, _) = expect(value, SEQUENCE)?;
+                let (flag, _) = expect(constraints, BOOLEAN)?;
+                return Some(flag.first().is_some_and(|&b| b != 0));
+            }
+        }
+        None
+    };
+    ca().unwrap_or(false)
 }
 
 /// The last common name in a distinguished name.
