@@ -206,16 +206,25 @@ fn certificate_for_an_ip_address_verifies_by_ip() {
     assert_eq!(subscriber.payloads(1), vec![b"0".to_vec()]);
 }
 
-/// Connects with `tls` to a server set up with `setup` as `host`, expects `expected`, and
-/// checks that nothing reached the broker.
+/// Connects with `tls` to a server set up with `setup` as `host`, over MQTT 5 and then MQTT
+/// 3.1.1, expects `expected` from each, and checks that nothing reached the broker.
 fn refused(setup: ServerSetup, host: &str, tls: TlsOptions<'_>, expected: TlsError) {
-    let broker = TestBroker::start();
-    let mut subscriber = broker.subscribe("sensorpub/tls/#");
-    let front = TlsFront::start(setup, broker.port(Version::V5));
-    let result = publish_mqtt5(host, front.port, tls, QoS::AtLeastOnce, 1);
-    assert_eq!(result, Err(MqttError::Tls(expected)));
-    assert_eq!(subscriber.next_within(Duration::from_millis(300)), None);
-    assert_eq!(front.forwarded(), 0, "a connection reached the broker");
+    for version in [Version::V5, Version::V311] {
+        let broker = TestBroker::start();
+        let mut subscriber = broker.subscribe("sensorpub/tls/#");
+        let front = TlsFront::start(setup.clone(), broker.port(version));
+        let result = match version {
+            Version::V5 => publish_mqtt5(host, front.port, tls, QoS::AtLeastOnce, 1),
+            Version::V311 => publish_mqtt311(host, front.port, tls, QoS::AtLeastOnce, 1),
+        };
+        assert_eq!(result, Err(MqttError::Tls(expected)), "{version:?}");
+        assert_eq!(subscriber.next_within(Duration::from_millis(300)), None);
+        assert_eq!(
+            front.forwarded(),
+            0,
+            "{version:?}: a connection reached the broker"
+        );
+    }
 }
 
 #[test]

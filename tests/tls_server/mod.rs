@@ -108,6 +108,7 @@ fn split_certificates(mut der: &[u8]) -> Vec<CertificateDer<'static>> {
 }
 
 /// How the TLS server in front of the broker behaves.
+#[derive(Clone)]
 pub struct ServerSetup {
     /// The server's certificate and PKCS#8 key (from [`Pki::issue`]); the certificate may be
     /// a chain, DER certificates back to back, the server's first (from
