@@ -14,6 +14,7 @@ use app::delivery::{
     self, DEFAULT_GIVE_UP_S, DEFAULT_INTERVAL_MS, DEFAULT_QUEUE, OutageWatch, Watched,
 };
 use app::{EXIT_BAD_INPUT, EXIT_FAILED, Failure};
+use common::thingspeak_like::ThingSpeakLike;
 use common::{TestBroker, Version};
 use embedded_hal_async::delay::DelayNs;
 use sensorpub::{
@@ -21,8 +22,6 @@ use sensorpub::{
     ResilientPublisher, Sample, Transport,
 };
 use std::cell::Cell;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::thread;
@@ -256,96 +255,12 @@ fn ha_discovery_leaves_its_config_and_offline_retained() {
 
 // ---------------------------------------------------------------- a broker that plays ThingSpeak
 
-/// A loopback MQTT 3.1.1 broker that, like ThingSpeak, accepts only clients that present
-/// `password` (CONNACK 0) and refuses everyone else (CONNACK 5, not authorized), and
-/// reports the topic and payload of each PUBLISH it receives.
-fn thingspeak_like_broker(password: &'static [u8]) -> (u16, mpsc::Receiver<(String, Vec<u8>)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let tx = tx.clone();
-            thread::spawn(move || thingspeak_like_connection(stream, password, &tx));
-        }
-    });
-    (port, rx)
-}
-
-fn thingspeak_like_connection(
-    mut stream: TcpStream,
-    password: &[u8],
-    published: &mpsc::Sender<(String, Vec<u8>)>,
-) {
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 2048];
-    let mut connected = false;
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => bytes.extend_from_slice(&buf[..n]),
-        }
-        for packet in take_packets(&mut bytes) {
-            match packet[0] >> 4 {
-                1 if !connected => {
-                    // CONNECT: the password is the last field of the payload (§3.1.3.5).
-                    if packet.ends_with(password) {
-                        connected = true;
-                        let _ = stream.write_all(&[0x20, 0x02, 0x00, 0x00]);
-                    } else {
-                        let _ = stream.write_all(&[0x20, 0x02, 0x00, 0x05]);
-                        return;
-                    }
-                }
-                3 if connected => {
-                    let body = &packet[1 + length_bytes(&packet)..];
-                    let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
-                    let topic = String::from_utf8_lossy(&body[2..2 + topic_len]).into_owned();
-                    // QoS 0 only (ThingSpeak): no packet id before the payload.
-                    let _ = published.send((topic, body[2 + topic_len..].to_vec()));
-                }
-                12 => {
-                    let _ = stream.write_all(&[0xd0, 0x00]); // PINGRESP
-                }
-                14 => return, // DISCONNECT
-                _ => return,  // anything else ends it, as a strict broker does
-            }
-        }
-    }
-}
-
-fn length_bytes(packet: &[u8]) -> usize {
-    packet[1..].iter().take_while(|b| *b & 0x80 != 0).count() + 1
-}
-
-/// Removes and returns the whole packets at the start of `bytes` (§2.2.3 lengths).
-fn take_packets(bytes: &mut Vec<u8>) -> Vec<Vec<u8>> {
-    let mut packets = Vec::new();
-    loop {
-        let mut remaining = 0usize;
-        let mut total = None;
-        for i in 0..4 {
-            let Some(&byte) = bytes.get(1 + i) else { break };
-            remaining |= usize::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                total = Some(2 + i + remaining);
-                break;
-            }
-        }
-        match total {
-            Some(total) if bytes.len() >= total => packets.push(bytes.drain(..total).collect()),
-            _ => return packets,
-        }
-    }
-}
-
 #[test]
 fn thingspeak_runs_without_a_verifying_subscriber_and_exit_0() {
     // The old example subscribed anonymously to the same broker; ThingSpeak refuses that,
     // so it failed before publishing anything.
-    let (port, published) = thingspeak_like_broker(b"device-password");
-    let broker = format!("127.0.0.1:{port}");
+    let thingspeak = ThingSpeakLike::start(b"device-password");
+    let broker = format!("127.0.0.1:{}", thingspeak.port());
     let args = [
         "--format",
         "thingspeak",
@@ -361,15 +276,18 @@ fn thingspeak_runs_without_a_verifying_subscriber_and_exit_0() {
         "1",
     ];
     assert_eq!(host_with_password(&args, Some("device-password")), Ok(()));
-    let (topic, payload) = published.recv_timeout(PATIENCE).expect("one update");
+    let published = thingspeak.published(Duration::from_millis(300));
+    let [(topic, payload)] = published.as_slice() else {
+        panic!("one update expected: {published:?}");
+    };
     assert_eq!(topic, "channels/1234567/publish");
     assert!(payload.starts_with(b"field1="), "{payload:?}");
 }
 
 #[test]
 fn thingspeak_with_the_wrong_password_is_refused_in_one_line() {
-    let (port, _published) = thingspeak_like_broker(b"device-password");
-    let broker = format!("127.0.0.1:{port}");
+    let thingspeak = ThingSpeakLike::start(b"device-password");
+    let broker = format!("127.0.0.1:{}", thingspeak.port());
     let args = [
         "--format",
         "thingspeak",
