@@ -290,6 +290,37 @@ impl<F: MultiwriteNorFlash, const BUF: usize> OutageQueue for FlashQueue<F, BUF>
         }
     }
 
+    /// Walks the flash from the oldest record to the `index`-th (sequential-storage's queue
+    /// iterator, which reads without popping). A record that is not a message ends the
+    /// walk (`None`): [`oldest`](OutageQueue::oldest) drops it when it reaches the front.
+    async fn peek(&mut self, index: usize) -> Result<Option<(Message<'_>, u32)>, QueueError> {
+        if index == 0 {
+            return self.oldest().await;
+        }
+        // `buf` is about to hold another record than the oldest.
+        self.front = None;
+        let mut found = None;
+        {
+            let mut iter = self
+                .storage
+                .iter()
+                .await
+                .map_err(storage_error::<_, BUF>)?;
+            for i in 0..=index {
+                let entry = iter
+                    .next(&mut self.buf.0)
+                    .await
+                    .map_err(storage_error::<_, BUF>)?;
+                match entry {
+                    Some(entry) if i == index => found = Some(entry.len()),
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        }
+        Ok(found.and_then(|len| decode(&self.buf.0[..len])))
+    }
+
     async fn remove_oldest(&mut self) -> Result<bool, QueueError> {
         self.pop().await
     }

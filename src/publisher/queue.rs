@@ -80,6 +80,21 @@ pub trait OutageQueue {
     /// The oldest message and its `hold_ms`, if any; it stays stored.
     async fn oldest(&mut self) -> Result<Option<(Message<'_>, u32)>, QueueError>;
 
+    /// The message `index` places behind the oldest (0: the oldest) and its `hold_ms`, if
+    /// the queue holds one there; it stays stored. The publisher reads the messages of a
+    /// QoS 1 window with it ([`MqttOptions::with_window`](crate::MqttOptions::with_window)),
+    /// one at a time: reading one may overwrite what an earlier call returned.
+    ///
+    /// The default sees only the oldest (`None` for any other index), which keeps the
+    /// window at one message.
+    async fn peek(&mut self, index: usize) -> Result<Option<(Message<'_>, u32)>, QueueError> {
+        if index == 0 {
+            self.oldest().await
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Removes the oldest message once it was delivered (not counted as dropped); `false` if
     /// the queue was empty.
     async fn remove_oldest(&mut self) -> Result<bool, QueueError>;
@@ -103,6 +118,10 @@ impl<const MSGS: usize, const BYTES: usize> OutageQueue for MessageQueue<MSGS, B
 
     async fn oldest(&mut self) -> Result<Option<(Message<'_>, u32)>, QueueError> {
         Ok(self.front_held())
+    }
+
+    async fn peek(&mut self, index: usize) -> Result<Option<(Message<'_>, u32)>, QueueError> {
+        Ok(self.get_held(index))
     }
 
     async fn remove_oldest(&mut self) -> Result<bool, QueueError> {
@@ -273,6 +292,18 @@ impl<const MSGS: usize, const BYTES: usize> MessageQueue<MSGS, BYTES> {
     pub(crate) fn front_held(&self) -> Option<(Message<'_>, u32)> {
         let entry = self.entries.front()?;
         Some((self.message_at(self.start, entry), entry.hold_ms))
+    }
+
+    /// The message `index` places behind the oldest and its hold, if any.
+    pub(crate) fn get_held(&self, index: usize) -> Option<(Message<'_>, u32)> {
+        let mut at = self.start;
+        for (i, entry) in self.entries.iter().enumerate() {
+            if i == index {
+                return Some((self.message_at(at, entry), entry.hold_ms));
+            }
+            at += entry.len();
+        }
+        None
     }
 
     fn message_at(&self, at: usize, entry: &Entry) -> Message<'_> {

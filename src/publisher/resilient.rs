@@ -28,11 +28,11 @@ use super::outlet::{Outlet, delay_ms};
 use super::queue::{OutageQueue, QueueError};
 use super::{PublishError, Publisher, Stage};
 use crate::clock::Clock;
-use crate::message::Message;
+use crate::message::{Message, QoS};
 use crate::reading::Sample;
 use crate::sensor::Sensor;
 use crate::sink::Sink;
-use crate::transport::Transport;
+use crate::transport::{MqttOptions, Transport};
 use core::convert::Infallible;
 use core::fmt;
 use embedded_hal_async::delay::DelayNs;
@@ -262,8 +262,22 @@ where
                 next_send_ms: 0,
                 published: 0,
                 reconnects: 0,
+                window: MqttOptions::MAX_WINDOW,
             },
         }
+    }
+
+    /// Sends a backlog with up to `window` QoS 1 messages in flight (clamped to
+    /// 1..=[`MqttOptions::MAX_WINDOW`]), or as many as the transport allows
+    /// ([`Transport::window`], for MQTT 3.1.1 [`MqttOptions::with_window`]), whichever is
+    /// fewer. Each message still leaves the queue only when its own acknowledgement came, in
+    /// order (an early acknowledgement of a later message waits for those before it); after
+    /// a lost connection the unacknowledged ones go again, in order. QoS 0 messages and
+    /// messages a sink's rate limit holds apart go one at a time. Default: the transport's
+    /// window; 1 sends one message per round trip.
+    pub fn with_window(mut self, window: usize) -> Self {
+        self.recovery.window = window.clamp(1, MqttOptions::MAX_WINDOW);
+        self
     }
 
     /// Encodes `sample` into the queue and sends nothing: no connection attempt, no radio.
@@ -422,6 +436,18 @@ struct Recovery<R, Q> {
     /// The transport's broker index at the last connection.
     broker: usize,
     switches: u32,
+    /// The caller's QoS 1 window ([`ResilientPublisher::with_window`]).
+    window: usize,
+}
+
+/// How a windowed send ended.
+enum Windowed<TE> {
+    /// Some messages were delivered; the queue's head may be another kind now.
+    Progress,
+    /// The head of the queue cannot go in a window (QoS 0, a rate limit): send it alone.
+    NotEligible,
+    /// The transport failed; the unacknowledged messages are still queued.
+    Failed(TE),
 }
 
 impl<T, C, R, Q> Outlet<T, C> for Recovery<R, Q>
@@ -591,6 +617,14 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                     if self.queue.is_empty() || now_ms < self.next_send_ms {
                         return Ok(());
                     }
+                    let window = self.window.min(transport.window());
+                    if window > 1 {
+                        match self.send_window(transport, window).await? {
+                            Windowed::Progress => continue,
+                            Windowed::Failed(error) => return self.retry_later(clock, error),
+                            Windowed::NotEligible => {}
+                        }
+                    }
                     let Some((message, hold_ms)) =
                         self.queue.oldest().await.map_err(Failure::Queue)?
                     else {
@@ -613,6 +647,64 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                         Err(error) => return self.retry_later(clock, error),
                     }
                 }
+            }
+        }
+    }
+
+    /// Sends the queue's QoS 1 messages from the head with up to `window` in flight, removing
+    /// each from the head once it and every message before it were acknowledged; returns
+    /// when the head is not a QoS 1 message free of a rate limit (or the queue is empty).
+    async fn send_window<T: Transport>(
+        &mut self,
+        transport: &mut T,
+        window: usize,
+    ) -> Result<Windowed<T::Error>, Failure<T::Error>> {
+        let window = window.min(MqttOptions::MAX_WINDOW);
+        // Packet ids of the messages in flight: `ids[j]` is the message `j` places behind
+        // the head. Bit `j` of `acked`: its acknowledgement came.
+        let mut ids = [0u16; MqttOptions::MAX_WINDOW];
+        let mut acked: u32 = 0;
+        let mut sent = 0;
+        let mut progress = false;
+        loop {
+            while sent < window {
+                let Some((message, hold_ms)) =
+                    self.queue.peek(sent).await.map_err(Failure::Queue)?
+                else {
+                    break;
+                };
+                if message.qos != QoS::AtLeastOnce || hold_ms != 0 {
+                    break;
+                }
+                match transport.submit(&message).await {
+                    Ok(id) => ids[sent] = id,
+                    Err(error) => return Ok(Windowed::Failed(error)),
+                }
+                sent += 1;
+            }
+            if sent == 0 {
+                return Ok(if progress {
+                    Windowed::Progress
+                } else {
+                    Windowed::NotEligible
+                });
+            }
+            let id = match transport.next_ack().await {
+                Ok(id) => id,
+                Err(error) => return Ok(Windowed::Failed(error)),
+            };
+            // An id not in flight (a duplicate acknowledgement) changes nothing.
+            if let Some(j) = ids[..sent].iter().position(|&i| i == id) {
+                acked |= 1 << j;
+            }
+            while acked & 1 == 1 {
+                self.queue.remove_oldest().await.map_err(Failure::Queue)?;
+                self.published = self.published.saturating_add(1);
+                self.backoff.reset();
+                ids.copy_within(1..sent, 0);
+                sent -= 1;
+                acked >>= 1;
+                progress = true;
             }
         }
     }

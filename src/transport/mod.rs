@@ -106,6 +106,33 @@ pub trait Transport {
     fn broker_index(&self) -> usize {
         0
     }
+
+    /// How many QoS 1 messages this transport lets [`submit`](Self::submit) have in flight,
+    /// unacknowledged (at least 1). The default is 1: a backlog goes one round trip per
+    /// message. [`Mqtt311`] says [`MqttOptions::with_window`].
+    fn window(&self) -> usize {
+        1
+    }
+
+    /// Writes the QoS 1 `message` without waiting for its acknowledgement and returns its
+    /// packet id; [`next_ack`](Self::next_ack) reports the ids as their PUBACKs arrive. At
+    /// most [`window`](Self::window) messages may be in flight. A caller that keeps every
+    /// message until its own id was reported loses nothing; after an `Err` (of either) the
+    /// unacknowledged ones may or may not have arrived, and go again after a reconnect.
+    ///
+    /// The default delivers the message in full with [`publish`](Self::publish) and returns
+    /// 0, which the default [`next_ack`](Self::next_ack) then reports: a window of 1.
+    async fn submit(&mut self, message: &Message<'_>) -> Result<u16, Self::Error> {
+        self.publish(message).await?;
+        Ok(0)
+    }
+
+    /// Waits for the acknowledgement of a message [`submit`](Self::submit) wrote and returns
+    /// its packet id (acknowledgements may come in any order). Call it only with messages in
+    /// flight. The default returns 0 at once (see [`submit`](Self::submit)).
+    async fn next_ack(&mut self) -> Result<u16, Self::Error> {
+        Ok(0)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -129,5 +156,17 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 
     fn broker_index(&self) -> usize {
         (**self).broker_index()
+    }
+
+    fn window(&self) -> usize {
+        (**self).window()
+    }
+
+    async fn submit(&mut self, message: &Message<'_>) -> Result<u16, Self::Error> {
+        (**self).submit(message).await
+    }
+
+    async fn next_ack(&mut self) -> Result<u16, Self::Error> {
+        (**self).next_ack().await
     }
 }

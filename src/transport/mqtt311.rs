@@ -121,6 +121,10 @@ pub struct Mqtt311<'a, N: TcpConnect + Dns + 'a> {
     inbox: Option<&'a InboxSlot>,
     /// Bytes of an inbound PUBLISH too large for `rx` still to be read and dropped.
     discard: usize,
+    /// Packet ids of QoS 1 messages [`submit`](Transport::submit)ted and not acknowledged.
+    in_flight: heapless::Vec<u16, { MqttOptions::MAX_WINDOW }>,
+    /// Packet ids acknowledged and not yet reported by [`next_ack`](Transport::next_ack).
+    acked: heapless::Deque<u16, { MqttOptions::MAX_WINDOW }>,
 }
 
 impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
@@ -147,6 +151,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
             last_sent: Instant::MIN,
             inbox: None,
             discard: 0,
+            in_flight: heapless::Vec::new(),
+            acked: heapless::Deque::new(),
         }
     }
 
@@ -200,6 +206,8 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
         self.rx_len = 0;
         self.discard = 0;
         self.advance = true;
+        self.in_flight.clear();
+        self.acked.clear();
     }
 
     /// Closes the connection and returns `error`: every failure on a live connection ends it.
@@ -451,7 +459,10 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
             }
             packet_type::PUBACK if len == 4 && self.rx[1] == ACK_REMAINING_LENGTH => {
                 match mqttrs::decode_slice(&self.rx[..len]) {
-                    Ok(Some(Packet::Puback(pid))) => Inbound::PubAck(pid),
+                    Ok(Some(Packet::Puback(pid))) => {
+                        self.note_ack(pid.get());
+                        Inbound::PubAck(pid)
+                    }
                     _ => return self.fail(MqttError::Protocol),
                 }
             }
@@ -517,6 +528,79 @@ impl<'a, N: TcpConnect + Dns + 'a> Mqtt311<'a, N> {
             }
             None => Ok(()),
         }
+    }
+
+    /// Moves `pid` from the in-flight ids to the acknowledged ones, if it was in flight (a
+    /// PUBACK for an id not in flight, e.g. a duplicate, is ignored). If the caller never
+    /// collects acknowledgements, the oldest uncollected id is forgotten.
+    fn note_ack(&mut self, pid: u16) {
+        if let Some(at) = self.in_flight.iter().position(|&p| p == pid) {
+            self.in_flight.remove(at);
+            if self.acked.is_full() {
+                self.acked.pop_front();
+            }
+            // Room was made just above.
+            let _ = self.acked.push_back(pid);
+        }
+    }
+
+    /// Reads packets until a submitted message's PUBACK has been noted, within the ack
+    /// timeout.
+    async fn await_ack(&mut self) -> Result<(), MqttError> {
+        let ack_timeout = u64::from(self.options.ack_timeout_ms());
+        let deadline = Instant::now() + Duration::from_millis(ack_timeout);
+        while self.acked.is_empty() {
+            let len = match with_deadline(deadline, self.read_frame()).await {
+                Ok(len) => len?,
+                Err(_) => return self.fail(MqttError::Timeout),
+            };
+            self.take_packet(len).await?;
+        }
+        Ok(())
+    }
+
+    /// [`submit`](Transport::submit) on a live connection.
+    async fn submit_connected(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
+        if message.qos == QoS::AtMostOnce {
+            self.publish_connected(message).await?;
+            return Ok(0);
+        }
+        if message.qos > self.options.max_qos() {
+            return Err(MqttError::QosNotAllowed);
+        }
+        validate_topic_name(message.topic)?;
+        self.handle_available().await?;
+        // A full window: wait for an acknowledgement to free a place.
+        while self.in_flight.len() >= self.window() {
+            let ack_timeout = u64::from(self.options.ack_timeout_ms());
+            let deadline = Instant::now() + Duration::from_millis(ack_timeout);
+            let len = match with_deadline(deadline, self.read_frame()).await {
+                Ok(len) => len?,
+                Err(_) => return self.fail(MqttError::Timeout),
+            };
+            self.take_packet(len).await?;
+        }
+        let pid = self.next_pid();
+        let publish = mqttrs::Publish {
+            dup: false,
+            qospid: QosPid::AtLeastOnce(pid),
+            retain: message.retain,
+            topic_name: message.topic,
+            payload: message.payload,
+        };
+        self.send(&Packet::Publish(publish)).await?;
+        if self.in_flight.push(pid.get()).is_err() {
+            // Cannot happen (the window is at most the capacity and was made room in above);
+            // treat it as the protocol going wrong rather than lose track of the message.
+            return self.fail(MqttError::Protocol);
+        }
+        Ok(pid.get())
+    }
+
+    /// [`next_ack`](Transport::next_ack) on a live connection.
+    async fn next_ack_connected(&mut self) -> Result<u16, MqttError> {
+        self.await_ack().await?;
+        self.acked.pop_front().ok_or(MqttError::Protocol)
     }
 
     /// [`poll`](Transport::poll) on a live connection.
@@ -748,6 +832,35 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
 
     fn broker_index(&self) -> usize {
         self.current
+    }
+
+    /// [`MqttOptions::with_window`] (default [`MqttOptions::DEFAULT_WINDOW`]).
+    fn window(&self) -> usize {
+        self.options.window()
+    }
+
+    /// Writes a QoS 1 message with a fresh packet id and returns the id without waiting for
+    /// the PUBACK; with the window full, first waits (at most the ack timeout) for one. A
+    /// QoS 0 message is written at once and returns 0 (no acknowledgement to wait for).
+    /// Messages [`publish`](Transport::publish)ed while submitted ones are in flight do not
+    /// take their acknowledgements.
+    async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
+        if self.connection.is_none() {
+            return Err(MqttError::NotConnected);
+        }
+        let result = self.submit_connected(message).await;
+        self.settle(result)
+    }
+
+    /// Returns the packet id of the next acknowledged submitted message, in the order the
+    /// PUBACKs came; waits at most the ack timeout ([`MqttError::Timeout`], connection
+    /// closed). A lost connection forgets what was in flight: send it again after `connect`.
+    async fn next_ack(&mut self) -> Result<u16, MqttError> {
+        if self.connection.is_none() {
+            return Err(MqttError::NotConnected);
+        }
+        let result = self.next_ack_connected().await;
+        self.settle(result)
     }
 
     /// Handles what the broker sent meanwhile, without waiting for more; sends PINGREQ when

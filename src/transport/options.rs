@@ -13,6 +13,13 @@ impl MqttOptions<'_> {
     /// PINGRESP) before it gives up and closes the connection: 10 s.
     pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 
+    /// QoS 1 messages in flight while a backlog drains, by default
+    /// ([`with_window`](Self::with_window)): 4.
+    pub const DEFAULT_WINDOW: usize = 4;
+
+    /// The largest QoS 1 window ([`with_window`](Self::with_window)): 16.
+    pub const MAX_WINDOW: usize = 16;
+
     /// Keep-alive advertised in CONNECT: 60 s, what most clients and the lab's MicroPython
     /// `umqtt` use. The broker closes the connection after 1.5 × this without a packet
     /// (MQTT 3.1.1 §3.1.2.10, MQTT 5 §3.1.2.10).
@@ -109,6 +116,7 @@ pub struct MqttOptions<'a> {
     max_qos: QoS,
     fallbacks: &'a [Broker<'a>],
     subscriptions: &'a [Subscription<'a>],
+    window: usize,
 }
 
 impl<'a> MqttOptions<'a> {
@@ -129,6 +137,7 @@ impl<'a> MqttOptions<'a> {
             max_qos: QoS::AtLeastOnce,
             fallbacks: &[],
             subscriptions: &[],
+            window: MqttOptions::DEFAULT_WINDOW,
         }
     }
 
@@ -215,6 +224,29 @@ impl<'a> MqttOptions<'a> {
     pub const fn with_ack_timeout_ms(mut self, ms: u32) -> Self {
         self.ack_timeout_ms = Some(ms);
         self
+    }
+
+    /// Lets up to `window` QoS 1 messages be in flight, unacknowledged, when a backlog drains
+    /// ([`Transport::submit`](crate::Transport::submit), used by a
+    /// [`ResilientPublisher`](crate::ResilientPublisher)): the backlog goes at the broker's
+    /// speed instead of one round trip per message. Each message still leaves the outage
+    /// queue only on its own PUBACK, in order. Clamped to 1..=[`MqttOptions::MAX_WINDOW`];
+    /// 1 sends one message per round trip. Default [`MqttOptions::DEFAULT_WINDOW`].
+    /// [`Mqtt311`](crate::Mqtt311) uses it; [`Mqtt5`](crate::Mqtt5) keeps a window of 1.
+    pub const fn with_window(mut self, window: usize) -> Self {
+        self.window = if window == 0 {
+            1
+        } else if window > MqttOptions::MAX_WINDOW {
+            MqttOptions::MAX_WINDOW
+        } else {
+            window
+        };
+        self
+    }
+
+    /// The QoS 1 window ([`with_window`](Self::with_window)).
+    pub const fn window(&self) -> usize {
+        self.window
     }
 
     /// Refuses publishes above `qos` with
@@ -332,6 +364,7 @@ impl fmt::Debug for MqttOptions<'_> {
             .field("max_qos", &self.max_qos)
             .field("fallbacks", &self.fallbacks)
             .field("subscriptions", &self.subscriptions)
+            .field("window", &self.window)
             .finish()
     }
 }
