@@ -250,7 +250,10 @@ fn mqtt311_qos1_stream_survives_a_restart_at_an_arbitrary_moment() {
     };
     let stack = Stack::default();
     let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
-    let options = MqttOptions::new("reconnect-311-any").with_timeout_ms(2_000);
+    // One message in flight, as before the QoS 1 window (tests/qos1_window.rs covers more).
+    let options = MqttOptions::new("reconnect-311-any")
+        .with_timeout_ms(2_000)
+        .with_window(1);
     let mqtt = Mqtt311::new(
         &stack,
         Broker::new("127.0.0.1", port),

@@ -301,11 +301,7 @@ impl<F: MultiwriteNorFlash, const BUF: usize> OutageQueue for FlashQueue<F, BUF>
         self.front = None;
         let mut found = None;
         {
-            let mut iter = self
-                .storage
-                .iter()
-                .await
-                .map_err(storage_error::<_, BUF>)?;
+            let mut iter = self.storage.iter().await.map_err(storage_error::<_, BUF>)?;
             for i in 0..=index {
                 let entry = iter
                     .next(&mut self.buf.0)

@@ -1,0 +1,441 @@
+//! The QoS 1 window (MQTT 3.1.1): a [`ResilientPublisher`] drains a backlog with up to W
+//! messages in flight, PUBACKs matched by packet id. Against the in-process rumqttd on
+//! 127.0.0.1, and a scripted TCP listener for a broker that acknowledges out of order.
+//!
+//! What we state and test: the at-least-once contract of one message at a time still holds.
+//! A message leaves the queue only when its own PUBACK came and every message before it was
+//! acknowledged; the subscriber sees every message, in order of first arrival; after a
+//! broker restart the unacknowledged ones (at most W) go again, in order.
+//!
+//! `backlog_drain_benchmark` (ignored) times the drain of 1,000 queued messages, window 1
+//! against the default; see BENCHMARKS.md for the command.
+
+mod common;
+
+use common::{PATIENCE, TestBroker, Version};
+use core::convert::Infallible;
+use embedded_hal_async::delay::DelayNs;
+use rand_core::SeedableRng;
+use rand_xorshift::XorShiftRng;
+use sensorpub::{
+    Backoff, BackoffConfig, Broker, Clock, JsonSink, MessageQueue, Mqtt311, MqttOptions, Publisher,
+    QoS, Quantity, Reading, ResilientError, ResilientPublisher, Sample, Sensor, Sink, Transport,
+};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+use std_embedded_nal_async::Stack;
+
+const TOPIC: &str = "sensorpub/window/value";
+
+/// Real time for the publisher: a real broker needs real waits (small ones).
+struct HostClock(Instant);
+
+impl Clock for HostClock {
+    fn now_ms(&mut self) -> u64 {
+        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl DelayNs for HostClock {
+    async fn delay_ns(&mut self, ns: u32) {
+        async_io::Timer::after(Duration::from_nanos(u64::from(ns))).await;
+    }
+}
+
+/// The tests store samples themselves ([`ResilientPublisher::store`]); nothing reads this.
+struct NoSensor;
+
+impl Sensor<2> for NoSensor {
+    type Error = Infallible;
+
+    async fn read(&mut self) -> Result<Sample<2>, Infallible> {
+        Ok(Sample::from_readings(&[]).expect("empty sample"))
+    }
+}
+
+fn backoff(max_attempts: Option<u32>) -> Backoff<XorShiftRng> {
+    let config = BackoffConfig::new(10, 200).expect("valid backoff");
+    let config = match max_attempts {
+        Some(n) => config.with_max_attempts(n).expect("valid attempts"),
+        None => config,
+    };
+    Backoff::new(config, XorShiftRng::seed_from_u64(16))
+}
+
+fn value(n: u32) -> Sample<1> {
+    Sample::from_readings(&[Reading::new(Quantity::Value, n as f32)]).expect("one reading")
+}
+
+/// Builds a resilient publisher over `transport` with a RAM queue for 256 messages.
+fn resilient<'b, T: Transport, K: Sink>(
+    sink: K,
+    transport: T,
+    buf: &'b mut [u8],
+    max_attempts: Option<u32>,
+) -> ResilientPublisher<'b, NoSensor, K, T, HostClock, XorShiftRng, MessageQueue<256, 16384>> {
+    let publisher = Publisher::new(NoSensor, sink, transport, HostClock(Instant::now()), buf)
+        .with_qos(QoS::AtLeastOnce);
+    ResilientPublisher::new(publisher, backoff(max_attempts), MessageQueue::new())
+}
+
+/// The numbers in `received` in order of first arrival, and how many were repeats.
+fn first_arrivals(received: &[u32]) -> (Vec<u32>, usize) {
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<u32> = received
+        .iter()
+        .copied()
+        .filter(|n| seen.insert(*n))
+        .collect();
+    let repeats = received.len() - firsts.len();
+    (firsts, repeats)
+}
+
+/// Receives on another thread while the publisher drains (rumqttd's in-process subscriber
+/// link stalls when 200 forwards pile up unread): the numbers of the first `count`
+/// messages, and whatever else comes within 200 ms after them.
+fn receive_numbers(
+    mut subscriber: common::Subscriber,
+    count: usize,
+) -> thread::JoinHandle<Vec<u32>> {
+    thread::spawn(move || {
+        let mut numbers = Vec::new();
+        let deadline = Instant::now() + PATIENCE;
+        while numbers.len() < count {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let Some(m) = subscriber.next_within(wait) else {
+                break;
+            };
+            assert_eq!(m.qos, 1, "{m:?}");
+            numbers.push(String::from_utf8_lossy(&m.payload).parse().expect("number"));
+        }
+        while let Some(m) = subscriber.next_within(Duration::from_millis(200)) {
+            numbers.push(String::from_utf8_lossy(&m.payload).parse().expect("number"));
+        }
+        numbers
+    })
+}
+
+#[test]
+fn a_backlog_of_200_drains_with_window_4_each_once_in_order() {
+    const COUNT: u32 = 200;
+    let broker = TestBroker::start();
+    let subscriber = broker.subscribe(TOPIC);
+    let stack = Stack::default();
+    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+    let options = MqttOptions::new("window-200")
+        .with_timeout_ms(5_000)
+        .with_window(4);
+    assert_eq!(options.window(), 4);
+    let mqtt = Mqtt311::new(
+        &stack,
+        Broker::new("127.0.0.1", broker.port(Version::V311)),
+        options,
+        &mut tx,
+        &mut rx,
+    );
+    let mut buf = [0u8; 64];
+    let mut publisher = resilient(JsonSink::value(TOPIC).unwrap(), mqtt, &mut buf, None);
+    let receiver = receive_numbers(subscriber, COUNT as usize);
+    async_io::block_on(async {
+        for n in 1..=COUNT {
+            publisher.store(&value(n)).await.expect("stored");
+        }
+        assert_eq!(publisher.stats().queued, COUNT as usize);
+        publisher.flush().await.expect("drained");
+    });
+    assert_eq!(publisher.stats().published, COUNT);
+    assert_eq!(publisher.stats().queued, 0);
+    let numbers = receiver.join().expect("receiver");
+    assert_eq!(numbers, (1..=COUNT).collect::<Vec<_>>());
+}
+
+/// The broker is stopped from another thread once the subscriber has seen 50 messages, with
+/// up to 4 in flight, and comes back 100 ms later: nothing is lost, the order of first
+/// arrival is kept, and at most the window's 4 messages are repeated.
+#[test]
+fn a_broker_restart_mid_drain_loses_nothing_and_keeps_the_order() {
+    const COUNT: u32 = 200;
+    const WINDOW: usize = 4;
+    let broker = Arc::new(Mutex::new(TestBroker::start()));
+    let mut subscriber = broker.lock().unwrap().subscribe(TOPIC);
+    let port = broker.lock().unwrap().port(Version::V311);
+    let restarted = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let broker = Arc::clone(&broker);
+        let restarted = Arc::clone(&restarted);
+        thread::spawn(move || {
+            let mut received = Vec::new();
+            let deadline = Instant::now() + PATIENCE;
+            while !(1..=COUNT).all(|n| received.contains(&n)) {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                let Some(message) = subscriber.next_within(wait) else {
+                    break;
+                };
+                assert_eq!(message.qos, 1);
+                let n: u32 = String::from_utf8(message.payload).unwrap().parse().unwrap();
+                received.push(n);
+                if received.len() == 50 {
+                    let mut broker = broker.lock().unwrap();
+                    broker.stop();
+                    thread::sleep(Duration::from_millis(100));
+                    broker.restart();
+                    restarted.store(true, Ordering::SeqCst);
+                }
+            }
+            received
+        })
+    };
+    let stack = Stack::default();
+    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+    let options = MqttOptions::new("window-restart")
+        .with_timeout_ms(2_000)
+        .with_window(WINDOW);
+    let mqtt = Mqtt311::new(
+        &stack,
+        Broker::new("127.0.0.1", port),
+        options,
+        &mut tx,
+        &mut rx,
+    );
+    let mut buf = [0u8; 64];
+    let mut publisher = resilient(JsonSink::value(TOPIC).unwrap(), mqtt, &mut buf, None);
+    async_io::block_on(async {
+        for n in 1..=COUNT {
+            publisher.store(&value(n)).await.expect("stored");
+        }
+        publisher.flush().await.expect("drained");
+    });
+    let received = watcher.join().expect("watcher");
+    assert!(restarted.load(Ordering::SeqCst), "never restarted");
+    let (firsts, repeats) = first_arrivals(&received);
+    assert_eq!(firsts, (1..=COUNT).collect::<Vec<_>>(), "{received:?}");
+    assert!(repeats <= WINDOW, "{repeats} repeats: {received:?}");
+    assert_eq!(publisher.stats().published, COUNT);
+    assert_eq!(publisher.stats().dropped, 0);
+    assert!(publisher.stats().reconnects >= 1);
+}
+
+const CONNACK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
+
+/// A broker on one connection: answers CONNECT, waits until it has read `publishes` QoS 1
+/// PUBLISHes (all in flight at once: a client with a window of 1 never sends the second),
+/// then acknowledges the packet ids in `acks`' order and closes the connection. Returns the
+/// port and a handle that yields the packet ids it read.
+fn out_of_order_broker(
+    publishes: usize,
+    acks: &'static [u16],
+) -> (u16, thread::JoinHandle<Vec<u16>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let handle = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let mut bytes = Vec::new();
+        let mut ids = Vec::new();
+        let mut connected = false;
+        let mut chunk = [0u8; 1024];
+        while ids.len() < publishes {
+            let n = match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            bytes.extend_from_slice(&chunk[..n]);
+            while let Some(len) = frame(&bytes) {
+                let packet: Vec<u8> = bytes.drain(..len).collect();
+                match packet[0] >> 4 {
+                    1 if !connected => {
+                        connected = true;
+                        stream.write_all(&CONNACK).expect("CONNACK");
+                    }
+                    3 => {
+                        // Topic length, topic, then the packet id (QoS 1).
+                        let header = if packet[1] & 0x80 == 0 { 2 } else { 3 };
+                        let topic_len =
+                            usize::from(u16::from_be_bytes([packet[header], packet[header + 1]]));
+                        let at = header + 2 + topic_len;
+                        ids.push(u16::from_be_bytes([packet[at], packet[at + 1]]));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for &id in acks {
+            let [hi, lo] = id.to_be_bytes();
+            stream.write_all(&[0x40, 0x02, hi, lo]).expect("PUBACK");
+        }
+        // Let the client read the acknowledgements before the connection goes.
+        thread::sleep(Duration::from_millis(200));
+        ids
+    });
+    (port, handle)
+}
+
+/// The length of the first whole MQTT packet in `bytes`, if it is all there.
+fn frame(bytes: &[u8]) -> Option<usize> {
+    let mut remaining = 0usize;
+    for i in 1..5 {
+        let byte = *bytes.get(i)?;
+        remaining |= usize::from(byte & 0x7f) << (7 * (i - 1));
+        if byte & 0x80 == 0 {
+            let total = i + 1 + remaining;
+            return (bytes.len() >= total).then_some(total);
+        }
+    }
+    None
+}
+
+/// Runs three stored messages against [`out_of_order_broker`] with a window of 3; the
+/// broker goes away after its acknowledgements and does not come back (one attempt).
+/// Returns the packet ids the broker read, the payloads still queued and the publisher's
+/// `published` count.
+fn three_against(acks: &'static [u16]) -> (Vec<u16>, Vec<String>, u32) {
+    let (port, broker) = out_of_order_broker(3, acks);
+    let stack = Stack::default();
+    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+    let options = MqttOptions::new("window-raw")
+        .with_timeout_ms(1_000)
+        .with_window(3);
+    let mqtt = Mqtt311::new(
+        &stack,
+        Broker::new("127.0.0.1", port),
+        options,
+        &mut tx,
+        &mut rx,
+    );
+    let mut buf = [0u8; 64];
+    let mut publisher = resilient(JsonSink::value(TOPIC).unwrap(), mqtt, &mut buf, Some(1));
+    let result = async_io::block_on(async {
+        for n in 1..=3 {
+            publisher.store(&value(n)).await.expect("stored");
+        }
+        publisher.flush().await
+    });
+    let ids = broker.join().expect("broker");
+    let mut queued = Vec::new();
+    let queue = publisher.queue();
+    for i in 0..queue.len() {
+        let message = queue.iter().nth(i).expect("queued");
+        queued.push(String::from_utf8_lossy(message.payload).into_owned());
+    }
+    if !queued.is_empty() {
+        assert!(
+            matches!(result, Err(ResilientError::GaveUp { .. })),
+            "{result:?}"
+        );
+    }
+    (ids, queued, publisher.stats().published)
+}
+
+/// PUBACK 3, then 1, then the connection goes: only message 1 was delivered with every
+/// message before it, so 2 and 3 stay queued (3's early acknowledgement does not remove 2).
+#[test]
+fn an_out_of_order_ack_removes_only_the_acknowledged_head() {
+    let (ids, queued, published) = three_against(&[3, 1]);
+    assert_eq!(ids, [1, 2, 3], "all three in flight at once");
+    assert_eq!(queued, ["2", "3"]);
+    assert_eq!(published, 1);
+}
+
+/// PUBACK 2, 3, then 1: the early acknowledgements are held until the head's comes, then
+/// all three leave the queue.
+#[test]
+fn early_acks_are_held_until_the_head_is_acknowledged() {
+    let (ids, queued, published) = three_against(&[2, 3, 1]);
+    assert_eq!(ids, [1, 2, 3], "all three in flight at once");
+    assert!(queued.is_empty(), "{queued:?}");
+    assert_eq!(published, 3);
+}
+
+/// `MqttOptions::with_window` clamps to 1..=MAX_WINDOW; the default is DEFAULT_WINDOW.
+#[test]
+fn the_window_option_is_clamped() {
+    assert_eq!(MqttOptions::new("w").window(), MqttOptions::DEFAULT_WINDOW);
+    assert_eq!(MqttOptions::new("w").with_window(0).window(), 1);
+    assert_eq!(
+        MqttOptions::new("w").with_window(1_000).window(),
+        MqttOptions::MAX_WINDOW
+    );
+}
+
+/// Drains 1,000 queued messages (topic 24 B + JSON payload 37 B) to the in-process broker
+/// with window 1 and with the default window, `SENSORPUB_WINDOW_RUNS` runs each (default
+/// 5), interleaved, and prints the medians. A benchmark, not a test: run it with
+/// `SENSORPUB_WINDOW_RUNS=5 cargo test --release --test qos1_window -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark; see BENCHMARKS.md"]
+fn backlog_drain_benchmark() {
+    const COUNT: usize = 1_000;
+    const BENCH_TOPIC: &str = "sensorpub/window/bench";
+    let runs: usize = std::env::var("SENSORPUB_WINDOW_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let broker = TestBroker::start();
+    let port = broker.port(Version::V311);
+    let sample: Sample<2> = Sample::from_readings(&[
+        Reading::new(Quantity::Temperature, 21.53),
+        Reading::new(Quantity::Humidity, 45.2),
+    ])
+    .expect("two readings");
+    let mut times: Vec<(usize, Vec<f64>)> =
+        vec![(1, Vec::new()), (MqttOptions::DEFAULT_WINDOW, Vec::new())];
+    for run in 0..runs {
+        for (window, samples) in &mut times {
+            let stack = Stack::default();
+            let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+            let client_id = format!("window-bench-{window}-{run}");
+            let options = MqttOptions::new(&client_id).with_window(*window);
+            let mqtt = Mqtt311::new(
+                &stack,
+                Broker::new("127.0.0.1", port),
+                options,
+                &mut tx,
+                &mut rx,
+            );
+            let mut buf = [0u8; 128];
+            let publisher = Publisher::new(
+                NoSensor,
+                JsonSink::object(BENCH_TOPIC).unwrap(),
+                mqtt,
+                HostClock(Instant::now()),
+                &mut buf,
+            )
+            .with_qos(QoS::AtLeastOnce);
+            let mut publisher = ResilientPublisher::new(
+                publisher,
+                backoff(None),
+                MessageQueue::<1024, 65536>::new(),
+            );
+            async_io::block_on(async {
+                for _ in 0..COUNT {
+                    publisher.store(&sample).await.expect("stored");
+                }
+                let first = publisher.queue().iter().next().expect("queued");
+                assert_eq!(first.payload.len(), 37);
+                // Connect first, so the time is the drain's alone.
+                publisher.transport_mut().connect().await.expect("connect");
+                let start = Instant::now();
+                publisher.flush().await.expect("drained");
+                samples.push(start.elapsed().as_secs_f64() * 1_000.0);
+            });
+            assert_eq!(publisher.stats().published, COUNT as u32);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut medians = Vec::new();
+    for (window, samples) in &mut times {
+        let m = median(samples);
+        println!(
+            "window {window}: median {m:.1} ms to drain {COUNT} messages over {runs} runs ({samples:.1?})"
+        );
+        medians.push(m);
+    }
+    println!("speed-up: {:.2}x", medians[0] / medians[1]);
+}
