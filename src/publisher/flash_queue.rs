@@ -427,6 +427,32 @@ mod tests {
     }
 
     #[test]
+    fn peek_reads_the_ith_message_without_removing_any() {
+        let mut flash = flash();
+        let mut queue = open(&mut flash);
+        block_on(async {
+            let messages = [
+                Message::new("a", b"1").with_qos(QoS::AtLeastOnce),
+                Message::new("b", b"22"),
+                Message::new("c", b"333").with_retain(true),
+            ];
+            for (hold, message) in messages.iter().enumerate() {
+                queue.store(message, hold as u32).await.unwrap();
+            }
+            assert_eq!(queue.peek(2).await, Ok(Some((messages[2], 2))));
+            assert_eq!(queue.peek(1).await, Ok(Some((messages[1], 1))));
+            // The oldest is read again after `buf` held another record.
+            assert_eq!(queue.oldest().await, Ok(Some((messages[0], 0))));
+            assert_eq!(queue.peek(0).await, Ok(Some((messages[0], 0))));
+            assert_eq!(queue.peek(3).await, Ok(None));
+            assert_eq!(OutageQueue::len(&queue), 3);
+            assert_eq!(queue.remove_oldest().await, Ok(true));
+            assert_eq!(queue.peek(1).await, Ok(Some((messages[2], 2))));
+            assert_eq!(queue.oldest().await, Ok(Some((messages[1], 1))));
+        });
+    }
+
+    #[test]
     fn messages_survive_a_reopen_in_order() {
         let mut flash = flash();
         {

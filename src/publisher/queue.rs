@@ -402,6 +402,23 @@ mod tests {
     }
 
     #[test]
+    fn peek_reads_the_ith_message_without_removing_any() {
+        let mut queue = MessageQueue::<4, 64>::new();
+        for (hold, payload) in [b"1", b"2", b"3"].into_iter().enumerate() {
+            queue.push_held(&msg(payload), hold as u32).unwrap();
+        }
+        // Wrap the storage, so that peeking crosses the slide of `push_held`.
+        assert!(queue.pop_front());
+        queue.push_held(&msg(b"4"), 3).unwrap();
+        embassy_futures::block_on(async {
+            assert_eq!(queue.peek(0).await, Ok(Some((msg(b"2"), 1))));
+            assert_eq!(queue.peek(2).await, Ok(Some((msg(b"4"), 3))));
+            assert_eq!(queue.peek(3).await, Ok(None));
+        });
+        assert_eq!(payloads(&queue), [b"2", b"3", b"4"]);
+    }
+
+    #[test]
     fn pop_front_removes_the_oldest_without_counting_a_drop() {
         let mut queue = MessageQueue::<4, 64>::new();
         for p in [b"1", b"2", b"3"] {
