@@ -79,7 +79,11 @@ fn boot(
     let stored = queue.len();
     let stack = Stack::default();
     let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
-    let options = MqttOptions::new("flash-node").with_timeout_ms(2_000);
+    // One message in flight: the power cut then catches exactly one delivered message whose
+    // removal did not reach the flash (a QoS 1 window would repeat up to W of them).
+    let options = MqttOptions::new("flash-node")
+        .with_timeout_ms(2_000)
+        .with_window(1);
     let mqtt = Mqtt311::new(
         &stack,
         Broker::new("127.0.0.1", port),

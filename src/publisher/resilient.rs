@@ -171,7 +171,11 @@ pub(crate) enum Failure<TE> {
 /// **Delivery guarantee.** A message leaves the queue only when [`Transport::publish`]
 /// returned `Ok`. At QoS 1 that means the broker acknowledged it, so every QoS 1 message is
 /// delivered **at least once**: one whose acknowledgement was lost with the connection is
-/// sent again after the reconnect, and the subscriber may see it twice. At QoS 0 (ThingSpeak)
+/// sent again after the reconnect, and the subscriber may see it twice. A backlog of QoS 1
+/// messages goes out with up to W in flight ([`with_window`](Self::with_window),
+/// [`Transport::window`]): a message leaves the queue only when its own acknowledgement came
+/// and every older one's had, so the guarantee and the order hold, and after a lost
+/// connection up to W messages may be seen twice. At QoS 0 (ThingSpeak)
 /// `Ok` means written to the network: messages produced while the broker is known to be away
 /// are kept and replayed, but one written just before an unnoticed drop can be lost.
 /// Messages are delivered in the order they were produced. When the queue is full the oldest
