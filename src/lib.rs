@@ -112,6 +112,10 @@ pub mod fuzzing {
     /// MQTT 3.1.1 framing: the length of the packet at the start of the bytes received,
     /// `Ok(None)` while incomplete, `Err(MqttError::Protocol)` for a malformed length.
     pub use crate::transport::frame_len;
+    /// The chain check's certificate reading: basic constraints, and a signature checked
+    /// with the certificate's own key (feature `tls`; RSA keys with `tls-rsa`).
+    #[cfg(feature = "tls")]
+    pub use crate::transport::{x509_is_ca, x509_verify_self_signed};
 }
 
 /// The README's code blocks are compiled and run as doctests.

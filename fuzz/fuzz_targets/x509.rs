@@ -5,11 +5,14 @@
 //! its common name only without alternative names; embedded-tls is told the first of them;
 //! bytes after the certificate change nothing.
 //!
+//! The same bytes go to the chain check's reader (signature check with the certificate's own
+//! key: P-256 and RSA key parsing) and its basic-constraints reading.
+//!
 //! Input: one byte `n`, then `n` bytes of host name (clipped), then the DER.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sensorpub::fuzzing::X509Certificate;
+use sensorpub::fuzzing::{X509Certificate, x509_is_ca, x509_verify_self_signed};
 
 /// 9999-12-31T23:59:59Z: the largest time X.509's encodings (four-digit years) can hold.
 const LAST_SECOND: u64 = 253_402_300_799;
@@ -20,6 +23,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let (host, der) = rest.split_at(usize::from(n).min(rest.len()));
     let host = String::from_utf8_lossy(host);
+    // The chain check's reading (signed part, signature, key: P-256 points and, with
+    // `tls-rsa`, RSA moduli and exponents) and its basic-constraints reading: an answer, no
+    // panic, whatever the bytes; a CA certificate carries the extension's OID (2.5.29.19).
+    let _ = x509_verify_self_signed(der);
+    if x509_is_ca(der) {
+        assert!(
+            der.windows(5).any(|w| w == [0x06, 0x03, 0x55, 0x1d, 0x13]),
+            "taken as a CA without basic constraints"
+        );
+    }
     let Some(certificate) = X509Certificate::parse(der) else {
         return;
     };

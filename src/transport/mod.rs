@@ -43,12 +43,12 @@ pub use options::{Credentials, MqttOptions};
 pub use thingspeak::{THINGSPEAK_HOST, ThingSpeak};
 #[cfg(feature = "tls")]
 pub use tls::Tls as TlsLayer;
-#[cfg(all(fuzzing, feature = "tls"))]
-pub use tls::X509Certificate;
 #[cfg(feature = "tls")]
 pub use tls::{
     MQTT_TLS_PORT, MaxFragment, PemError, TlsBuffers, TlsError, TlsOptions, WallClock, pem_to_der,
 };
+#[cfg(all(fuzzing, feature = "tls"))]
+pub use tls::{X509Certificate, x509_is_ca, x509_verify_self_signed};
 
 use crate::message::Message;
 

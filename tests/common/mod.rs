@@ -56,8 +56,31 @@ pub enum Version {
     V5,
 }
 
-/// A port on 127.0.0.1 that nothing listens on right now.
+/// A port on 127.0.0.1 that nothing listens on right now, for a listener to bind next.
+///
+/// Taken below the range the OS hands out for port 0: a port from that range is free again
+/// once the check's socket closes, and a listener bound to port 0 elsewhere in the tests (a
+/// TLS front, a raw listener) could take it before the broker binds it (seen: a TLS front
+/// forwarding to itself). A counter (and the process id, for test binaries running side by
+/// side) keeps the ports of one run apart.
 pub fn free_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    const FIRST: usize = 10_000;
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<usize>().ok())
+        .unwrap_or(32_768);
+    if ephemeral > FIRST + 1_000 {
+        let span = ephemeral - FIRST;
+        let start = std::process::id() as usize * 997;
+        for _ in 0..span {
+            let port = FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+            let port = u16::try_from(port).expect("a port number");
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address").port()
 }

@@ -39,7 +39,10 @@ mod x509;
 
 pub use pem::{PemError, pem_to_der};
 #[cfg(fuzzing)]
-pub use x509::fuzzing::Certificate as X509Certificate;
+pub use x509::fuzzing::{
+    Certificate as X509Certificate, is_ca as x509_is_ca,
+    verify_self_signed as x509_verify_self_signed,
+};
 
 use chain::LeafKey;
 use core::cell::Cell;

@@ -194,6 +194,19 @@ pub mod fuzzing {
             self.0.any_dns_name()
         }
     }
+
+    /// Whether the chain check takes `der` as a CA's certificate (basic constraints).
+    pub fn is_ca(der: &[u8]) -> bool {
+        super::is_ca(der)
+    }
+
+    /// The chain check's reading of `der` (signed part, signature, subject key) and its
+    /// signature check with the certificate's own key (as for a self-signed CA): `None` if
+    /// it is not read as a certificate.
+    pub fn verify_self_signed(der: &[u8]) -> Option<Result<(), crate::transport::TlsError>> {
+        let signed = super::Signed::parse(der)?;
+        Some(super::super::chain::verify_signed(&signed.key, &signed))
+    }
 }
 
 const BIT_STRING: u8 = 0x03;
