@@ -77,7 +77,10 @@ async fn send(port: u16, topic: &str, payload: &[u8], qos: QoS, retain: bool) {
             Ok(()) => sender.publish(&message).await,
             Err(e) => Err(e),
         };
-        sender.disconnect().await;
+        // Closed without DISCONNECT: rumqttd 0.20 disconnects a client that sends DISCONNECT
+        // twice (the packet, then the socket's close), and the device connecting next could
+        // get the freed connection id and be dropped by the second (tests/common::subscribe).
+        drop(sender);
         match sent {
             Ok(()) => return,
             Err(e) => last = Some(e),
