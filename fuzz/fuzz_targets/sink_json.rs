@@ -150,18 +150,46 @@ fuzz_target!(|input: Input| {
     }
 });
 
-/// The text of the number after `"key":` in `payload`, exactly as written, for a key JSON
-/// does not escape (`None` for others: their escaped form is the encoder's choice).
+/// The text of the number of member `key` in the flat JSON object `payload`, exactly as
+/// written, for a key JSON does not escape (`None` for others: their escaped form is the
+/// encoder's choice). The object is walked member by member, strings with their escapes, so a
+/// key is matched only where a member starts: a device name can hold the same characters
+/// (`{"device":":",":":0.00}` holds `":":` twice).
 fn payload_number(payload: &str, key: &str) -> Option<String> {
     if key.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
         return None;
     }
-    let pattern = format!("\"{key}\":");
-    let start = payload.find(&pattern)? + pattern.len();
-    Some(
-        payload[start..]
-            .chars()
-            .take_while(|c| !matches!(c, ',' | '}'))
-            .collect(),
-    )
+    let bytes = payload.as_bytes();
+    let mut at = 1; // after '{'
+    while at < bytes.len() && bytes[at] == b'"' {
+        let (name, after) = json_string(bytes, at)?;
+        let start = after + 1; // after ':'
+        let end = if bytes.get(start) == Some(&b'"') {
+            json_string(bytes, start)?.1
+        } else {
+            start
+                + bytes[start..]
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}'))?
+        };
+        if name == key.as_bytes() && bytes[start] != b'"' {
+            return Some(payload[start..end].to_owned());
+        }
+        at = end + 1; // after ',' (or '}': the loop ends)
+    }
+    None
+}
+
+/// The raw content of the JSON string starting at `bytes[start]` (a quote), and the index
+/// after its closing quote.
+fn json_string(bytes: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    let mut at = start + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return Some((&bytes[start + 1..at], at + 1)),
+            _ => at += 1,
+        }
+    }
+    None
 }
