@@ -82,34 +82,14 @@ impl LeafKey {
                 p256_verify(key, message, signature)
             }
             #[cfg(feature = "tls-rsa")]
-            (Self::Rsa { modulus, exponent }, SignatureScheme::RsaPssRsaeSha256) => {
-                rsa_check::verify_pss(
-                    rsa_check::Hash::Sha256,
-                    modulus,
-                    *exponent,
-                    message,
-                    signature,
-                )
-            }
-            #[cfg(feature = "tls-rsa")]
-            (Self::Rsa { modulus, exponent }, SignatureScheme::RsaPssRsaeSha384) => {
-                rsa_check::verify_pss(
-                    rsa_check::Hash::Sha384,
-                    modulus,
-                    *exponent,
-                    message,
-                    signature,
-                )
-            }
-            #[cfg(feature = "tls-rsa")]
-            (Self::Rsa { modulus, exponent }, SignatureScheme::RsaPssRsaeSha512) => {
-                rsa_check::verify_pss(
-                    rsa_check::Hash::Sha512,
-                    modulus,
-                    *exponent,
-                    message,
-                    signature,
-                )
+            (Self::Rsa { modulus, exponent }, scheme) => {
+                let hash = match scheme {
+                    SignatureScheme::RsaPssRsaeSha256 => rsa_check::Hash::Sha256,
+                    SignatureScheme::RsaPssRsaeSha384 => rsa_check::Hash::Sha384,
+                    SignatureScheme::RsaPssRsaeSha512 => rsa_check::Hash::Sha512,
+                    _ => return Err(TlsError::UnsupportedAlgorithm),
+                };
+                rsa_check::verify_pss(hash, modulus, *exponent, message, signature)
             }
             _ => Err(TlsError::UnsupportedAlgorithm),
         }
