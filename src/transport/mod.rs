@@ -17,6 +17,7 @@
 mod connect;
 mod error;
 mod inbox;
+mod link;
 mod memory;
 mod mqtt311;
 #[cfg(feature = "tls")]

@@ -14,55 +14,17 @@
 use super::connect::{Broker, ConnectError, open};
 use super::error::MqttError;
 use super::inbox::{Inbox, InboxSlot};
+use super::link::{Caller, Link, MessageBuffer, Request, copied};
 use super::mqtt311::Mqtt311;
 use super::options::MqttOptions;
 use super::tls::{Flags, Tls, TlsBuffers, TlsError, TlsOptions};
 use crate::message::{Message, QoS};
-use crate::topic::validate_topic_name;
 use crate::transport::Transport;
 use core::cell::{Cell, RefCell};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
-use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::signal::Signal;
 use embassy_time::{Duration, with_timeout};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
-
-/// What the handle asks of the runner; a publish's topic and payload wait in the message
-/// buffer.
-#[derive(Debug, Clone, Copy)]
-enum Request {
-    Connect,
-    Publish {
-        topic_len: usize,
-        payload_len: usize,
-        qos: QoS,
-        retain: bool,
-    },
-    Poll,
-    Disconnect,
-}
-
-/// The requests and answers between a handle and its runner, and whether the runner holds a
-/// live connection.
-struct Link {
-    requests: Signal<NoopRawMutex, Request>,
-    answers: Signal<NoopRawMutex, Result<(), MqttError>>,
-    connected: Cell<bool>,
-    /// The index of the broker in use (or last tried) in the list *broker, fallbacks…*.
-    broker: Cell<usize>,
-}
-
-impl Link {
-    const fn new() -> Self {
-        Self {
-            requests: Signal::new(),
-            answers: Signal::new(),
-            connected: Cell::new(false),
-            broker: Cell::new(0),
-        }
-    }
-}
 
 /// Every buffer of one MQTT 3.1.1 connection over TLS besides the TLS record buffers,
 /// caller-owned so its size is visible: `TX` and `RX` as for [`Mqtt311`] (the CONNECT and the
@@ -150,10 +112,7 @@ impl<const TX: usize, const RX: usize, const MESSAGE: usize> core::fmt::Debug
 pub struct Mqtt311Tls<'b> {
     broker: Broker<'b>,
     fallbacks: &'b [Broker<'b>],
-    link: &'b Link,
-    message: &'b RefCell<[u8]>,
-    /// A request was posted whose answer nobody took: the caller's future was dropped.
-    unanswered: bool,
+    caller: Caller<'b>,
 }
 
 impl<'b> Mqtt311Tls<'b> {
@@ -186,7 +145,7 @@ impl<'b> Mqtt311Tls<'b> {
         // Left over from a handle and runner these buffers served before.
         *link = Link::new();
         let link: &'b Link = link;
-        let message: &'b RefCell<[u8]> = message;
+        let message: &'b MessageBuffer = message;
         let runner = Mqtt311TlsRunner {
             net,
             broker,
@@ -201,9 +160,7 @@ impl<'b> Mqtt311Tls<'b> {
         let handle = Self {
             broker,
             fallbacks: options.fallbacks(),
-            link,
-            message,
-            unanswered: false,
+            caller: Caller::new(link, message),
         };
         (handle, runner)
     }
@@ -212,32 +169,13 @@ impl<'b> Mqtt311Tls<'b> {
     /// [fallbacks](MqttOptions::with_fallbacks), after a failure (round robin, as
     /// [`Mqtt311`]).
     pub fn broker(&self) -> Broker<'b> {
-        super::options::broker_at(self.broker, self.fallbacks, self.link.broker.get())
+        super::options::broker_at(self.broker, self.fallbacks, self.caller.link.broker.get())
     }
 
     /// Sends DISCONNECT (so the broker drops the will) and closes the connection. The next
     /// connect goes to the same broker.
     pub async fn disconnect(&mut self) {
-        let _ = self.call(Request::Disconnect).await;
-    }
-
-    /// Posts `request` and waits for the runner's answer.
-    async fn call(&mut self, request: Request) -> Result<(), MqttError> {
-        self.settle().await;
-        self.unanswered = true;
-        self.link.requests.signal(request);
-        let answer = self.link.answers.wait().await;
-        self.unanswered = false;
-        answer
-    }
-
-    /// Lets a request whose caller gave up finish first, so requests never overlap and an
-    /// old answer is never taken for a new one.
-    async fn settle(&mut self) {
-        if self.unanswered {
-            let _ = self.link.answers.wait().await;
-            self.unanswered = false;
-        }
+        let _ = self.caller.call(Request::Disconnect).await;
     }
 }
 
@@ -247,56 +185,34 @@ impl Transport for Mqtt311Tls<'_> {
     /// As [`Mqtt311`]'s `publish`: at QoS 1 returns once the PUBACK arrived.
     /// [`MqttError::InvalidTopic`] (nothing sent) for a topic that is not a valid topic name.
     async fn publish(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
-        validate_topic_name(message.topic)?;
-        self.settle().await;
-        {
-            // Free: the runner holds it only while it serves a publish, and it answered.
-            let mut buffer = self
-                .message
-                .try_borrow_mut()
-                .map_err(|_| MqttError::NotConnected)?;
-            let (topic, payload) = (message.topic.as_bytes(), message.payload);
-            let slot = buffer
-                .get_mut(..topic.len() + payload.len())
-                .ok_or(MqttError::TooLarge)?;
-            let (topic_slot, payload_slot) = slot.split_at_mut(topic.len());
-            topic_slot.copy_from_slice(topic);
-            payload_slot.copy_from_slice(payload);
-        }
-        self.call(Request::Publish {
-            topic_len: message.topic.len(),
-            payload_len: message.payload.len(),
-            qos: message.qos,
-            retain: message.retain,
-        })
-        .await
+        self.caller.publish(message).await
     }
 
     /// Opens TCP, then TLS (verified), then does the CONNECT/CONNACK handshake, each within
     /// the timeout, and publishes the birth message. Does nothing when already connected.
     async fn connect(&mut self) -> Result<(), MqttError> {
-        self.call(Request::Connect).await
+        self.caller.call(Request::Connect).await
     }
 
     fn is_connected(&self) -> bool {
-        self.link.connected.get()
+        self.caller.link.connected.get()
     }
 
     fn broker_index(&self) -> usize {
-        self.link.broker.get()
+        self.caller.link.broker.get()
     }
 
     /// As [`Mqtt311`]'s `poll`: handles what the broker sent, and pings when half the
     /// keep-alive passed.
     async fn poll(&mut self) -> Result<(), MqttError> {
-        self.call(Request::Poll).await
+        self.caller.call(Request::Poll).await
     }
 }
 
 impl core::fmt::Debug for Mqtt311Tls<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mqtt311Tls")
-            .field("connected", &self.link.connected.get())
+            .field("connected", &self.caller.link.connected.get())
             .finish_non_exhaustive()
     }
 }
@@ -312,7 +228,7 @@ pub struct Mqtt311TlsRunner<'b, N> {
     tx: &'b mut [u8],
     rx: &'b mut [u8],
     link: &'b Link,
-    message: &'b RefCell<[u8]>,
+    message: &'b MessageBuffer,
     /// Where received messages go.
     inbox: Option<&'b InboxSlot>,
 }
@@ -432,20 +348,14 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
 #[allow(clippy::await_holding_refcell_ref)]
 async fn publish_copied<N: TcpConnect + Dns>(
     mqtt: &mut Mqtt311<'_, N>,
-    message: &RefCell<[u8]>,
+    message: &MessageBuffer,
     topic_len: usize,
     payload_len: usize,
     qos: QoS,
     retain: bool,
 ) -> Result<(), MqttError> {
     let buffer = message.try_borrow().map_err(|_| MqttError::TooLarge)?;
-    let bytes = topic_len
-        .checked_add(payload_len)
-        .and_then(|len| buffer.get(..len))
-        .ok_or(MqttError::TooLarge)?;
-    let (topic, payload) = bytes.split_at(topic_len);
-    // The handle copied a &str there.
-    let topic = core::str::from_utf8(topic).map_err(|_| MqttError::Protocol)?;
+    let (topic, payload) = copied(&buffer, topic_len, payload_len).ok_or(MqttError::TooLarge)?;
     let message = Message::new(topic, payload)
         .with_qos(qos)
         .with_retain(retain);

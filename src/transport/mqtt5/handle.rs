@@ -5,7 +5,7 @@
 use super::runner::{Mqtt5Runner, Settings};
 use super::{Link, MessageBuffer, Mqtt5Buffers, Request};
 use crate::message::Message;
-use crate::topic::validate_topic_name;
+use crate::transport::link::Caller;
 use crate::transport::options::broker_at;
 use crate::transport::{Broker, MqttConfigError, MqttError, MqttOptions, Transport};
 use embedded_nal_async::{Dns, TcpConnect};
@@ -62,13 +62,10 @@ use embedded_nal_async::{Dns, TcpConnect};
 /// that the broker received the message: one that closes the connection (or whose network
 /// goes away) after the write loses it unseen. Use QoS 1 where that matters.
 pub struct Mqtt5<'b> {
-    link: &'b Link,
+    caller: Caller<'b>,
     /// The broker it was built with, and the options' fallbacks.
     broker: Broker<'b>,
     fallbacks: &'b [Broker<'b>],
-    message: &'b MessageBuffer,
-    /// A request was posted whose answer nobody took: the caller's future was dropped.
-    unanswered: bool,
 }
 
 impl<'b> Mqtt5<'b> {
@@ -105,11 +102,9 @@ impl<'b> Mqtt5<'b> {
         };
         let runner = Mqtt5Runner::new(settings, rx, tx)?;
         let handle = Self {
-            link,
+            caller: Caller::new(link, message),
             broker,
             fallbacks: options.fallbacks(),
-            message,
-            unanswered: false,
         };
         Ok((handle, runner))
     }
@@ -173,32 +168,13 @@ impl<'b> Mqtt5<'b> {
     /// the one it was built with, or one of the options'
     /// [fallbacks](MqttOptions::with_fallbacks) after a failure.
     pub fn broker(&self) -> Broker<'b> {
-        broker_at(self.broker, self.fallbacks, self.link.broker.get())
+        broker_at(self.broker, self.fallbacks, self.caller.link.broker.get())
     }
 
     /// Sends DISCONNECT (so the broker drops the will) and closes the connection. The next
     /// connect goes to the same broker.
     pub async fn disconnect(&mut self) {
-        let _ = self.call(Request::Disconnect).await;
-    }
-
-    /// Posts `request` and waits for the runner's answer.
-    async fn call(&mut self, request: Request) -> Result<(), MqttError> {
-        self.settle().await;
-        self.unanswered = true;
-        self.link.requests.signal(request);
-        let answer = self.link.answers.wait().await;
-        self.unanswered = false;
-        answer
-    }
-
-    /// Lets a request whose caller gave up finish first, so requests never overlap and an
-    /// old answer is never taken for a new one.
-    async fn settle(&mut self) {
-        if self.unanswered {
-            let _ = self.link.answers.wait().await;
-            self.unanswered = false;
-        }
+        let _ = self.caller.call(Request::Disconnect).await;
     }
 }
 
@@ -211,29 +187,7 @@ impl Transport for Mqtt5<'_> {
     /// [`Mqtt5`]. [`MqttError::InvalidTopic`] (nothing sent) for a topic that is empty, holds
     /// `#`, `+` or NUL, or is longer than 65,535 bytes.
     async fn publish(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
-        validate_topic_name(message.topic)?;
-        self.settle().await;
-        {
-            // Free: the runner holds it only while it serves a publish, and it answered.
-            let mut buffer = self
-                .message
-                .try_borrow_mut()
-                .map_err(|_| MqttError::NotConnected)?;
-            let (topic, payload) = (message.topic.as_bytes(), message.payload);
-            let slot = buffer
-                .get_mut(..topic.len() + payload.len())
-                .ok_or(MqttError::TooLarge)?;
-            let (topic_slot, payload_slot) = slot.split_at_mut(topic.len());
-            topic_slot.copy_from_slice(topic);
-            payload_slot.copy_from_slice(payload);
-        }
-        self.call(Request::Publish {
-            topic_len: message.topic.len(),
-            payload_len: message.payload.len(),
-            qos: message.qos,
-            retain: message.retain,
-        })
-        .await
+        self.caller.publish(message).await
     }
 
     /// Opens the TCP connection and does the CONNECT/CONNACK handshake within the timeout,
@@ -244,15 +198,15 @@ impl Transport for Mqtt5<'_> {
     /// connect or a lost connection it goes to the next broker of the list
     /// ([`MqttOptions::with_fallbacks`]).
     async fn connect(&mut self) -> Result<(), MqttError> {
-        self.call(Request::Connect).await
+        self.caller.call(Request::Connect).await
     }
 
     fn is_connected(&self) -> bool {
-        self.link.connected.get()
+        self.caller.link.connected.get()
     }
 
     fn broker_index(&self) -> usize {
-        self.link.broker.get()
+        self.caller.link.broker.get()
     }
 
     /// Handles what the broker sent meanwhile, without waiting for more. The runner keeps an
@@ -260,7 +214,7 @@ impl Transport for Mqtt5<'_> {
     /// the error that ended it (once) if it ended while idle, e.g. [`MqttError::Timeout`]
     /// for a keep-alive ping the broker did not answer.
     async fn poll(&mut self) -> Result<(), MqttError> {
-        self.call(Request::Poll).await
+        self.caller.call(Request::Poll).await
     }
 }
 
@@ -268,7 +222,7 @@ impl core::fmt::Debug for Mqtt5<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mqtt5")
             .field("broker", &self.broker())
-            .field("connected", &self.link.connected.get())
+            .field("connected", &self.caller.link.connected.get())
             .finish_non_exhaustive()
     }
 }

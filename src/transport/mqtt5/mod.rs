@@ -32,53 +32,8 @@ mod traffic;
 pub use handle::Mqtt5;
 pub use runner::{Mqtt5Runner, Plaintext};
 
-use crate::message::QoS;
-use crate::transport::MqttError;
-use core::cell::{Cell, RefCell};
-use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::signal::Signal;
-
-/// What the handle asks of the runner. A publish's topic and payload wait in the message
-/// buffer.
-#[derive(Debug, Clone, Copy)]
-enum Request {
-    Connect,
-    Publish {
-        topic_len: usize,
-        payload_len: usize,
-        qos: QoS,
-        retain: bool,
-    },
-    Poll,
-    Disconnect,
-}
-
-/// The requests and answers between a handle and its runner, whether the runner holds a
-/// live connection, and to which broker of the list.
-struct Link {
-    requests: Signal<NoopRawMutex, Request>,
-    answers: Signal<NoopRawMutex, Result<(), MqttError>>,
-    connected: Cell<bool>,
-    /// Index of the broker of the connection, or of the last attempt (primary: 0).
-    broker: Cell<usize>,
-}
-
-impl Link {
-    const fn new() -> Self {
-        Self {
-            requests: Signal::new(),
-            answers: Signal::new(),
-            connected: Cell::new(false),
-            broker: Cell::new(0),
-        }
-    }
-}
-
-/// The message buffer, whatever its length. Never contended: the handle writes it only when
-/// the runner has answered, the runner reads it only while it serves that publish. (An
-/// embassy-sync `Mutex` here cost 400 bytes of flash and 62 instructions a publish on a
-/// Cortex-M4 for waiting that never happens.)
-type MessageBuffer = RefCell<[u8]>;
+use crate::transport::link::{Link, MessageBuffer, Request};
+use core::cell::RefCell;
 
 /// Every buffer of one MQTT 5 connection, caller-owned so its size is visible (put it in a
 /// `static` or a `StaticCell` in firmware):

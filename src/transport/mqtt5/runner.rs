@@ -11,6 +11,7 @@ use super::{Link, MessageBuffer, Request};
 use crate::message::{Message, QoS};
 use crate::transport::connect::open;
 use crate::transport::inbox::{Inbox, InboxSlot, Subscription};
+use crate::transport::link::copied;
 #[cfg(feature = "tls")]
 use crate::transport::tls::{Flags, Tls, TlsError};
 use crate::transport::{Broker, ConnectError, MqttConfigError, MqttError, MqttOptions};
@@ -498,14 +499,6 @@ fn config<'s>(
         config = config.will(minimq_will).map_err(config_error)?;
     }
     Ok(config)
-}
-
-/// The topic and payload the handle copied into the message buffer.
-fn copied(buffer: &[u8], topic_len: usize, payload_len: usize) -> Option<(&str, &[u8])> {
-    let bytes = buffer.get(..topic_len.checked_add(payload_len)?)?;
-    let (topic, payload) = bytes.split_at(topic_len);
-    // The handle copied a &str there.
-    Some((core::str::from_utf8(topic).ok()?, payload))
 }
 
 /// A failed SUBSCRIBE: a refusal as [`MqttError::SubscribeRejected`], others as usual.
