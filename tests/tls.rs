@@ -123,11 +123,7 @@ fn delivered_over_mqtt5(qos: QoS) {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], false)),
         broker.port(Version::V5),
     );
     let ca = pki.ca_der();
@@ -160,11 +156,7 @@ fn records_split_across_segments_are_delivered() {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], false)),
         broker.port(Version::V5),
     );
     let relay = dribbling_relay(front.port);
@@ -206,6 +198,15 @@ fn certificate_for_an_ip_address_verifies_by_ip() {
     assert_eq!(subscriber.payloads(1), vec![b"0".to_vec()]);
 }
 
+/// A TLS 1.3 server presenting `certificate` (and its key), no client certificates asked.
+fn server_setup(certificate: (Vec<u8>, Vec<u8>)) -> ServerSetup {
+    ServerSetup {
+        certificate,
+        tls12_only: false,
+        client_ca: None,
+    }
+}
+
 /// Connects with `tls` to a server set up with `setup` as `host`, over MQTT 5 and then MQTT
 /// 3.1.1, expects `expected` from each, and checks that nothing reached the broker.
 fn refused(setup: ServerSetup, host: &str, tls: TlsOptions<'_>, expected: TlsError) {
@@ -232,11 +233,7 @@ fn wrong_ca_is_an_untrusted_certificate() {
     let (pki, other) = (Pki::new(), Pki::new());
     let ca = other.ca_der();
     refused(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], false)),
         "localhost",
         TlsOptions::verified(&ca),
         TlsError::UntrustedCertificate,
@@ -246,24 +243,10 @@ fn wrong_ca_is_an_untrusted_certificate() {
 #[test]
 fn a_chain_through_an_intermediate_ca_delivers() {
     let pki = Pki::new();
-    let ca = pki.ca_der();
-    let front_setup = ServerSetup {
-        certificate: pki.issue_via_intermediate(&["localhost"], true),
-        tls12_only: false,
-        client_ca: None,
-    };
-    let broker = TestBroker::start();
-    let mut subscriber = broker.subscribe("sensorpub/tls/#");
-    let front = TlsFront::start(front_setup, broker.port(Version::V5));
-    publish_mqtt5(
-        "localhost",
-        front.port,
-        TlsOptions::verified(&ca),
-        QoS::AtLeastOnce,
-        1,
-    )
-    .expect("delivered through the intermediate CA");
-    assert_eq!(subscriber.payloads(1), vec![b"0".to_vec()]);
+    delivered_with(
+        pki.issue_via_intermediate(&["localhost"], true),
+        &pki.ca_der(),
+    );
 }
 
 /// A certificate the CA issued to someone else (not a CA) signs one for the broker's name:
@@ -273,11 +256,7 @@ fn a_certificate_signed_by_a_non_ca_certificate_is_untrusted() {
     let pki = Pki::new();
     let ca = pki.ca_der();
     refused(
-        ServerSetup {
-            certificate: pki.issue_via_intermediate(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue_via_intermediate(&["localhost"], false)),
         "localhost",
         TlsOptions::verified(&ca),
         TlsError::UntrustedCertificate,
@@ -289,11 +268,7 @@ fn wrong_host_name_is_a_name_mismatch() {
     let pki = Pki::new();
     let ca = pki.ca_der();
     refused(
-        ServerSetup {
-            certificate: pki.issue(&["broker.example.org"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["broker.example.org"], false)),
         "localhost",
         TlsOptions::verified(&ca),
         TlsError::NameMismatch,
@@ -305,11 +280,7 @@ fn ip_address_not_in_the_certificate_is_a_name_mismatch() {
     let pki = Pki::new();
     let ca = pki.ca_der();
     refused(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], false)),
         "127.0.0.1",
         TlsOptions::verified(&ca),
         TlsError::NameMismatch,
@@ -321,11 +292,7 @@ fn expired_certificate_with_a_clock_is_refused() {
     let pki = Pki::new();
     let ca = pki.ca_der();
     refused(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], true),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], true)),
         "localhost",
         TlsOptions::verified(&ca).with_clock(now),
         TlsError::CertificateExpired,
@@ -338,11 +305,7 @@ fn expired_certificate_without_a_clock_is_accepted_as_documented() {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], true),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], true)),
         broker.port(Version::V5),
     );
     let ca = pki.ca_der();
@@ -416,11 +379,7 @@ fn danger_unverified_connects_to_any_certificate() {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["broker.example.org"], true),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["broker.example.org"], true)),
         broker.port(Version::V5),
     );
     publish_mqtt5(
@@ -483,11 +442,7 @@ fn delivered_over_mqtt311(qos: QoS) {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], false)),
         broker.port(Version::V311),
     );
     let ca = pki.ca_der();
@@ -520,11 +475,7 @@ fn mqtt311_records_split_across_segments_are_delivered() {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], false)),
         broker.port(Version::V311),
     );
     let relay = dribbling_relay(front.port);
@@ -546,11 +497,7 @@ fn wrong_ca_over_mqtt311_is_refused_and_nothing_published() {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let (pki, other) = (Pki::new(), Pki::new());
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], false)),
         broker.port(Version::V311),
     );
     let ca = other.ca_der();
@@ -574,11 +521,7 @@ fn mqtt311_reconnects_over_a_new_tls_connection() {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], false)),
         broker.port(Version::V311),
     );
     let ca = pki.ca_der();
@@ -638,11 +581,7 @@ fn mqtt311_over_tls_receives_on_its_subscriptions() {
     let broker = TestBroker::start();
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["localhost"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["localhost"], false)),
         broker.port(Version::V311),
     );
     let ca = pki.ca_der();
@@ -716,11 +655,7 @@ fn failover_over_tls_verifies_the_fallback_by_its_own_name() {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["127.0.0.1", "broker.example.org"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["127.0.0.1", "broker.example.org"], false)),
         broker.port(Version::V5),
     );
     let ca = pki.ca_der();
@@ -766,11 +701,7 @@ fn mqtt311_failover_over_tls_verifies_the_fallback_by_its_own_name() {
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
     let pki = Pki::new();
     let front = TlsFront::start(
-        ServerSetup {
-            certificate: pki.issue(&["127.0.0.1", "broker.example.org"], false),
-            tls12_only: false,
-            client_ca: None,
-        },
+        server_setup(pki.issue(&["127.0.0.1", "broker.example.org"], false)),
         broker.port(Version::V311),
     );
     let ca = pki.ca_der();
@@ -820,19 +751,11 @@ fn rsa_server(name: &str) -> (Vec<u8>, Vec<u8>) {
     (read(format!("{name}.der")), read(format!("{name}.key.der")))
 }
 
-fn rsa_setup(certificate: (Vec<u8>, Vec<u8>)) -> ServerSetup {
-    ServerSetup {
-        certificate,
-        tls12_only: false,
-        client_ca: None,
-    }
-}
-
 /// Publishes 3 messages at QoS 1 through a server presenting `certificate`, trusting `ca`.
 fn delivered_with(certificate: (Vec<u8>, Vec<u8>), ca: &[u8]) {
     let broker = TestBroker::start();
     let mut subscriber = broker.subscribe("sensorpub/tls/#");
-    let front = TlsFront::start(rsa_setup(certificate), broker.port(Version::V5));
+    let front = TlsFront::start(server_setup(certificate), broker.port(Version::V5));
     let tls = TlsOptions::verified(ca).with_clock(now);
     publish_mqtt5("localhost", front.port, tls, QoS::AtLeastOnce, 3).expect("delivered");
     let received = subscriber.take(3);
@@ -859,7 +782,7 @@ fn rsa_ca_signing_an_ecdsa_server_key_delivers() {
 #[test]
 fn wrong_rsa_ca_is_an_untrusted_certificate() {
     refused(
-        rsa_setup(rsa_server("server")),
+        server_setup(rsa_server("server")),
         "localhost",
         TlsOptions::verified(OTHER_RSA_CA),
         TlsError::UntrustedCertificate,
@@ -873,7 +796,7 @@ fn corrupted_rsa_certificate_signature_is_refused() {
     let last = certificate.len() - 1;
     certificate[last] ^= 0x01;
     refused(
-        rsa_setup((certificate, key)),
+        server_setup((certificate, key)),
         "localhost",
         TlsOptions::verified(RSA_CA),
         TlsError::UntrustedCertificate,
