@@ -74,7 +74,10 @@ fn parse_client(spec: &str) -> Result<Client, String> {
     let (kind, window) = match base.split_once(':') {
         Some((kind, w)) => (
             kind,
-            Some(w.parse::<usize>().map_err(|_| format!("bad window in {spec}"))?),
+            Some(
+                w.parse::<usize>()
+                    .map_err(|_| format!("bad window in {spec}"))?,
+            ),
         ),
         None => (base, None),
     };
@@ -169,14 +172,22 @@ fn main() -> ExitCode {
         broker
     };
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); args.clients.len()];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); args.clients.len()];
     for round in 0..args.rounds {
         for (i, client) in args.clients.iter().enumerate() {
             let id = format!("loopback-{}-{round}", client.name.replace([':', '+'], "-"));
+            let cpu_before = cpu_ns();
             match run_one(client, &id, target, args.count) {
                 Ok(elapsed) => {
                     let ms = elapsed.as_secs_f64() * 1e3;
-                    eprintln!("round {round} {:<14} {ms:>9.1} ms", client.name);
+                    // The whole run's CPU (connect and disconnect too), this process only.
+                    let cpu_ms = cpu_ns().saturating_sub(cpu_before) as f64 / 1e6;
+                    eprintln!(
+                        "round {round} {:<14} {ms:>9.1} ms, client CPU {cpu_ms:>7.1} ms",
+                        client.name
+                    );
                     times[i].push(ms);
+                    cpu[i].push(cpu_ms);
                 }
                 Err(e) => {
                     eprintln!("error: {} (round {round}): {e}", client.name);
@@ -185,7 +196,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    print_table(&args, &mut times);
+    print_table(&args, &mut times, &mut cpu);
     ExitCode::SUCCESS
 }
 
@@ -199,8 +210,22 @@ fn median(samples: &mut [f64]) -> f64 {
     }
 }
 
-fn print_table(args: &Args, times: &mut [Vec<f64>]) {
+/// CPU time this process has used so far (all its threads, including the relay's), in ns,
+/// from the scheduler's per-thread accounting (`/proc/self/task/*/schedstat`); 0 elsewhere.
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn print_table(args: &Args, times: &mut [Vec<f64>], cpu: &mut [Vec<f64>]) {
     let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+    let cpu_medians: Vec<f64> = cpu.iter_mut().map(|t| median(t)).collect();
     let reference = args
         .clients
         .iter()
@@ -221,19 +246,22 @@ fn print_table(args: &Args, times: &mut [Vec<f64>]) {
             args.clients[r].name
         ))
     );
-    println!("| client | median ms | msgs/s | vs rumqttc | runs (ms) |");
-    println!("| --- | ---: | ---: | ---: | --- |");
+    println!(
+        "| client | median ms | msgs/s | vs rumqttc | client CPU µs/msg | runs (ms, sorted) |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | --- |");
     for (i, client) in args.clients.iter().enumerate() {
         let ratio = reference.map_or("".to_string(), |r| {
             format!("{:.2}×", rate(medians[i]) / rate(medians[r]))
         });
         let runs: Vec<String> = times[i].iter().map(|t| format!("{t:.0}")).collect();
         println!(
-            "| {} | {:.1} | {:.0} | {} | {} |",
+            "| {} | {:.1} | {:.0} | {} | {:.1} | {} |",
             client.name,
             medians[i],
             rate(medians[i]),
             ratio,
+            cpu_medians[i] * 1e3 / f64::from(args.count),
             runs.join(" ")
         );
     }
@@ -242,9 +270,7 @@ fn print_table(args: &Args, times: &mut [Vec<f64>]) {
 fn run_one(client: &Client, id: &str, broker: SocketAddr, count: u32) -> Result<Duration, String> {
     match client.kind {
         Kind::Rumqttc => rumqttc_run(id, broker, count, client.nodelay),
-        Kind::Minimq => {
-            async_io::block_on(minimq_run(id, broker, count, client.nodelay))
-        }
+        Kind::Minimq => async_io::block_on(minimq_run(id, broker, count, client.nodelay)),
         Kind::S311(w) | Kind::S5(w) | Kind::Drain311(w) | Kind::Drain5(w) => {
             let stack = net::HostStack::new(client.nodelay);
             async_io::block_on(sensorpub_run(&client.kind, w, &stack, id, broker, count))
@@ -355,7 +381,9 @@ async fn sensorpub_run(
             let (mut tx, mut rx) = ([0u8; 256], [0u8; 256]);
             let mut mqtt = Mqtt311::new(stack, target, options, &mut tx, &mut rx);
             let result = if matches!(kind, Kind::S311(_)) {
-                mqtt.connect().await.map_err(|e| format!("connect: {e:?}"))?;
+                mqtt.connect()
+                    .await
+                    .map_err(|e| format!("connect: {e:?}"))?;
                 window_loop(&mut mqtt, count).await
             } else {
                 drain(&mut mqtt, count).await
@@ -469,8 +497,14 @@ where
     .map_err(|e| format!("sample: {e:?}"))?;
     let mut buf = [0u8; 128];
     let sink = JsonSink::object(TOPIC).map_err(|e| format!("sink: {e:?}"))?;
-    let publisher = Publisher::new(NoSensor, sink, transport, HostClock(Instant::now()), &mut buf)
-        .with_qos(QoS::AtLeastOnce);
+    let publisher = Publisher::new(
+        NoSensor,
+        sink,
+        transport,
+        HostClock(Instant::now()),
+        &mut buf,
+    )
+    .with_qos(QoS::AtLeastOnce);
     let backoff = Backoff::new(
         BackoffConfig::new(10, 200).map_err(|e| format!("backoff: {e:?}"))?,
         rand_xorshift::XorShiftRng::seed_from_u64(16),
@@ -563,7 +597,12 @@ async fn minimq_run(
 
 /// rumqttc 0.25 (MQTT 3.1.1) as its README uses it: a task publishes, the event loop is
 /// polled; the clock stops at the `count`-th PUBACK.
-fn rumqttc_run(id: &str, broker: SocketAddr, count: u32, nodelay: bool) -> Result<Duration, String> {
+fn rumqttc_run(
+    id: &str,
+    broker: SocketAddr,
+    count: u32,
+    nodelay: bool,
+) -> Result<Duration, String> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -656,7 +695,10 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if chunks.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                    if chunks
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                    {
                         break;
                     }
                 }
