@@ -180,7 +180,7 @@ fn main() -> ExitCode {
             match run_one(client, &id, target, args.count) {
                 Ok(elapsed) => {
                     let ms = elapsed.as_secs_f64() * 1e3;
-                    // The whole run's CPU (connect and disconnect too), this process only.
+                    // The whole run's (connect and disconnect too), on this thread.
                     let cpu_ms = cpu_ns().saturating_sub(cpu_before) as f64 / 1e6;
                     eprintln!(
                         "round {round} {:<14} {ms:>9.1} ms, client CPU {cpu_ms:>7.1} ms",
@@ -210,17 +210,15 @@ fn median(samples: &mut [f64]) -> f64 {
     }
 }
 
-/// CPU time this process has used so far (all its threads, including the relay's), in ns,
-/// from the scheduler's per-thread accounting (`/proc/self/task/*/schedstat`); 0 elsewhere.
+/// CPU time the calling thread has used so far, in ns, from the scheduler's accounting
+/// (`/proc/thread-self/schedstat`; 0 where there is none). Every client runs on the calling
+/// thread (async-io's and tokio's current-thread `block_on`); the relay's threads are not
+/// counted.
 fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn print_table(args: &Args, times: &mut [Vec<f64>], cpu: &mut [Vec<f64>]) {
