@@ -245,20 +245,25 @@ fn print_table(args: &Args, times: &mut [Vec<f64>], cpu: &mut [Vec<f64>]) {
         ))
     );
     println!(
-        "| client | median ms | msgs/s | vs rumqttc | client CPU µs/msg | runs (ms, sorted) |"
+        "| client | median ms | msgs/s | vs rumqttc | best ms | best vs rumqttc | client CPU µs/msg | runs (ms, sorted) |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | --- |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (i, client) in args.clients.iter().enumerate() {
         let ratio = reference.map_or("".to_string(), |r| {
             format!("{:.2}×", rate(medians[i]) / rate(medians[r]))
         });
+        // `median` sorted the runs.
+        let best = |j: usize| times[j][0];
+        let best_ratio = reference.map_or("".to_string(), |r| format!("{:.2}×", best(r) / best(i)));
         let runs: Vec<String> = times[i].iter().map(|t| format!("{t:.0}")).collect();
         println!(
-            "| {} | {:.1} | {:.0} | {} | {:.1} | {} |",
+            "| {} | {:.1} | {:.0} | {} | {:.1} | {} | {:.1} | {} |",
             client.name,
             medians[i],
             rate(medians[i]),
             ratio,
+            best(i),
+            best_ratio,
             cpu_medians[i] * 1e3 / f64::from(args.count),
             runs.join(" ")
         );
