@@ -25,7 +25,7 @@ clients=${CLIENTS:-s311:1,s311:16,s311:16+nd,s5:1,rumqttc,minimq}
 mosquitto=${MOSQUITTO:-/usr/sbin/mosquitto}
 
 CARGO_INCREMENTAL=0 cargo build --release --locked --quiet
-bench=$here/target/release/sensorpub-loopback
+bench=${CARGO_TARGET_DIR:-$here/target}/release/sensorpub-loopback
 
 dir=$(mktemp -d)
 chmod 0777 "$dir" # mosquitto started as root drops to its own user
