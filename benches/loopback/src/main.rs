@@ -14,7 +14,7 @@
 //! - `drain311:W`, `drain5:W`: a `ResilientPublisher` whose queue holds N encoded samples
 //!   (`{"temperature":21.53,"humidity":45.2}`, 37 B) drains them with `flush` (the backlog
 //!   after an outage; N ≤ 1,024);
-//! - `rumqttc`: rumqttc 0.25 (MQTT 3.1.1), its default in-flight limit (100), a tokio
+//! - `rumqttc`, `rumqttc:W`: rumqttc 0.25 (MQTT 3.1.1), its default in-flight limit (100) or W, a tokio
 //!   current-thread runtime, one task publishing and the event loop polled for PUBACKs;
 //! - `minimq`: minimq 0.13 used directly (MQTT 5, its own limit of 8 in flight).
 //!
@@ -46,7 +46,8 @@ enum Kind {
     S5(usize),
     Drain311(usize),
     Drain5(usize),
-    Rumqttc,
+    /// rumqttc with its in-flight limit (100 by default).
+    Rumqttc(u16),
     Minimq,
 }
 
@@ -86,7 +87,13 @@ fn parse_client(spec: &str) -> Result<Client, String> {
         ("s5", Some(w)) => Kind::S5(w),
         ("drain311", Some(w)) => Kind::Drain311(w),
         ("drain5", Some(w)) => Kind::Drain5(w),
-        ("rumqttc", None) => Kind::Rumqttc,
+        ("rumqttc", None) => Kind::Rumqttc(100),
+        ("rumqttc", Some(w)) => Kind::Rumqttc(
+            u16::try_from(w)
+                .ok()
+                .filter(|&w| w > 0)
+                .ok_or_else(|| format!("bad in-flight limit in {spec}"))?,
+        ),
         ("minimq", None) => Kind::Minimq,
         _ => return Err(format!("unknown client {spec}")),
     };
@@ -227,11 +234,11 @@ fn print_table(args: &Args, times: &mut [Vec<f64>], cpu: &mut [Vec<f64>]) {
     let reference = args
         .clients
         .iter()
-        .position(|c| matches!(c.kind, Kind::Rumqttc) && !c.nodelay)
+        .position(|c| matches!(c.kind, Kind::Rumqttc(100)) && !c.nodelay)
         .or_else(|| {
             args.clients
                 .iter()
-                .position(|c| matches!(c.kind, Kind::Rumqttc))
+                .position(|c| matches!(c.kind, Kind::Rumqttc(_)))
         });
     let rate = |ms: f64| f64::from(args.count) / (ms / 1e3);
     println!(
@@ -272,7 +279,7 @@ fn print_table(args: &Args, times: &mut [Vec<f64>], cpu: &mut [Vec<f64>]) {
 
 fn run_one(client: &Client, id: &str, broker: SocketAddr, count: u32) -> Result<Duration, String> {
     match client.kind {
-        Kind::Rumqttc => rumqttc_run(id, broker, count, client.nodelay),
+        Kind::Rumqttc(inflight) => rumqttc_run(id, broker, count, inflight, client.nodelay),
         Kind::Minimq => async_io::block_on(minimq_run(id, broker, count, client.nodelay)),
         Kind::S311(w) | Kind::S5(w) | Kind::Drain311(w) | Kind::Drain5(w) => {
             let stack = net::HostStack::new(client.nodelay);
@@ -604,6 +611,7 @@ fn rumqttc_run(
     id: &str,
     broker: SocketAddr,
     count: u32,
+    inflight: u16,
     nodelay: bool,
 ) -> Result<Duration, String> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
@@ -614,6 +622,7 @@ fn rumqttc_run(
     runtime.block_on(async {
         let mut options = MqttOptions::new(id, broker.ip().to_string(), broker.port());
         options.set_keep_alive(Duration::from_secs(60));
+        options.set_inflight(inflight);
         let (client, mut eventloop) = AsyncClient::new(options, 100);
         let mut network = eventloop.network_options();
         network.set_tcp_nodelay(nodelay);
