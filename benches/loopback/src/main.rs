@@ -231,15 +231,11 @@ fn cpu_ns() -> u64 {
 fn print_table(args: &Args, times: &mut [Vec<f64>], cpu: &mut [Vec<f64>]) {
     let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
     let cpu_medians: Vec<f64> = cpu.iter_mut().map(|t| median(t)).collect();
-    let reference = args
-        .clients
-        .iter()
-        .position(|c| matches!(c.kind, Kind::Rumqttc(100)) && !c.nodelay)
-        .or_else(|| {
-            args.clients
-                .iter()
-                .position(|c| matches!(c.kind, Kind::Rumqttc(_)))
-        });
+    // rumqttc at its default 100 in flight, Nagle on if it ran so, else any rumqttc.
+    let find = |f: &dyn Fn(&Client) -> bool| args.clients.iter().position(f);
+    let reference = find(&|c| matches!(c.kind, Kind::Rumqttc(100)) && !c.nodelay)
+        .or_else(|| find(&|c| matches!(c.kind, Kind::Rumqttc(100))))
+        .or_else(|| find(&|c| matches!(c.kind, Kind::Rumqttc(_))));
     let rate = |ms: f64| f64::from(args.count) / (ms / 1e3);
     println!(
         "\n{} QoS 1 messages a run, {} rounds interleaved, {} ms added each way{}",
