@@ -21,7 +21,7 @@ cd "$here"
 count=${COUNT:-20000}
 rounds=${ROUNDS:-5}
 delay_ms=${DELAY_MS:-0}
-clients=${CLIENTS:-s311:1,s311:16,s311:16+nd,s5:1,rumqttc,minimq}
+clients=${CLIENTS:-s311:1,s311:16,s311:16+nd,s5:1,s5:8,rumqttc,minimq}
 mosquitto=${MOSQUITTO:-/usr/sbin/mosquitto}
 
 CARGO_INCREMENTAL=0 cargo build --release --locked --quiet

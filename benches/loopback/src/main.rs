@@ -27,6 +27,7 @@
 //! acknowledgements come; the times themselves are never checked. `--delay-ms D` puts a relay
 //! in front of the broker that holds every chunk D ms in each direction (a 2·D ms round trip).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -180,11 +181,13 @@ fn main() -> ExitCode {
     };
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); args.clients.len()];
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); args.clients.len()];
+    // The window a sensorpub transport granted (`Transport::window`), when less than asked.
+    let in_effect: Vec<Cell<Option<usize>>> = vec![Cell::new(None); args.clients.len()];
     for round in 0..args.rounds {
         for (i, client) in args.clients.iter().enumerate() {
             let id = format!("loopback-{}-{round}", client.name.replace([':', '+'], "-"));
             let cpu_before = cpu_ns();
-            match run_one(client, &id, target, args.count) {
+            match run_one(client, &id, target, args.count, &in_effect[i]) {
                 Ok(elapsed) => {
                     let ms = elapsed.as_secs_f64() * 1e3;
                     // The whole run's (connect and disconnect too), on this thread.
@@ -203,7 +206,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    print_table(&args, &mut times, &mut cpu);
+    print_table(&args, &mut times, &mut cpu, &in_effect);
     ExitCode::SUCCESS
 }
 
@@ -228,7 +231,12 @@ fn cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn print_table(args: &Args, times: &mut [Vec<f64>], cpu: &mut [Vec<f64>]) {
+fn print_table(
+    args: &Args,
+    times: &mut [Vec<f64>],
+    cpu: &mut [Vec<f64>],
+    in_effect: &[Cell<Option<usize>>],
+) {
     let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
     let cpu_medians: Vec<f64> = cpu.iter_mut().map(|t| median(t)).collect();
     // rumqttc at its default 100 in flight, Nagle on if it ran so, else any rumqttc.
@@ -259,9 +267,13 @@ fn print_table(args: &Args, times: &mut [Vec<f64>], cpu: &mut [Vec<f64>]) {
         let best = |j: usize| times[j][0];
         let best_ratio = reference.map_or("".to_string(), |r| format!("{:.2}×", best(r) / best(i)));
         let runs: Vec<String> = times[i].iter().map(|t| format!("{t:.0}")).collect();
+        let name = match in_effect[i].get() {
+            Some(w) => format!("{} (window {w})", client.name),
+            None => client.name.clone(),
+        };
         println!(
             "| {} | {:.1} | {:.0} | {} | {:.1} | {} | {:.1} | {} |",
-            client.name,
+            name,
             medians[i],
             rate(medians[i]),
             ratio,
@@ -273,13 +285,27 @@ fn print_table(args: &Args, times: &mut [Vec<f64>], cpu: &mut [Vec<f64>]) {
     }
 }
 
-fn run_one(client: &Client, id: &str, broker: SocketAddr, count: u32) -> Result<Duration, String> {
+fn run_one(
+    client: &Client,
+    id: &str,
+    broker: SocketAddr,
+    count: u32,
+    in_effect: &Cell<Option<usize>>,
+) -> Result<Duration, String> {
     match client.kind {
         Kind::Rumqttc(inflight) => rumqttc_run(id, broker, count, inflight, client.nodelay),
         Kind::Minimq => async_io::block_on(minimq_run(id, broker, count, client.nodelay)),
         Kind::S311(w) | Kind::S5(w) | Kind::Drain311(w) | Kind::Drain5(w) => {
             let stack = net::HostStack::new(client.nodelay);
-            async_io::block_on(sensorpub_run(&client.kind, w, &stack, id, broker, count))
+            async_io::block_on(sensorpub_run(
+                &client.kind,
+                w,
+                &stack,
+                id,
+                broker,
+                count,
+                in_effect,
+            ))
         }
     }
 }
@@ -372,6 +398,7 @@ async fn sensorpub_run(
     id: &str,
     broker: SocketAddr,
     count: u32,
+    in_effect: &Cell<Option<usize>>,
 ) -> Result<Duration, String> {
     use embassy_futures::select::{Either, select};
     use sensorpub::{Broker, Mqtt5, Mqtt5Buffers, Mqtt311, MqttOptions, Transport};
@@ -386,6 +413,7 @@ async fn sensorpub_run(
         Kind::S311(_) | Kind::Drain311(_) => {
             let (mut tx, mut rx) = ([0u8; 256], [0u8; 256]);
             let mut mqtt = Mqtt311::new(stack, target, options, &mut tx, &mut rx);
+            in_effect.set((mqtt.window() < window).then(|| mqtt.window()));
             let result = if matches!(kind, Kind::S311(_)) {
                 mqtt.connect()
                     .await
@@ -401,6 +429,7 @@ async fn sensorpub_run(
             let mut buffers = Box::new(Mqtt5Buffers::<256, 4096, 256>::new());
             let (mut mqtt, mut runner) = Mqtt5::new(stack, target, options, &mut buffers)
                 .map_err(|e| format!("options: {e:?}"))?;
+            in_effect.set((mqtt.window() < window).then(|| mqtt.window()));
             let measured = async {
                 let result = if matches!(kind, Kind::S5(_)) {
                     match mqtt.connect().await {
