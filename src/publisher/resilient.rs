@@ -47,9 +47,11 @@ enum Link {
     Down { retry_at_ms: u64 },
 }
 
-/// What a [`ResilientPublisher`] has done, since it was built.
+/// What a [`ResilientPublisher`] has done, since it was built. Non-exhaustive: read the
+/// fields; [`Stats::default`] gives all zeros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct Stats {
     /// Messages the transport accepted (QoS 1: acknowledged by the broker). A message sent
     /// again after a lost acknowledgement counts once, when it is finally accepted.
@@ -69,6 +71,10 @@ pub struct Stats {
     /// Connections opened to another broker than the one before (failovers; a first
     /// connection counts when it is not to broker 0).
     pub switches: u32,
+    /// Messages dropped from the queue because the transport can never send them
+    /// ([`Transport::is_permanent`]: e.g. larger than its buffers, stored by a build with
+    /// bigger ones), so that the messages behind them go out.
+    pub unsendable: u32,
 }
 
 /// A [`ResilientPublisher`]'s publish failed; says at which stage and keeps the underlying
@@ -88,6 +94,16 @@ pub enum ResilientError<SE, KE, TE> {
     /// failure while storing, reading or removing a message ([`QueueError::Flash`]: e.g. the
     /// power going): what was stored stays stored, and opening the queue again carries on.
     Queue(QueueError),
+    /// A message is longer than the transport could ever send ([`Transport::max_message_len`]:
+    /// its buffers are smaller): it was not queued, so it cannot hold up the messages after
+    /// it; messages of the sample before this one were queued. Give the transport bigger
+    /// buffers, or the sink a shorter topic or payload.
+    TooLarge {
+        /// Topic plus payload, in bytes.
+        len: usize,
+        /// The transport's [`max_message_len`](Transport::max_message_len).
+        max: usize,
+    },
     /// The broker stayed away through the [`BackoffConfig::max_attempts`] reconnection
     /// attempts. Every message not delivered is still in [`ResilientPublisher::queue`];
     /// calling the publisher again starts a new round of attempts.
@@ -108,7 +124,7 @@ impl<SE, KE, TE> ResilientError<SE, KE, TE> {
             ResilientError::Sensor(_) => Stage::Sensor,
             ResilientError::Encode(_) => Stage::Encode,
             ResilientError::Queue(_) => Stage::Queue,
-            ResilientError::GaveUp { .. } => Stage::Transport,
+            ResilientError::TooLarge { .. } | ResilientError::GaveUp { .. } => Stage::Transport,
         }
     }
 }
@@ -120,6 +136,9 @@ impl<SE, KE, TE> ResilientError<SE, KE, TE> {
             PublishError::Sensor(e) => ResilientError::Sensor(e),
             PublishError::Encode(e) => ResilientError::Encode(e),
             PublishError::Transport(Failure::Queue(e)) => ResilientError::Queue(e),
+            PublishError::Transport(Failure::TooLarge { len, max }) => {
+                ResilientError::TooLarge { len, max }
+            }
             PublishError::Transport(Failure::GaveUp { attempts, last }) => {
                 ResilientError::GaveUp { attempts, last }
             }
@@ -135,6 +154,11 @@ impl<SE: fmt::Display, KE: fmt::Display, TE: fmt::Display> fmt::Display
             ResilientError::Sensor(e) => write!(f, "sensor: {e}"),
             ResilientError::Encode(e) => write!(f, "encode: {e}"),
             ResilientError::Queue(e) => write!(f, "queue: {e}"),
+            ResilientError::TooLarge { len, max } => write!(
+                f,
+                "transport: message of {len} bytes is longer than the transport can send \
+                 ({max} bytes): not queued; give the transport bigger buffers"
+            ),
             ResilientError::GaveUp { attempts, last } => write!(
                 f,
                 "transport: broker unreachable after {attempts} reconnection attempts \
@@ -161,6 +185,7 @@ pub type ResilientPublisherError<S, K, T, const N: usize> =
 #[derive(Debug)]
 pub(crate) enum Failure<TE> {
     Queue(QueueError),
+    TooLarge { len: usize, max: usize },
     GaveUp { attempts: u32, last: TE },
 }
 
@@ -266,6 +291,7 @@ where
                 next_send_ms: 0,
                 published: 0,
                 reconnects: 0,
+                unsendable: 0,
                 window: MqttOptions::MAX_WINDOW,
             },
         }
@@ -389,6 +415,7 @@ where
             reconnects: self.recovery.reconnects,
             broker: self.recovery.broker,
             switches: self.recovery.switches,
+            unsendable: self.recovery.unsendable,
         }
     }
 
@@ -437,6 +464,8 @@ struct Recovery<R, Q> {
     next_send_ms: u64,
     published: u32,
     reconnects: u32,
+    /// Messages dropped because the transport can never send them.
+    unsendable: u32,
     /// The transport's broker index at the last connection.
     broker: usize,
     switches: u32,
@@ -465,11 +494,17 @@ where
 
     async fn send(
         &mut self,
-        _transport: &mut T,
+        transport: &mut T,
         _clock: &mut C,
         message: &Message<'_>,
         hold_ms: u64,
     ) -> Result<(), Self::Error> {
+        let len = message.topic.len() + message.payload.len();
+        if let Some(max) = transport.max_message_len()
+            && len > max
+        {
+            return Err(Failure::TooLarge { len, max });
+        }
         let hold_ms = u32::try_from(hold_ms).unwrap_or(u32::MAX);
         self.queue
             .store(message, hold_ms)
@@ -634,6 +669,7 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                     else {
                         return Ok(());
                     };
+                    let len = message.topic.len() + message.payload.len();
                     let result = transport.publish(&message).await;
                     // Delivered or not (a failed QoS 0 publish may still have arrived), the
                     // next message keeps the sink's distance from this one.
@@ -647,6 +683,11 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                             // that accepts connects but fails publishes still runs out the
                             // attempts.
                             self.backoff.reset();
+                        }
+                        // This message can never go (e.g. larger than the transport's
+                        // buffers): drop it rather than hold up every later one.
+                        Err(error) if transport.is_permanent(&error) => {
+                            self.drop_unsendable(len).await?;
                         }
                         Err(error) => return self.retry_later(clock, error),
                     }
@@ -670,8 +711,14 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
         let mut acked: u32 = 0;
         let mut sent = 0;
         let mut progress = false;
+        // A message the transport can never send is behind the ones in flight: it is
+        // dropped once it heads the queue.
+        let mut blocked = false;
         loop {
-            while sent < window {
+            if sent == 0 {
+                blocked = false;
+            }
+            while sent < window && !blocked {
                 let Some((message, hold_ms)) =
                     self.queue.peek(sent).await.map_err(Failure::Queue)?
                 else {
@@ -680,8 +727,18 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                 if message.qos != QoS::AtLeastOnce || hold_ms != 0 {
                     break;
                 }
+                let len = message.topic.len() + message.payload.len();
                 match transport.submit(&message).await {
                     Ok(id) => ids[sent] = id,
+                    Err(error) if transport.is_permanent(&error) => {
+                        if sent == 0 {
+                            self.drop_unsendable(len).await?;
+                            progress = true;
+                        } else {
+                            blocked = true;
+                        }
+                        continue;
+                    }
                     Err(error) => return Ok(Windowed::Failed(error)),
                 }
                 sent += 1;
@@ -711,6 +768,19 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                 progress = true;
             }
         }
+    }
+
+    /// Drops the oldest message, which the transport can never send (`len`: its topic plus
+    /// payload), and counts it.
+    async fn drop_unsendable<TE>(&mut self, len: usize) -> Result<(), Failure<TE>> {
+        crate::log::warn!(
+            "a queued message of {=usize} bytes can never be sent: dropped",
+            len
+        );
+        let _ = len; // logged only with defmt
+        self.queue.remove_oldest().await.map_err(Failure::Queue)?;
+        self.unsendable = self.unsendable.saturating_add(1);
+        Ok(())
     }
 
     /// After a failure: schedules the next connection attempt after a backoff wait, or gives

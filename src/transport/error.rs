@@ -151,6 +151,27 @@ pub enum MqttError {
     Tls(super::tls::TlsError),
 }
 
+impl MqttError {
+    /// Whether the message is longer than the transport's buffers hold
+    /// ([`TooLarge`](Self::TooLarge)): it can never be sent with them.
+    pub const fn is_too_large(&self) -> bool {
+        matches!(self, MqttError::TooLarge)
+    }
+
+    /// Whether the error is the message's, not the connection's: sending the same message
+    /// again can never succeed, while other messages still can. [`TooLarge`](Self::TooLarge),
+    /// [`InvalidTopic`](Self::InvalidTopic) and [`QosNotAllowed`](Self::QosNotAllowed): nothing
+    /// was sent and the connection is still open. Every other error is transient: reconnect
+    /// and send again (a refused or lost connection, a timeout, a broker's refusal in a
+    /// PUBACK, which may be lifted).
+    pub const fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            MqttError::TooLarge | MqttError::InvalidTopic(_) | MqttError::QosNotAllowed
+        )
+    }
+}
+
 impl fmt::Display for MqttError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

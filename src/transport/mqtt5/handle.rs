@@ -66,7 +66,13 @@ pub struct Mqtt5<'b> {
     /// The broker it was built with, and the options' fallbacks.
     broker: Broker<'b>,
     fallbacks: &'b [Broker<'b>],
+    /// The longest topic plus payload the message buffer and minimq's `TX` arena could hold.
+    max_message_len: usize,
 }
+
+/// What minimq's transmit arena needs besides a PUBLISH's topic and payload, at least: its
+/// 5 bytes of room for the fixed header, the topic's 2-byte length, the properties' length.
+const PUBLISH_OVERHEAD: usize = 5 + 2 + 1;
 
 impl<'b> Mqtt5<'b> {
     /// The handle and the runner of one MQTT 5 connection to `broker` through `net`, in
@@ -105,6 +111,7 @@ impl<'b> Mqtt5<'b> {
             caller: Caller::new(link, message),
             broker,
             fallbacks: options.fallbacks(),
+            max_message_len: MESSAGE.min(TX.saturating_sub(PUBLISH_OVERHEAD)),
         };
         Ok((handle, runner))
     }
@@ -207,6 +214,18 @@ impl Transport for Mqtt5<'_> {
 
     fn broker_index(&self) -> usize {
         self.caller.link.broker.get()
+    }
+
+    /// The message buffer's length (`MESSAGE`), or minimq's transmit arena (`TX`) less 8
+    /// bytes, whichever is less. minimq also keeps the CONNECT packet in `TX`, so a message
+    /// a little shorter may still be [`MqttError::TooLarge`].
+    fn max_message_len(&self) -> Option<usize> {
+        Some(self.max_message_len)
+    }
+
+    /// [`MqttError::is_permanent`].
+    fn is_permanent(&self, error: &MqttError) -> bool {
+        error.is_permanent()
     }
 
     /// Handles what the broker sent meanwhile, without waiting for more. The runner keeps an
