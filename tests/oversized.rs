@@ -9,12 +9,12 @@
 
 mod common;
 
-use common::{Subscriber, TestBroker, Version};
+use common::{RawListener, Subscriber, TestBroker, Version};
 use core::convert::Infallible;
 use embedded_hal_async::delay::DelayNs;
 use sensorpub::{
     Backoff, BackoffConfig, Broker, Clock, FlashQueue, JsonSink, Message, MessageQueue, Mqtt5,
-    Mqtt5Buffers, Mqtt311, MqttOptions, OutageQueue, Publisher, QoS, Quantity, Reading,
+    Mqtt5Buffers, Mqtt311, MqttError, MqttOptions, OutageQueue, Publisher, QoS, Quantity, Reading,
     ResilientError, ResilientPublisher, Sample, Transport,
 };
 use sequential_storage::mock_flash::{MockFlashBase, WriteCountCheck};
@@ -277,4 +277,38 @@ fn mqtt311_drains_a_flash_queue_past_a_message_larger_than_its_tx_buffer() {
         assert_eq!(reopened.len(), 0, "window {window}");
         assert_eq!(received(&mut subscriber, 4), delivered(), "window {window}");
     }
+}
+
+#[test]
+fn a_publish_that_times_out_is_not_taken_for_an_unsendable_message() {
+    // CONNACK accepted (MQTT 3.1.1 §3.2), then silence: no PUBACK ever, on each connection.
+    let listener = RawListener::start_for(&[0x20, 0x02, 0x00, 0x00], 3);
+    let stack = Stack::default();
+    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+    let options = MqttOptions::new("oversized-timeout")
+        .with_timeout_ms(2_000)
+        .with_ack_timeout_ms(200);
+    let broker = Broker::new("127.0.0.1", listener.port());
+    let mqtt = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
+    let mut buf = [0u8; 512];
+    let sink = JsonSink::object(TOPIC).expect("valid topic");
+    let publisher = Publisher::new((), sink, mqtt, HostClock(Instant::now()), &mut buf)
+        .with_qos(QoS::AtLeastOnce);
+    let config = BackoffConfig::new(10, 50).and_then(|c| c.with_max_attempts(1));
+    let backoff = Backoff::new(config.expect("valid backoff"), Fixed);
+    let mut node = ResilientPublisher::new(publisher, backoff, MessageQueue::<8, 1024>::new());
+    let result = async_io::block_on(async {
+        node.publish(&sample(1)).await?;
+        node.flush().await
+    });
+    assert_eq!(
+        result,
+        Err(ResilientError::GaveUp {
+            attempts: 1,
+            last: MqttError::Timeout
+        })
+    );
+    // Kept for the next attempt, not dropped.
+    assert_eq!(node.queue().len(), 1);
+    assert_eq!(node.stats().unsendable, 0);
 }

@@ -262,3 +262,32 @@ impl From<super::tls::TlsError> for MqttError {
         MqttError::Tls(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_of_the_message_itself_are_permanent() {
+        let permanent = [
+            MqttError::TooLarge,
+            MqttError::InvalidTopic(TopicError::Empty),
+            MqttError::QosNotAllowed,
+        ];
+        let transient = [
+            MqttError::Connect(ConnectError::Timeout),
+            MqttError::Refused(Refusal::NotAuthorized),
+            MqttError::NotConnected,
+            MqttError::Io(ErrorKind::ConnectionReset),
+            MqttError::Closed,
+            MqttError::Timeout,
+            MqttError::Protocol,
+            MqttError::PublishRejected(0x87),
+            MqttError::SubscribeRejected(0x80),
+        ];
+        assert!(permanent.iter().all(MqttError::is_permanent));
+        assert!(!transient.iter().any(MqttError::is_permanent));
+        assert!(MqttError::TooLarge.is_too_large());
+        assert!(!MqttError::QosNotAllowed.is_too_large());
+    }
+}
