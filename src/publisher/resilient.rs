@@ -7,7 +7,9 @@
 //! Every encoded message goes into an [`OutageQueue`] first (a RAM
 //! [`MessageQueue`](super::MessageQueue) or a flash-backed [`FlashQueue`](super::FlashQueue))
 //! and leaves it only when the
-//! transport returns `Ok` (QoS 1: the broker acknowledged it). While the broker is away the
+//! transport returns `Ok` (QoS 1: the broker acknowledged it), or an error it calls
+//! permanent for that message ([`Transport::is_permanent`]: counted, see
+//! [`ResilientPublisher`]). While the broker is away the
 //! publisher keeps sampling into the queue and reconnects on a [`Backoff`] schedule; once
 //! back, it sends the queue in order, oldest first, before anything newer.
 //!
@@ -15,6 +17,7 @@
 //!
 //! ```text
 //! Up   ── publish Ok ─────────────────────▶ Up: message popped, backoff reset
+//! Up   ── publish Err, permanent ─────────▶ Up: message dropped, counted (unsendable)
 //! Up   ── publish or poll Err ────────────▶ Down { retry_at: now + next backoff wait }
 //! Up   ── transport says not connected ───▶ Down { retry_at: now }
 //! Down ── at retry_at, connect Ok ────────▶ Up: the queue is sent, oldest first
@@ -194,7 +197,7 @@ pub(crate) enum Failure<TE> {
 /// [`ResilientError::GaveUp`] with the messages still readable in [`queue`](Self::queue).
 ///
 /// **Delivery guarantee.** A message leaves the queue only when [`Transport::publish`]
-/// returned `Ok`. At QoS 1 that means the broker acknowledged it, so every QoS 1 message is
+/// returned `Ok` (or an error that says this message can never be sent, below). At QoS 1 that means the broker acknowledged it, so every QoS 1 message is
 /// delivered **at least once**: one whose acknowledgement was lost with the connection is
 /// sent again after the reconnect, and the subscriber may see it twice. A backlog of QoS 1
 /// messages goes out with up to W in flight ([`with_window`](Self::with_window),
@@ -205,6 +208,15 @@ pub(crate) enum Failure<TE> {
 /// are kept and replayed, but one written just before an unnoticed drop can be lost.
 /// Messages are delivered in the order they were produced. When the queue is full the oldest
 /// message is dropped and counted in [`Stats::dropped`]; nothing is dropped silently.
+///
+/// **Messages the transport cannot send.** A message longer than the transport could ever
+/// send ([`Transport::max_message_len`], e.g. an MQTT transport's buffers) is refused before
+/// it is queued, with [`ResilientError::TooLarge`], so it never holds up the queue. One
+/// already queued (by a build with bigger buffers, or a limit only found when sending) whose
+/// send fails with an error the transport calls permanent ([`Transport::is_permanent`],
+/// e.g. [`MqttError::TooLarge`](crate::MqttError::TooLarge)) is dropped and counted in
+/// [`Stats::unsendable`], and the messages behind it go out; the connection is kept. Every
+/// other failure is a broker outage: the message stays queued and is sent again.
 ///
 /// **Connection upkeep.** At every wake-up (a sample, a due message, a due reconnection) the
 /// publisher calls [`Transport::poll`], which answers keep-alives and notices a connection the
@@ -343,7 +355,7 @@ where
     /// (see [`flush`](Self::flush)). It waits only as [`Publisher::publish_once`] does, for
     /// the sink's rate limit before encoding, serving the queue meanwhile. Errors:
     /// [`ResilientError::Sensor`] (nothing queued), [`ResilientError::Encode`],
-    /// [`ResilientError::Queue`], [`ResilientError::GaveUp`].
+    /// [`ResilientError::Queue`], [`ResilientError::TooLarge`], [`ResilientError::GaveUp`].
     pub async fn publish_once<const N: usize>(
         &mut self,
     ) -> Result<usize, ResilientPublisherError<S, K, T, N>>
@@ -406,7 +418,7 @@ where
     }
 
     /// Counters: published, queued, dropped, reconnects; the broker in use and the switches
-    /// between brokers.
+    /// between brokers; messages dropped as unsendable.
     pub fn stats(&self) -> Stats {
         Stats {
             published: self.recovery.published,
