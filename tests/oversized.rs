@@ -198,6 +198,8 @@ where
     let stats = node.stats();
     assert_eq!(stats.unsendable, 1, "{stats:?}");
     assert_eq!((stats.published, stats.queued, stats.dropped), (4, 0, 0));
+    // The first connection only: the large message did not cost the connection.
+    assert_eq!(stats.reconnects, 1, "{stats:?}");
     let (_, _, queue) = node.into_parts();
     queue
 }
