@@ -314,3 +314,40 @@ fn a_publish_that_times_out_is_not_taken_for_an_unsendable_message() {
     assert_eq!(node.queue().len(), 1);
     assert_eq!(node.stats().unsendable, 0);
 }
+
+/// The TLS transport's limit is its message buffer or its `tx` buffer, whichever is less.
+#[cfg(feature = "tls")]
+#[test]
+fn mqtt311_tls_says_what_its_buffers_can_send() {
+    use sensorpub::{Mqtt311Tls, Mqtt311TlsBuffers, TlsBuffers, TlsOptions};
+    let stack = Stack::default();
+    let broker = Broker::new("127.0.0.1", 8883);
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let mut buffers = Mqtt311TlsBuffers::<256, 64, 200>::new();
+    let options = MqttOptions::new("oversized-tls");
+    let tls = TlsOptions::danger_unverified();
+    let (mqtt, _runner) = Mqtt311Tls::new(
+        &stack,
+        broker,
+        options,
+        &mut buffers,
+        tls,
+        &mut tls_buffers,
+        &mut rng,
+    );
+    assert_eq!(mqtt.max_message_len(), Some(200));
+    drop(mqtt);
+    let mut buffers = Mqtt311TlsBuffers::<256, 64, 512>::new();
+    let (mqtt, _runner) = Mqtt311Tls::new(
+        &stack,
+        broker,
+        options,
+        &mut buffers,
+        tls,
+        &mut tls_buffers,
+        &mut rng,
+    );
+    // 256 bytes of PUBLISH, as for `Mqtt311`.
+    assert_eq!(mqtt.max_message_len(), Some(251));
+}
