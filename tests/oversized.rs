@@ -324,20 +324,21 @@ fn mqtt311_tls_says_what_its_buffers_can_send() {
     let broker = Broker::new("127.0.0.1", 8883);
     let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
     let mut rng = rand::rng();
-    let mut buffers = Mqtt311TlsBuffers::<256, 64, 200>::new();
     let options = MqttOptions::new("oversized-tls");
     let tls = TlsOptions::danger_unverified();
-    let (mqtt, _runner) = Mqtt311Tls::new(
-        &stack,
-        broker,
-        options,
-        &mut buffers,
-        tls,
-        &mut tls_buffers,
-        &mut rng,
-    );
-    assert_eq!(mqtt.max_message_len(), Some(200));
-    drop(mqtt);
+    {
+        let mut buffers = Mqtt311TlsBuffers::<256, 64, 200>::new();
+        let (mqtt, _runner) = Mqtt311Tls::new(
+            &stack,
+            broker,
+            options,
+            &mut buffers,
+            tls,
+            &mut tls_buffers,
+            &mut rng,
+        );
+        assert_eq!(mqtt.max_message_len(), Some(200));
+    }
     let mut buffers = Mqtt311TlsBuffers::<256, 64, 512>::new();
     let (mqtt, _runner) = Mqtt311Tls::new(
         &stack,
