@@ -723,8 +723,10 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
         let mut acked: u32 = 0;
         let mut sent = 0;
         let mut progress = false;
-        // A message the transport can never send is behind the ones in flight: it is
-        // dropped once it heads the queue.
+        // A message the transport refused for good while others were in flight: it may
+        // only have lacked room (MQTT 5 keeps the messages in flight in its transmit arena),
+        // so it is tried again alone, once it heads the queue, and dropped only if refused
+        // then too.
         let mut blocked = false;
         loop {
             if sent == 0 {
