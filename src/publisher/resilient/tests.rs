@@ -542,6 +542,12 @@ fn a_queued_message_the_transport_can_never_send_is_dropped_and_counted() {
         block_on(p.flush()).unwrap();
         assert_eq!(p.transport().received(), strings(1..=3), "window {window}");
         assert_eq!(p.stats().unsendable, 1);
+        // Refused behind "1" in flight, a message is tried again alone before it is dropped
+        // (it may only have lacked room); refused alone, it is dropped at once.
+        let tries = p.transport().log.iter().filter(
+            |e| matches!(e, Event::Publish { payload, ok: false, .. } if payload.len() == 300),
+        );
+        assert_eq!(tries.count(), if window == 1 { 1 } else { 2 });
         assert_eq!(p.stats().published, 3);
         assert_eq!(p.stats().dropped, 0);
         // No reconnection for it: the connection was never in doubt.
