@@ -63,11 +63,11 @@ use embedded_nal_async::{Dns, TcpConnect};
 /// goes away) after the write loses it unseen. Use QoS 1 where that matters.
 pub struct Mqtt5<'b> {
     caller: Caller<'b>,
+    /// The longest topic plus payload the message buffer and minimq's `TX` arena could hold.
+    max_message_len: usize,
     /// The broker it was built with, and the options' fallbacks.
     broker: Broker<'b>,
     fallbacks: &'b [Broker<'b>],
-    /// The longest topic plus payload the message buffer and minimq's `TX` arena could hold.
-    max_message_len: usize,
 }
 
 /// What minimq's transmit arena needs besides a PUBLISH's topic and payload, at least: its
@@ -109,9 +109,9 @@ impl<'b> Mqtt5<'b> {
         let runner = Mqtt5Runner::new(settings, rx, tx)?;
         let handle = Self {
             caller: Caller::new(link, message),
+            max_message_len: MESSAGE.min(TX.saturating_sub(PUBLISH_OVERHEAD)),
             broker,
             fallbacks: options.fallbacks(),
-            max_message_len: MESSAGE.min(TX.saturating_sub(PUBLISH_OVERHEAD)),
         };
         Ok((handle, runner))
     }
