@@ -304,6 +304,7 @@ where
                 published: 0,
                 reconnects: 0,
                 unsendable: 0,
+                solo: 0,
                 window: MqttOptions::MAX_WINDOW,
             },
         }
@@ -478,6 +479,9 @@ struct Recovery<R, Q> {
     reconnects: u32,
     /// Messages dropped because the transport can never send them.
     unsendable: u32,
+    /// Messages from the head to send one at a time, not in a QoS 1 window: a message was
+    /// refused for good behind them while they were in flight.
+    solo: usize,
     /// The transport's broker index at the last connection.
     broker: usize,
     switches: u32,
@@ -668,7 +672,10 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                     if self.queue.is_empty() || now_ms < self.next_send_ms {
                         return Ok(());
                     }
-                    let window = self.window.min(transport.window());
+                    let window = match self.solo {
+                        0 => self.window.min(transport.window()),
+                        _ => 1,
+                    };
                     if window > 1 {
                         match self.send_window(transport, window).await? {
                             Windowed::Progress => continue,
@@ -691,6 +698,7 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                         Ok(()) => {
                             self.queue.remove_oldest().await.map_err(Failure::Queue)?;
                             self.published = self.published.saturating_add(1);
+                            self.solo = self.solo.saturating_sub(1);
                             // A delivery, not a connect, proves the broker is back: a broker
                             // that accepts connects but fails publishes still runs out the
                             // attempts.
@@ -723,16 +731,8 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
         let mut acked: u32 = 0;
         let mut sent = 0;
         let mut progress = false;
-        // A message the transport refused for good while others were in flight: it may
-        // only have lacked room (MQTT 5 keeps the messages in flight in its transmit arena),
-        // so it is tried again alone, once it heads the queue, and dropped only if refused
-        // then too.
-        let mut blocked = false;
         loop {
-            if sent == 0 {
-                blocked = false;
-            }
-            while sent < window && !blocked {
+            while sent < window && self.solo == 0 {
                 let Some((message, hold_ms)) =
                     self.queue.peek(sent).await.map_err(Failure::Queue)?
                 else {
@@ -748,10 +748,14 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                         if sent == 0 {
                             self.drop_unsendable(len).await?;
                             progress = true;
-                        } else {
-                            blocked = true;
+                            continue;
                         }
-                        continue;
+                        // Refused behind messages in flight, it may only have lacked room
+                        // (MQTT 5 keeps them in its transmit arena), and a transport may
+                        // forget them after an error: those and it go one at a time, and
+                        // it is dropped only if refused alone.
+                        self.solo = sent + 1;
+                        break;
                     }
                     Err(error) => return Ok(Windowed::Failed(error)),
                 }
@@ -775,6 +779,7 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
             while acked & 1 == 1 {
                 self.queue.remove_oldest().await.map_err(Failure::Queue)?;
                 self.published = self.published.saturating_add(1);
+                self.solo = self.solo.saturating_sub(1);
                 self.backoff.reset();
                 ids.copy_within(1..sent, 0);
                 sent -= 1;
@@ -794,6 +799,7 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
         let _ = len; // logged only with defmt
         self.queue.remove_oldest().await.map_err(Failure::Queue)?;
         self.unsendable = self.unsendable.saturating_add(1);
+        self.solo = self.solo.saturating_sub(1);
         Ok(())
     }
 

@@ -559,6 +559,83 @@ fn a_queued_message_the_transport_can_never_send_is_dropped_and_counted() {
     }
 }
 
+/// A QoS 1 window of 4 whose transport, like a runner that answers every error alike,
+/// forgets the messages in flight when it refuses one: their acknowledgements never come,
+/// and `next_ack` fails until the next connect.
+struct Forgetful {
+    memory: MemoryTransport<64, 256>,
+    in_flight: std::collections::VecDeque<u16>,
+    last_id: u16,
+}
+
+impl Transport for Forgetful {
+    type Error = MemoryError;
+
+    async fn publish(&mut self, message: &Message<'_>) -> Result<(), MemoryError> {
+        self.memory.publish(message).await
+    }
+
+    async fn connect(&mut self) -> Result<(), MemoryError> {
+        self.in_flight.clear();
+        self.memory.connect().await
+    }
+
+    fn window(&self) -> usize {
+        4
+    }
+
+    async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MemoryError> {
+        assert!(
+            self.memory.attempts() < RUNAWAY,
+            "the publisher loops without end"
+        );
+        if let Err(error) = self.memory.publish(message).await {
+            self.in_flight.clear();
+            return Err(error);
+        }
+        self.last_id += 1;
+        self.in_flight.push_back(self.last_id);
+        Ok(self.last_id)
+    }
+
+    async fn next_ack(&mut self) -> Result<u16, MemoryError> {
+        self.in_flight.pop_front().ok_or(MemoryError::NotConnected)
+    }
+
+    fn is_permanent(&self, error: &MemoryError) -> bool {
+        self.memory.is_permanent(error)
+    }
+}
+
+#[test]
+fn a_transport_that_forgets_its_window_on_a_refusal_still_gets_past_the_message() {
+    let mut buf = [0u8; 64];
+    let transport = Forgetful {
+        memory: MemoryTransport::new(),
+        in_flight: std::collections::VecDeque::new(),
+        last_id: 0,
+    };
+    let sink = JsonSink::value("apricot/value").unwrap();
+    let publisher = Publisher::new((), sink, transport, SimulatedClock::new(), &mut buf)
+        .with_qos(QoS::AtLeastOnce);
+    let queue = queue_with_an_unsendable_message();
+    let mut p = ResilientPublisher::new(publisher, exact_backoff(Some(3)), queue);
+    block_on(p.flush()).unwrap();
+    let received: Vec<&[u8]> = p
+        .transport()
+        .memory
+        .messages()
+        .iter()
+        .map(|m| &m.payload[..])
+        .collect();
+    // "1" was in flight when the large one was refused: sent again after the reconnect, alone
+    // (at least once); the large one then alone, refused and dropped; "2", "3" in a window.
+    assert_eq!(received, [b"1", b"1", b"2", b"3"]);
+    assert_eq!(p.stats().unsendable, 1);
+    assert_eq!(p.stats().published, 3);
+    assert_eq!(p.stats().reconnects, 1);
+}
+
 #[test]
 fn a_transient_failure_is_not_taken_for_an_unsendable_message() {
     let clock = SharedClock::default();
