@@ -209,28 +209,37 @@ fn delivered() -> Vec<Vec<u8>> {
     (1..=4).map(payload).collect()
 }
 
+/// Drains the queue [`left_queued`] describes, from RAM, over MQTT 5 in `buffers` with a
+/// QoS 1 window of `window` (the transport's own permitting).
+fn drain_mqtt5<const MESSAGE: usize>(
+    buffers: &mut Mqtt5Buffers<256, 256, MESSAGE>,
+    port: u16,
+    window: usize,
+) {
+    let options = MqttOptions::new("oversized-ram-5")
+        .with_timeout_ms(2_000)
+        .with_window(window);
+    common::with_mqtt5_in(buffers, port, options, async |mqtt: &mut Mqtt5<'_>| {
+        let mut queue = MessageQueue::<8, 1024>::new();
+        store_all(&mut queue).await;
+        drain(mqtt, queue, window).await;
+    });
+}
+
 #[test]
 fn mqtt5_drains_a_ram_queue_past_a_message_larger_than_its_buffers() {
     let broker = TestBroker::start();
     let mut subscriber = broker.subscribe(TOPIC);
     let port = broker.port(Version::V5);
-    // Refused by the handle: larger than the 256-byte message buffer.
-    let mut small = Mqtt5Buffers::<256, 256, 256>::new();
-    // Copied to the runner (512-byte message buffer), refused by minimq: its arena is 256.
-    let mut arena = Mqtt5Buffers::<256, 256, 512>::new();
-    let options = MqttOptions::new("oversized-ram-5").with_timeout_ms(2_000);
-    common::with_mqtt5_in(&mut small, port, options, async |mqtt: &mut Mqtt5<'_>| {
-        let mut queue = MessageQueue::<8, 1024>::new();
-        store_all(&mut queue).await;
-        drain(mqtt, queue, 1).await;
-    });
-    assert_eq!(received(&mut subscriber, 4), delivered());
-    common::with_mqtt5_in(&mut arena, port, options, async |mqtt: &mut Mqtt5<'_>| {
-        let mut queue = MessageQueue::<8, 1024>::new();
-        store_all(&mut queue).await;
-        drain(mqtt, queue, 1).await;
-    });
-    assert_eq!(received(&mut subscriber, 4), delivered());
+    for window in [1, 4] {
+        // Refused by the handle: larger than the 256-byte message buffer.
+        drain_mqtt5(&mut Mqtt5Buffers::<256, 256, 256>::new(), port, window);
+        assert_eq!(received(&mut subscriber, 4), delivered(), "window {window}");
+        // Copied to the runner (512-byte message buffer), refused by minimq: its arena is
+        // 256 bytes.
+        drain_mqtt5(&mut Mqtt5Buffers::<256, 256, 512>::new(), port, window);
+        assert_eq!(received(&mut subscriber, 4), delivered(), "window {window}");
+    }
 }
 
 /// Four pages of 4 KiB.
