@@ -215,8 +215,10 @@ pub(crate) enum Failure<TE> {
 /// already queued (by a build with bigger buffers, or a limit only found when sending) whose
 /// send fails with an error the transport calls permanent ([`Transport::is_permanent`],
 /// e.g. [`MqttError::TooLarge`](crate::MqttError::TooLarge)) is dropped and counted in
-/// [`Stats::unsendable`], and the messages behind it go out; the connection is kept. Every
-/// other failure is a broker outage: the message stays queued and is sent again.
+/// [`Stats::unsendable`], and the messages behind it go out; the connection is kept. (Refused
+/// behind messages in a QoS 1 window, it may only have lacked room: it is tried again alone
+/// before it is dropped.) Every other failure is a broker outage: the message stays queued
+/// and is sent again.
 ///
 /// **Connection upkeep.** At every wake-up (a sample, a due message, a due reconnection) the
 /// publisher calls [`Transport::poll`], which answers keep-alives and notices a connection the
