@@ -1,5 +1,5 @@
-//! Number formatting shared by the sinks: shortest round-trip (zmij), whole numbers (itoa) and
-//! fixed decimals, written into the caller's buffer. No `core::fmt`, which is larger and
+//! Number formatting shared by the sinks: shortest round-trip ([`super::shortest`], whole
+//! numbers included) and fixed decimals, written into the caller's buffer. No `core::fmt`, which is larger and
 //! slower.
 
 /// Longest text this module writes: sign, 10 integer digits of an i64 we allow, point, 6
@@ -8,10 +8,6 @@ pub(crate) const MAX_NUMBER_LEN: usize = 24;
 
 /// Largest number of fixed decimals a sink accepts.
 pub const MAX_DECIMALS: u8 = 6;
-
-/// Whole numbers up to this magnitude print without a fraction: within it every f32 integer is
-/// exact (2^24), so `742.0` prints `742`, as MicroPython's `ujson.dumps(742)` does.
-const WHOLE_LIMIT: f32 = 16_777_216.0;
 
 /// `10^decimals` for 0..=MAX_DECIMALS; each is exact in an f32.
 const SCALES: [f32; MAX_DECIMALS as usize + 1] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
@@ -60,38 +56,11 @@ fn put(out: &mut [u8], text: &[u8]) -> Result<usize, Refused> {
     Ok(text.len())
 }
 
+/// The shortest text that reads back as `value` ([`super::shortest`]), whole numbers below
+/// 2^24 without a fraction (`742`, and `-0.0` as `0`).
 #[inline(always)]
 fn shortest(value: f32, out: &mut [u8]) -> Result<usize, Refused> {
-    if value.abs() < WHOLE_LIMIT && value == (value as i32) as f32 {
-        // Whole number: also turns -0.0 into "0".
-        return put(out, itoa::Buffer::new().format(value as i32).as_bytes());
-    }
-    shortest_text(value, out)
-}
-
-/// Numbers from here up are written with an exponent, both by zmij and by ryu (an f32 whose
-/// decimal point would fall beyond the 13th digit).
-const EXPONENT_FROM: f32 = 1.0e13;
-
-/// zmij (Schubfach), kept out of line: `write` is inlined into each caller, the formatter
-/// only once. zmij writes ryu's text for every f32 (see the tests) except a positive
-/// exponent, `1e+20`, where the wire format has always had ryu's `1e20`: the `+` is taken
-/// out where the text landed. 904 bytes of tables instead of ryu's ~10 KB, and fewer
-/// instructions.
-#[inline(never)]
-fn shortest_text(value: f32, out: &mut [u8]) -> Result<usize, Refused> {
-    let mut buf = zmij::Buffer::new();
-    let text = buf.format_finite(value).as_bytes();
-    if value.abs() >= EXPONENT_FROM
-        && let Some(plus) = text.iter().position(|&b| b == b'+')
-    {
-        let len = text.len() - 1;
-        let slot = out.get_mut(..len).ok_or(Refused::NoRoom)?;
-        slot[..plus].copy_from_slice(&text[..plus]);
-        slot[plus..].copy_from_slice(&text[plus + 1..]);
-        return Ok(len);
-    }
-    put(out, text)
+    super::shortest::write(value, out).ok_or(Refused::NoRoom)
 }
 
 fn fixed(value: f32, decimals: u8, out: &mut [u8]) -> Result<usize, Refused> {
@@ -189,6 +158,10 @@ fn fixed_large(scaled: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> usi
 mod tests {
     use super::*;
 
+    /// Whole numbers up to this magnitude print without a fraction: within it every f32
+    /// integer is exact (2^24), so `742.0` prints `742`, as MicroPython's `ujson.dumps(742)`.
+    const WHOLE_LIMIT: f32 = 16_777_216.0;
+
     fn format(value: f32, style: &Style) -> Option<std::string::String> {
         let mut out = [0u8; 32];
         let len = write(value, style, &mut out).ok()?;
@@ -213,7 +186,7 @@ mod tests {
             write(21.5, &Style::Fixed(2), &mut [0u8; 4]),
             Err(Refused::NoRoom)
         );
-        // `1e20` fits exactly: zmij's `1e+20` is one byte longer than what is written.
+        // `1e20` fits exactly.
         assert_eq!(write(1.0e20, &Style::Shortest, &mut [0u8; 4]), Ok(4));
     }
 
@@ -312,7 +285,7 @@ mod tests {
         }
     }
 
-    /// The wire format must not change with the formatter: zmij writes what ryu wrote, for
+    /// The wire format must not change with the formatter: ours writes what ryu wrote, for
     /// a sweep of every 4,099th bit pattern (all exponents, both signs, subnormals) and for
     /// the neighbours of every power of ten, where the shortest form switches notation.
     #[test]

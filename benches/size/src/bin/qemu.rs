@@ -288,7 +288,7 @@ fn main() -> ! {
         per_tick_thousandths % 1000,
         ITERATIONS
     );
-    hprintln!("sinks' shortest-number formatter: zmij");
+    hprintln!("sinks' shortest-number formatter: sensorpub's own (Schubfach)");
     hprintln!(
         "{:<44} {:>8}",
         "executed instructions per call (not cycles)",

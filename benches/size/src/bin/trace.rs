@@ -44,6 +44,16 @@ fn main() -> ! {
     trace_start();
     encode(&thingspeak, &sample, &mut buf);
     trace_end();
+    let mut arr = [0u8; BUF];
+    trace_start();
+    thingspeak_zmij_floor(&mut arr, black_box(TEMPERATURE), black_box(HUMIDITY));
+    trace_end();
+    trace_start();
+    bare_zmij(&mut arr, black_box(TEMPERATURE));
+    trace_end();
+    trace_start();
+    zmij_floor(&mut arr, black_box(TEMPERATURE), black_box(HUMIDITY));
+    trace_end();
     debug::exit(debug::EXIT_SUCCESS);
     loop {}
 }
