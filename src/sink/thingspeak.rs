@@ -10,7 +10,6 @@ use super::timestamp::iso8601;
 use super::{Sink, split_topic};
 use crate::message::Message;
 use crate::reading::{Quantity, Sample};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 impl ThingSpeakSink<'_> {
     /// Minimum time between two updates of a channel on a free ThingSpeak account (15 s). REST
@@ -24,14 +23,6 @@ const FIELDS: usize = 8;
 
 /// ThingSpeak stores at most 255 bytes a field; the status is one.
 const MAX_STATUS_LEN: usize = 255;
-
-/// Everything but RFC 3986's unreserved characters is percent-encoded: safe in a form value
-/// whatever decoder ThingSpeak runs (`&`, `=`, `+`, space, non-ASCII, …).
-const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Encodes samples for a ThingSpeak channel.
 ///
@@ -245,9 +236,7 @@ impl<'a> ThingSpeakSink<'a> {
         }
         if let Some(unix_seconds) = sample.timestamp() {
             out.push(&b"&created_at="[usize::from(out.is_empty())..])?;
-            for chunk in percent_encoding::percent_encode(&iso8601(unix_seconds), FORM_VALUE) {
-                out.push(chunk.as_bytes())?;
-            }
+            out.form_value(&iso8601(unix_seconds))?;
         }
         Ok(())
     }
@@ -268,9 +257,7 @@ impl<'a> ThingSpeakSink<'a> {
         }
         if let Some(status) = self.status {
             out.push(&b"&status="[usize::from(out.is_empty())..])?;
-            for chunk in utf8_percent_encode(status, FORM_VALUE) {
-                out.push(chunk.as_bytes())?;
-            }
+            out.form_value(status.as_bytes())?;
         }
         Ok(())
     }
