@@ -74,6 +74,10 @@ impl<'b> Out<'b> {
         let bytes = text.as_bytes();
         let mut plain_from = 0;
         for (i, &b) in bytes.iter().enumerate() {
+            // Tested first, without a 256-entry table: nearly every byte needs no escape.
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                continue;
+            }
             let short = match b {
                 b'"' => b'"',
                 b'\\' => b'\\',
@@ -82,8 +86,7 @@ impl<'b> Out<'b> {
                 b'\n' => b'n',
                 0x0C => b'f',
                 b'\r' => b'r',
-                0x00..=0x1F => 0,
-                _ => continue,
+                _ => 0,
             };
             self.push(&bytes[plain_from..i])?;
             plain_from = i + 1;
