@@ -217,8 +217,8 @@ impl<'a> JsonSink<'a> {
     fn write_key(&self, quantity: Quantity, out: &mut Out<'_>) -> Result<(), EncodeError> {
         if let Some((_, key)) = self.keys.iter().find(|(q, _)| *q == quantity) {
             out.byte(b'"')?;
-            out.push(key.as_bytes())?;
-            return out.push(b"\":");
+            out.push_rare(key.as_bytes())?;
+            return out.push_rare(b"\":");
         }
         match key_piece(quantity) {
             Some((piece, _)) => out.push(piece),
@@ -239,10 +239,10 @@ impl<'a> JsonSink<'a> {
         out.byte(b'{')?;
         let mut first = true;
         if let Some(device) = self.device {
-            out.push(DEVICE_PIECE)?;
+            out.push_rare(DEVICE_PIECE)?;
             if self.device_plain {
                 out.byte(b'"')?;
-                out.push(device.as_bytes())?;
+                out.push_rare(device.as_bytes())?;
                 out.byte(b'"')?;
             } else {
                 out.json_string(device)?;
@@ -255,10 +255,10 @@ impl<'a> JsonSink<'a> {
             if !first {
                 out.byte(b',')?;
             }
-            out.push(TIME_PIECE)?;
+            out.push_rare(TIME_PIECE)?;
             let mut digits = [0u8; U64_DIGITS];
             let start = format_u64(unix_seconds, &mut digits);
-            out.push(&digits[start..])?;
+            out.push_rare(&digits[start..])?;
             first = false;
         }
         // Duplicate keys are refused as the keys are written. Built-in names are distinct and

@@ -30,6 +30,13 @@ impl<'b> Out<'b> {
         Ok(())
     }
 
+    /// [`push`](Self::push) out of line, for pieces off the hot path (options, escapes, rare
+    /// fields): one shared copy of the writer instead of one inlined at every such call.
+    #[inline(never)]
+    pub(crate) fn push_rare(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.push(bytes)
+    }
+
     /// Appends one byte: a separator or a bracket, without a library copy.
     #[inline(always)]
     pub(crate) fn byte(&mut self, byte: u8) -> Result<(), EncodeError> {
@@ -88,16 +95,16 @@ impl<'b> Out<'b> {
                 b'\r' => b'r',
                 _ => 0,
             };
-            self.push(&bytes[plain_from..i])?;
+            self.push_rare(&bytes[plain_from..i])?;
             plain_from = i + 1;
             if short != 0 {
-                self.push(&[b'\\', short])?;
+                self.push_rare(&[b'\\', short])?;
             } else {
                 let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0F)]];
-                self.push(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
+                self.push_rare(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
             }
         }
-        self.push(&bytes[plain_from..])?;
+        self.push_rare(&bytes[plain_from..])?;
         self.byte(b'"')
     }
 
@@ -110,7 +117,7 @@ impl<'b> Out<'b> {
             if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
                 self.byte(b)?;
             } else {
-                self.push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0F)]])?;
+                self.push_rare(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0F)]])?;
             }
         }
         Ok(())

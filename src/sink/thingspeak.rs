@@ -235,7 +235,7 @@ impl<'a> ThingSpeakSink<'a> {
             self.encode_extras(out)?;
         }
         if let Some(unix_seconds) = sample.timestamp() {
-            out.push(&b"&created_at="[usize::from(out.is_empty())..])?;
+            out.push_rare(&b"&created_at="[usize::from(out.is_empty())..])?;
             out.form_value(&iso8601(unix_seconds))?;
         }
         Ok(())
@@ -250,13 +250,13 @@ impl<'a> ThingSpeakSink<'a> {
         ];
         for (piece, value) in location {
             if let Some(value) = value {
-                out.push(&piece[usize::from(out.is_empty())..])?;
+                out.push_rare(&piece[usize::from(out.is_empty())..])?;
                 // Finite by construction; the quantity only names the error.
                 out.number(value, &Style::Shortest, Quantity::Value)?;
             }
         }
         if let Some(status) = self.status {
-            out.push(&b"&status="[usize::from(out.is_empty())..])?;
+            out.push_rare(&b"&status="[usize::from(out.is_empty())..])?;
             out.form_value(status.as_bytes())?;
         }
         Ok(())
