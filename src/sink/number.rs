@@ -46,7 +46,7 @@ pub(crate) fn write(value: f32, style: &Style, out: &mut [u8]) -> Result<usize, 
 }
 
 use super::out::copy;
-use crate::decimal::{U64_DIGITS, format_u64};
+use crate::decimal::{U32_DIGITS, U64_DIGITS, format_u32, format_u64};
 
 /// Copies `text` to the start of `out`; its length, or [`Refused::NoRoom`].
 #[inline(always)]
@@ -106,8 +106,9 @@ fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Optio
         out[0] = b'-';
         len = 1;
     }
-    let mut int_buf = itoa::Buffer::new();
-    let int_text = int_buf.format(magnitude / divisor).as_bytes();
+    let mut int_buf = [0u8; U32_DIGITS];
+    let int_start = format_u32(magnitude / divisor, &mut int_buf);
+    let int_text = &int_buf[int_start..];
     let mut frac = magnitude % divisor;
     out[len..len + int_text.len()].copy_from_slice(int_text);
     len += int_text.len();

@@ -8,6 +8,7 @@ use super::number::{MAX_DECIMALS, Style};
 use super::out::Out;
 use super::timestamp::iso8601;
 use super::{Sink, split_topic};
+use crate::decimal::{U32_DIGITS, format_u32};
 use crate::message::Message;
 use crate::reading::{Quantity, Sample};
 
@@ -311,12 +312,15 @@ struct PublishTopic(heapless::String<PUBLISH_TOPIC_CAPACITY>);
 
 impl PublishTopic {
     fn new(channel_id: u32) -> Self {
-        let mut channel = itoa::Buffer::new();
+        let mut digits = [0u8; U32_DIGITS];
+        let start = format_u32(channel_id, &mut digits);
         let mut topic = heapless::String::new();
-        for part in ["channels/", channel.format(channel_id), "/publish"] {
-            // Cannot fail: the capacity is the longest possible topic.
-            let _ = topic.push_str(part);
+        // Cannot fail: the capacity is the longest possible topic.
+        let _ = topic.push_str("channels/");
+        for &digit in &digits[start..] {
+            let _ = topic.push(char::from(digit));
         }
+        let _ = topic.push_str("/publish");
         Self(topic)
     }
 
