@@ -188,6 +188,17 @@ fn put_digits(out: &mut [u8], mut n: u32) {
     }
 }
 
+/// Fills `slot` (at most 12 bytes here: the zeros of `1e12`, or of `0.00001`) with `0`
+/// digits by word copies: a fill loop (or a copy of constant zeros) becomes a `memset` call,
+/// whose 220 bytes nothing else in a sink needs. Only the rare layouts get here.
+#[inline(always)]
+fn zero_fill(slot: &mut [u8]) {
+    const ZEROS: [u8; 16] = [b'0'; 16];
+    if let Some(zeros) = ZEROS.get(..slot.len()) {
+        super::out::copy(slot, zeros);
+    }
+}
+
 /// Whole numbers below this magnitude are written without `.0` (`742`, as MicroPython's
 /// `ujson.dumps(742)`); from 2^24 up an `f32` is always whole and keeps ryu's `.0`.
 const WHOLE_LIMIT_BITS: u32 = 0x4B80_0000; // 16_777_216.0
@@ -222,7 +233,7 @@ pub(crate) fn write(value: f32, out: &mut [u8]) -> Option<usize> {
         let out = out.get_mut(..sign + whole + tail)?;
         out[0] = b'-';
         put_digits(&mut out[sign..sign + len], digits);
-        out[sign + len..sign + whole].fill(b'0');
+        zero_fill(&mut out[sign + len..sign + whole]);
         if tail != 0 {
             out[sign + whole] = b'.';
             out[sign + whole + 1] = b'0';
@@ -246,7 +257,7 @@ pub(crate) fn write(value: f32, out: &mut [u8]) -> Option<usize> {
         out[0] = b'-';
         out[sign] = b'0';
         out[sign + 1] = b'.';
-        out[sign + 2..sign + 2 + zeros].fill(b'0');
+        zero_fill(&mut out[sign + 2..sign + 2 + zeros]);
         put_digits(&mut out[sign + 2 + zeros..], digits);
         Some(end)
     } else {
