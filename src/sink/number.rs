@@ -2,10 +2,6 @@
 //! numbers included) and fixed decimals, written into the caller's buffer. No `core::fmt`, which is larger and
 //! slower.
 
-/// Longest text this module writes: sign, 10 integer digits of an i64 we allow, point, 6
-/// decimals, or the shortest form's worst case for f32 (16 bytes). 24 leaves margin.
-pub(crate) const MAX_NUMBER_LEN: usize = 24;
-
 /// Largest number of fixed decimals a sink accepts.
 pub const MAX_DECIMALS: u8 = 6;
 
@@ -33,7 +29,7 @@ pub(crate) enum Refused {
 }
 
 /// Writes `value` in `style` at the start of `out` and returns its length: straight into the
-/// caller's buffer, one small copy from the formatter's stack buffer.
+/// caller's buffer, no stack buffer and no copy.
 #[inline(always)]
 pub(crate) fn write(value: f32, style: &Style, out: &mut [u8]) -> Result<usize, Refused> {
     if !value.is_finite() {
@@ -45,16 +41,7 @@ pub(crate) fn write(value: f32, style: &Style, out: &mut [u8]) -> Result<usize, 
     }
 }
 
-use super::out::copy;
 use crate::decimal::{U32_DIGITS, U64_DIGITS, format_u32, format_u64};
-
-/// Copies `text` to the start of `out`; its length, or [`Refused::NoRoom`].
-#[inline(always)]
-fn put(out: &mut [u8], text: &[u8]) -> Result<usize, Refused> {
-    let slot = out.get_mut(..text.len()).ok_or(Refused::NoRoom)?;
-    copy(slot, text);
-    Ok(text.len())
-}
 
 /// The shortest text that reads back as `value` ([`super::shortest`]), whole numbers below
 /// 2^24 without a fraction (`742`, and `-0.0` as `0`).
@@ -63,24 +50,17 @@ fn shortest(value: f32, out: &mut [u8]) -> Result<usize, Refused> {
     super::shortest::write(value, out).ok_or(Refused::NoRoom)
 }
 
-fn fixed(value: f32, decimals: u8, out: &mut [u8]) -> Result<usize, Refused> {
-    let mut text = [0u8; MAX_NUMBER_LEN];
-    match fixed_text(value, decimals, &mut text) {
-        Some(len) => put(out, &text[..len]),
-        None => shortest(value, out),
-    }
-}
-
-/// Writes `value` with `decimals` decimals into `out` and returns its length, or `None` when
-/// the value is too large for exact fixed-point output. Out of line, like [`shortest_text`].
+/// `value` with `decimals` decimals, or its shortest form when it is too large for exact
+/// fixed point. Out of line, like [`super::shortest::write`]: inlined into each caller only as
+/// a call.
 #[inline(never)]
-fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Option<usize> {
+fn fixed(value: f32, decimals: u8, out: &mut [u8]) -> Result<usize, Refused> {
     let decimals = decimals.min(MAX_DECIMALS);
     let scaled = value * SCALES[usize::from(decimals)];
     // Beyond 2^53 nothing is exact anyway; beyond i64 the cast saturates. Fall back to the
     // shortest form, which is exact, rather than print a wrong fixed-point number.
     if scaled.abs() >= 9.0e15 {
-        return None;
+        return shortest(value, out);
     }
     // Round half away from zero without adding 0.5 in f32: above 2^23 an f32 cannot hold the
     // .5 and `x + 0.5` rounds to even, so 10132575.0 would become 10132576. Splitting off the
@@ -88,48 +68,54 @@ fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Optio
     // MCU 64-bit conversions and divisions are library calls that cost more than the digits
     // (and about 1 KB of flash): readings that fit 32 bits (nearly all) stay in 32 bits, and
     // larger ones are whole numbers taken from their bits (`fixed_large`).
-    if scaled.abs() >= I32_SAFE {
-        return Some(fixed_large(scaled, decimals, out));
-    }
-    let truncated = scaled as i32;
-    let fraction = (scaled - truncated as f32).abs();
-    let rounded = match (fraction >= 0.5, scaled < 0.0) {
-        (true, false) => truncated + 1,
-        (true, true) => truncated - 1,
-        (false, _) => truncated,
+    let written = if scaled.abs() >= I32_SAFE {
+        fixed_large(scaled, decimals, out)
+    } else {
+        let truncated = scaled as i32;
+        let fraction = (scaled - truncated as f32).abs();
+        let rounded = match (fraction >= 0.5, scaled < 0.0) {
+            (true, false) => truncated + 1,
+            (true, true) => truncated - 1,
+            (false, _) => truncated,
+        };
+        // The sign comes from the rounded number, so -0.001 at 2 decimals prints "0.00".
+        let mut digits = [0u8; U32_DIGITS];
+        let start = format_u32(rounded.unsigned_abs(), &mut digits);
+        with_point(rounded < 0, &digits[start..], decimals, out)
     };
-    let magnitude = rounded.unsigned_abs();
-    let divisor = 10u32.pow(u32::from(decimals));
-    let mut len = 0;
-    // The sign comes from the rounded number, so -0.001 at 2 decimals prints "0.00".
-    if rounded < 0 {
-        out[0] = b'-';
-        len = 1;
-    }
-    let mut int_buf = [0u8; U32_DIGITS];
-    let int_start = format_u32(magnitude / divisor, &mut int_buf);
-    let int_text = &int_buf[int_start..];
-    let mut frac = magnitude % divisor;
-    out[len..len + int_text.len()].copy_from_slice(int_text);
-    len += int_text.len();
-    if decimals > 0 {
-        out[len] = b'.';
-        len += 1;
-        let end = len + usize::from(decimals);
-        for slot in out[len..end].iter_mut().rev() {
-            *slot = b'0' + (frac % 10) as u8;
-            frac /= 10;
+    written.ok_or(Refused::NoRoom)
+}
+
+/// Writes `-` if `negative`, then `digits` with a point before the last `decimals` of them,
+/// padded with leading zeros to at least one digit before the point (`5` at 2 decimals is
+/// `0.05`); its length, or `None` (nothing written) when `out` is too short.
+fn with_point(negative: bool, digits: &[u8], decimals: u8, out: &mut [u8]) -> Option<usize> {
+    let decimals = usize::from(decimals);
+    let shown = digits.len().max(decimals + 1);
+    let sign = usize::from(negative);
+    let point = usize::from(decimals > 0);
+    let len = sign + shown + point;
+    let out = out.get_mut(..len)?;
+    out[0] = b'-';
+    // Right to left: digits, the point after `decimals` of them, then zeros to fill `shown`.
+    let mut source = digits.iter().rev();
+    let mut at = len;
+    for i in 0..shown {
+        if i == decimals && point != 0 {
+            at -= 1;
+            out[at] = b'.';
         }
-        len = end;
+        at -= 1;
+        out[at] = source.next().copied().unwrap_or(b'0');
     }
     Some(len)
 }
 
-/// [`fixed_text`] of a scaled value from 2 × 10^9 up (below 9 × 10^15): such an `f32` is a
-/// whole number (from 2^24 up it has no fraction bits), so no rounding, and its bits give the
+/// [`fixed`] of a scaled value from 2 × 10^9 up (below 9 × 10^15): such an `f32` is a whole
+/// number (from 2^24 up it has no fraction bits), so no rounding, and its bits give the
 /// integer without a 64-bit float conversion; its digits, at least 10, get the point put
 /// before the last `decimals` of them, without a 64-bit division.
-fn fixed_large(scaled: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> usize {
+fn fixed_large(scaled: f32, decimals: u8, out: &mut [u8]) -> Option<usize> {
     let bits = scaled.abs().to_bits();
     // value = mantissa × 2^(exponent − 150), the exponent at least 150 + 7 here.
     let mantissa = u64::from((bits & 0x007F_FFFF) | 0x0080_0000);
@@ -137,22 +123,7 @@ fn fixed_large(scaled: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> usi
     let magnitude = mantissa << shift.min(40);
     let mut digits = [0u8; U64_DIGITS];
     let start = format_u64(magnitude, &mut digits);
-    let digits = &digits[start..];
-    let mut len = 0;
-    if scaled < 0.0 {
-        out[0] = b'-';
-        len = 1;
-    }
-    let point = digits.len() - usize::from(decimals);
-    out[len..len + point].copy_from_slice(&digits[..point]);
-    len += point;
-    if decimals > 0 {
-        out[len] = b'.';
-        len += 1;
-        out[len..len + usize::from(decimals)].copy_from_slice(&digits[point..]);
-        len += usize::from(decimals);
-    }
-    len
+    with_point(scaled < 0.0, &digits[start..], decimals, out)
 }
 
 #[cfg(test)]
