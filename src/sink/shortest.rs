@@ -190,8 +190,9 @@ fn put_digits(out: &mut [u8], mut n: u32) {
 
 /// Fills `slot` (at most 12 bytes here: the zeros of `1e12`, or of `0.00001`) with `0`
 /// digits by word copies: a fill loop (or a copy of constant zeros) becomes a `memset` call,
-/// whose 220 bytes nothing else in a sink needs. Only the rare layouts get here.
-#[inline(always)]
+/// whose 220 bytes nothing else in a sink needs. Only the rare layouts get here, so it is
+/// out of line (one copy of the word loop).
+#[inline(never)]
 fn zero_fill(slot: &mut [u8]) {
     const ZEROS: [u8; 16] = [b'0'; 16];
     if let Some(zeros) = ZEROS.get(..slot.len()) {
