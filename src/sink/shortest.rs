@@ -188,6 +188,13 @@ fn put_digits(out: &mut [u8], mut n: u32) {
     }
 }
 
+/// [`put_digits`] out of line, for the layouts other than `12.34`: whole numbers, `0.001234`
+/// and exponents (one copy of the loop instead of one per call).
+#[inline(never)]
+fn put_digits_rare(out: &mut [u8], n: u32) {
+    put_digits(out, n);
+}
+
 /// Fills `slot` (at most 12 bytes here: the zeros of `1e12`, or of `0.00001`) with `0`
 /// digits by word copies: a fill loop (or a copy of constant zeros) becomes a `memset` call,
 /// whose 220 bytes nothing else in a sink needs. Only the rare layouts get here, so it is
@@ -233,7 +240,7 @@ pub(crate) fn write(value: f32, out: &mut [u8]) -> Option<usize> {
         let tail = if magnitude < WHOLE_LIMIT_BITS { 0 } else { 2 };
         let out = out.get_mut(..sign + whole + tail)?;
         out[0] = b'-';
-        put_digits(&mut out[sign..sign + len], digits);
+        put_digits_rare(&mut out[sign..sign + len], digits);
         zero_fill(&mut out[sign + len..sign + whole]);
         if tail != 0 {
             out[sign + whole] = b'.';
@@ -259,7 +266,7 @@ pub(crate) fn write(value: f32, out: &mut [u8]) -> Option<usize> {
         out[sign] = b'0';
         out[sign + 1] = b'.';
         zero_fill(&mut out[sign + 2..sign + 2 + zeros]);
-        put_digits(&mut out[sign + 2 + zeros..], digits);
+        put_digits_rare(&mut out[sign + 2 + zeros..], digits);
         Some(end)
     } else {
         // 1234e30: 1.234e33; 1e30.
@@ -270,16 +277,16 @@ pub(crate) fn write(value: f32, out: &mut [u8]) -> Option<usize> {
         let out = out.get_mut(..end)?;
         out[0] = b'-';
         let rest = digits % POW10[(len - 1) & 15];
-        put_digits(&mut out[sign..sign + 1], digits / POW10[(len - 1) & 15]);
+        put_digits_rare(&mut out[sign..sign + 1], digits / POW10[(len - 1) & 15]);
         if len > 1 {
             out[sign + 1] = b'.';
-            put_digits(&mut out[sign + 2..sign + mantissa], rest);
+            put_digits_rare(&mut out[sign + 2..sign + mantissa], rest);
         }
         out[sign + mantissa] = b'e';
         if power < 0 {
             out[sign + mantissa + 1] = b'-';
         }
-        put_digits(
+        put_digits_rare(
             &mut out[end - (power_len - usize::from(power < 0))..],
             power.unsigned_abs(),
         );
