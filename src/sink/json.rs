@@ -322,14 +322,18 @@ macro_rules! key_pieces {
         enum Bit { $($quantity),* }
 
         fn key_piece(quantity: Quantity) -> Option<(&'static [u8], u32)> {
-            match quantity {
-                $(Quantity::$quantity => {
-                    const PIECE: [u8; Quantity::$quantity.name().len() + 3] =
-                        key_piece_of(Quantity::$quantity.name());
-                    Some((&PIECE, 1 << Bit::$quantity as u32))
-                })*
-                _ => None,
-            }
+            // One table of pieces indexed by the quantity's bit, rather than a `match` arm
+            // that loads a piece's address, length and bit for each quantity.
+            const PIECES: &[&[u8]] = &[$({
+                const PIECE: [u8; Quantity::$quantity.name().len() + 3] =
+                    key_piece_of(Quantity::$quantity.name());
+                &PIECE
+            }),*];
+            let index = match quantity {
+                $(Quantity::$quantity => Bit::$quantity as usize,)*
+                _ => return None,
+            };
+            PIECES.get(index).map(|piece| (*piece, 1 << index))
         }
     };
 }
