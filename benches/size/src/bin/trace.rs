@@ -1,4 +1,5 @@
-//! One encode of each sink between two marker calls, for an instruction trace:
+//! One encode of each sink (JSON object, bare value, ThingSpeak bulk), then the zmij floors
+//! (ThingSpeak, bare, JSON object), each between two marker calls, for an instruction trace:
 //! `qemu-system-arm ... -singlestep -d exec,nochain -D trace.log -kernel <elf>`, then map
 //! each executed address to its function (see BENCHMARKS.md, "Where the time goes").
 #![no_std]
