@@ -78,11 +78,10 @@ impl<'b> Out<'b> {
     /// `\u00XX` (upper-case hex), everything else verbatim (valid UTF-8 needs no escape).
     pub(crate) fn json_string(&mut self, text: &str) -> Result<(), EncodeError> {
         self.byte(b'"')?;
-        let bytes = text.as_bytes();
-        let mut plain_from = 0;
-        for (i, &b) in bytes.iter().enumerate() {
+        for &b in text.as_bytes() {
             // Tested first, without a 256-entry table: nearly every byte needs no escape.
             if b >= 0x20 && b != b'"' && b != b'\\' {
+                self.byte(b)?;
                 continue;
             }
             let short = match b {
@@ -95,8 +94,6 @@ impl<'b> Out<'b> {
                 b'\r' => b'r',
                 _ => 0,
             };
-            self.push_rare(&bytes[plain_from..i])?;
-            plain_from = i + 1;
             if short != 0 {
                 self.push_rare(&[b'\\', short])?;
             } else {
@@ -104,7 +101,6 @@ impl<'b> Out<'b> {
                 self.push_rare(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
             }
         }
-        self.push_rare(&bytes[plain_from..])?;
         self.byte(b'"')
     }
 
