@@ -1,14 +1,15 @@
-//! The QoS 1 window (MQTT 3.1.1): a [`ResilientPublisher`] drains a backlog with up to W
-//! messages in flight, PUBACKs matched by packet id. Against the in-process rumqttd on
-//! 127.0.0.1, and a scripted TCP listener for a broker that acknowledges out of order.
+//! The QoS 1 window (MQTT 3.1.1 and MQTT 5): a [`ResilientPublisher`] drains a backlog with
+//! up to W messages in flight, PUBACKs matched by packet id. Against the in-process rumqttd
+//! on 127.0.0.1, and scripted TCP listeners for a broker that acknowledges out of order or
+//! holds its acknowledgements to count what is in flight.
 //!
 //! What we state and test: the at-least-once contract of one message at a time still holds.
 //! A message leaves the queue only when its own PUBACK came and every message before it was
 //! acknowledged; the subscriber sees every message, in order of first arrival; after a
 //! broker restart the unacknowledged ones (at most W) go again, in order.
 //!
-//! `backlog_drain_benchmark` (ignored) times the drain of 1,000 queued messages, window 1
-//! against the default; see BENCHMARKS.md for the command.
+//! `backlog_drain_benchmark` (ignored) times the drain of 1,000 queued messages, windows 1, 4
+//! and 16, over both protocols; see BENCHMARKS.md for the command.
 
 mod common;
 
@@ -19,7 +20,8 @@ use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 use sensorpub::{
     Backoff, BackoffConfig, Broker, Clock, JsonSink, MessageQueue, Mqtt311, MqttOptions, Publisher,
-    QoS, Quantity, Reading, ResilientError, ResilientPublisher, Sample, Sensor, Sink, Transport,
+    QoS, Quantity, Reading, ResilientError, ResilientPublisher, Sample, Sensor, Sink, Stats,
+    Transport,
 };
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -153,24 +155,62 @@ fn a_backlog_of_200_drains_with_window_4_each_once_in_order() {
     assert_eq!(numbers, (1..=COUNT).collect::<Vec<_>>());
 }
 
-/// The broker is stopped from another thread once the subscriber has seen 50 messages, with
-/// up to 4 in flight, and comes back 100 ms later: nothing is lost, the order of first
-/// arrival is kept, and at most the window's 4 messages are repeated.
+/// Stores 1..=`count` and drains them through `transport` (`max_attempts` connection
+/// attempts in a row, or no limit); returns the publisher's stats.
+async fn store_and_flush<T: Transport>(transport: T, count: u32, max_attempts: Option<u32>) -> Stats
+where
+    T::Error: core::fmt::Debug,
+{
+    let mut buf = [0u8; 64];
+    let mut publisher = resilient(
+        JsonSink::value(TOPIC).unwrap(),
+        transport,
+        &mut buf,
+        max_attempts,
+    );
+    for n in 1..=count {
+        publisher.store(&value(n)).await.expect("stored");
+    }
+    assert_eq!(publisher.stats().queued, count as usize);
+    publisher.flush().await.expect("drained");
+    publisher.stats()
+}
+
 #[test]
-fn a_broker_restart_mid_drain_loses_nothing_and_keeps_the_order() {
+fn mqtt5_a_backlog_of_200_drains_with_window_4_each_once_in_order() {
     const COUNT: u32 = 200;
-    const WINDOW: usize = 4;
-    let broker = Arc::new(Mutex::new(TestBroker::start()));
-    let mut subscriber = broker.lock().unwrap().subscribe(TOPIC);
-    let port = broker.lock().unwrap().port(Version::V311);
+    let broker = TestBroker::start();
+    let subscriber = broker.subscribe(TOPIC);
+    let options = MqttOptions::new("window5-200")
+        .with_timeout_ms(5_000)
+        .with_window(4);
+    let receiver = receive_numbers(subscriber, COUNT as usize);
+    let stats = common::with_mqtt5(broker.port(Version::V5), options, async |mqtt| {
+        assert_eq!(mqtt.window(), 4);
+        store_and_flush(mqtt, COUNT, None).await
+    });
+    assert_eq!(stats.published, COUNT);
+    assert_eq!(stats.queued, 0);
+    let numbers = receiver.join().expect("receiver");
+    assert_eq!(numbers, (1..=COUNT).collect::<Vec<_>>());
+}
+
+/// Watches `subscriber` on another thread until it saw every number of 1..=`count`; once it
+/// has seen 50 messages it stops the broker and starts it again 100 ms later. Returns the
+/// numbers in order of arrival and whether the restart happened.
+fn restart_after_50(
+    broker: &Arc<Mutex<TestBroker>>,
+    mut subscriber: common::Subscriber,
+    count: u32,
+) -> (thread::JoinHandle<Vec<u32>>, Arc<AtomicBool>) {
     let restarted = Arc::new(AtomicBool::new(false));
     let watcher = {
-        let broker = Arc::clone(&broker);
+        let broker = Arc::clone(broker);
         let restarted = Arc::clone(&restarted);
         thread::spawn(move || {
             let mut received = Vec::new();
             let deadline = Instant::now() + PATIENCE;
-            while !(1..=COUNT).all(|n| received.contains(&n)) {
+            while !(1..=count).all(|n| received.contains(&n)) {
                 let wait = deadline.saturating_duration_since(Instant::now());
                 let Some(message) = subscriber.next_within(wait) else {
                     break;
@@ -189,6 +229,20 @@ fn a_broker_restart_mid_drain_loses_nothing_and_keeps_the_order() {
             received
         })
     };
+    (watcher, restarted)
+}
+
+/// The broker is stopped from another thread once the subscriber has seen 50 messages, with
+/// up to 4 in flight, and comes back 100 ms later: nothing is lost, the order of first
+/// arrival is kept, and at most the window's 4 messages are repeated.
+#[test]
+fn a_broker_restart_mid_drain_loses_nothing_and_keeps_the_order() {
+    const COUNT: u32 = 200;
+    const WINDOW: usize = 4;
+    let broker = Arc::new(Mutex::new(TestBroker::start()));
+    let subscriber = broker.lock().unwrap().subscribe(TOPIC);
+    let port = broker.lock().unwrap().port(Version::V311);
+    let (watcher, restarted) = restart_after_50(&broker, subscriber, COUNT);
     let stack = Stack::default();
     let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
     let options = MqttOptions::new("window-restart")
@@ -201,31 +255,55 @@ fn a_broker_restart_mid_drain_loses_nothing_and_keeps_the_order() {
         &mut tx,
         &mut rx,
     );
-    let mut buf = [0u8; 64];
-    let mut publisher = resilient(JsonSink::value(TOPIC).unwrap(), mqtt, &mut buf, None);
-    async_io::block_on(async {
-        for n in 1..=COUNT {
-            publisher.store(&value(n)).await.expect("stored");
-        }
-        publisher.flush().await.expect("drained");
+    let stats = async_io::block_on(store_and_flush(mqtt, COUNT, None));
+    let received = watcher.join().expect("watcher");
+    assert!(restarted.load(Ordering::SeqCst), "never restarted");
+    let (firsts, repeats) = first_arrivals(&received);
+    assert_eq!(firsts, (1..=COUNT).collect::<Vec<_>>(), "{received:?}");
+    assert!(repeats <= WINDOW, "{repeats} repeats: {received:?}");
+    assert_eq!(stats.published, COUNT);
+    assert_eq!(stats.dropped, 0);
+    assert!(stats.reconnects >= 1);
+}
+
+/// As above over MQTT 5: minimq resends nothing of a lost connection (every connection is
+/// a clean session), the queue resends the unacknowledged ones, in order.
+#[test]
+fn mqtt5_a_broker_restart_mid_drain_loses_nothing_and_keeps_the_order() {
+    const COUNT: u32 = 200;
+    const WINDOW: usize = 4;
+    let broker = Arc::new(Mutex::new(TestBroker::start()));
+    let subscriber = broker.lock().unwrap().subscribe(TOPIC);
+    let port = broker.lock().unwrap().port(Version::V5);
+    let (watcher, restarted) = restart_after_50(&broker, subscriber, COUNT);
+    let options = MqttOptions::new("window5-restart")
+        .with_timeout_ms(2_000)
+        .with_window(WINDOW);
+    let stats = common::with_mqtt5(port, options, async |mqtt| {
+        store_and_flush(mqtt, COUNT, None).await
     });
     let received = watcher.join().expect("watcher");
     assert!(restarted.load(Ordering::SeqCst), "never restarted");
     let (firsts, repeats) = first_arrivals(&received);
     assert_eq!(firsts, (1..=COUNT).collect::<Vec<_>>(), "{received:?}");
     assert!(repeats <= WINDOW, "{repeats} repeats: {received:?}");
-    assert_eq!(publisher.stats().published, COUNT);
-    assert_eq!(publisher.stats().dropped, 0);
-    assert!(publisher.stats().reconnects >= 1);
+    assert_eq!(stats.published, COUNT);
+    assert_eq!(stats.dropped, 0);
+    assert!(stats.reconnects >= 1);
 }
 
 const CONNACK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
+/// MQTT 5 CONNACK: no session present, success, no properties.
+const CONNACK5: [u8; 5] = [0x20, 0x03, 0x00, 0x00, 0x00];
+/// MQTT 5 CONNACK with the property Receive Maximum 2.
+const CONNACK5_RECEIVE_MAXIMUM_2: [u8; 8] = [0x20, 0x06, 0x00, 0x00, 0x03, 0x21, 0x00, 0x02];
 
 /// A broker on one connection: answers CONNECT, waits until it has read `publishes` QoS 1
 /// PUBLISHes (all in flight at once: a client with a window of 1 never sends the second),
 /// then acknowledges the packet ids in `acks`' order and closes the connection. Returns the
 /// port and a handle that yields the packet ids it read.
 fn out_of_order_broker(
+    connack: &'static [u8],
     publishes: usize,
     acks: &'static [u16],
 ) -> (u16, thread::JoinHandle<Vec<u16>>) {
@@ -249,16 +327,9 @@ fn out_of_order_broker(
                 match packet[0] >> 4 {
                     1 if !connected => {
                         connected = true;
-                        stream.write_all(&CONNACK).expect("CONNACK");
+                        stream.write_all(connack).expect("CONNACK");
                     }
-                    3 => {
-                        // Topic length, topic, then the packet id (QoS 1).
-                        let header = if packet[1] & 0x80 == 0 { 2 } else { 3 };
-                        let topic_len =
-                            usize::from(u16::from_be_bytes([packet[header], packet[header + 1]]));
-                        let at = header + 2 + topic_len;
-                        ids.push(u16::from_be_bytes([packet[at], packet[at + 1]]));
-                    }
+                    3 => ids.push(publish_id(&packet)),
                     _ => {}
                 }
             }
@@ -272,6 +343,15 @@ fn out_of_order_broker(
         ids
     });
     (port, handle)
+}
+
+/// The packet id of a QoS 1 PUBLISH (MQTT 3.1.1 and 5: after the topic).
+fn publish_id(packet: &[u8]) -> u16 {
+    // Topic length, topic, then the packet id.
+    let header = if packet[1] & 0x80 == 0 { 2 } else { 3 };
+    let topic_len = usize::from(u16::from_be_bytes([packet[header], packet[header + 1]]));
+    let at = header + 2 + topic_len;
+    u16::from_be_bytes([packet[at], packet[at + 1]])
 }
 
 /// The length of the first whole MQTT packet in `bytes`, if it is all there.
@@ -293,7 +373,7 @@ fn frame(bytes: &[u8]) -> Option<usize> {
 /// Returns the packet ids the broker read, the payloads still queued and the publisher's
 /// `published` count.
 fn three_against(acks: &'static [u16]) -> (Vec<u16>, Vec<String>, u32) {
-    let (port, broker) = out_of_order_broker(3, acks);
+    let (port, broker) = out_of_order_broker(&CONNACK, 3, acks);
     let stack = Stack::default();
     let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
     let options = MqttOptions::new("window-raw")
@@ -306,15 +386,40 @@ fn three_against(acks: &'static [u16]) -> (Vec<u16>, Vec<String>, u32) {
         &mut tx,
         &mut rx,
     );
-    let mut buf = [0u8; 64];
-    let mut publisher = resilient(JsonSink::value(TOPIC).unwrap(), mqtt, &mut buf, Some(1));
-    let result = async_io::block_on(async {
-        for n in 1..=3 {
-            publisher.store(&value(n)).await.expect("stored");
-        }
-        publisher.flush().await
-    });
+    let (queued, published) = async_io::block_on(three_through(mqtt));
     let ids = broker.join().expect("broker");
+    (ids, queued, published)
+}
+
+/// [`three_against`] over MQTT 5.
+fn three_against5(acks: &'static [u16]) -> (Vec<u16>, Vec<String>, u32) {
+    let (port, broker) = out_of_order_broker(&CONNACK5, 3, acks);
+    let options = MqttOptions::new("window5-raw")
+        .with_timeout_ms(1_000)
+        .with_window(3);
+    let (queued, published) =
+        common::with_mqtt5(port, options, async |mqtt| three_through(mqtt).await);
+    let ids = broker.join().expect("broker");
+    (ids, queued, published)
+}
+
+/// Stores three messages and flushes them through `transport` with one connection attempt;
+/// returns the payloads still queued and the `published` count.
+async fn three_through<T: Transport>(transport: T) -> (Vec<String>, u32)
+where
+    T::Error: core::fmt::Debug,
+{
+    let mut buf = [0u8; 64];
+    let mut publisher = resilient(
+        JsonSink::value(TOPIC).unwrap(),
+        transport,
+        &mut buf,
+        Some(1),
+    );
+    for n in 1..=3 {
+        publisher.store(&value(n)).await.expect("stored");
+    }
+    let result = publisher.flush().await;
     let mut queued = Vec::new();
     let queue = publisher.queue();
     for i in 0..queue.len() {
@@ -327,7 +432,7 @@ fn three_against(acks: &'static [u16]) -> (Vec<u16>, Vec<String>, u32) {
             "{result:?}"
         );
     }
-    (ids, queued, publisher.stats().published)
+    (queued, publisher.stats().published)
 }
 
 /// PUBACK 3, then 1, then the connection goes: only message 1 was delivered with every
@@ -348,6 +453,117 @@ fn early_acks_are_held_until_the_head_is_acknowledged() {
     assert_eq!(ids, [1, 2, 3], "all three in flight at once");
     assert!(queued.is_empty(), "{queued:?}");
     assert_eq!(published, 3);
+}
+
+/// As [`an_out_of_order_ack_removes_only_the_acknowledged_head`], over MQTT 5.
+#[test]
+fn mqtt5_an_out_of_order_ack_removes_only_the_acknowledged_head() {
+    let (ids, queued, published) = three_against5(&[3, 1]);
+    assert_eq!(ids, [1, 2, 3], "all three in flight at once");
+    assert_eq!(queued, ["2", "3"]);
+    assert_eq!(published, 1);
+}
+
+/// As [`early_acks_are_held_until_the_head_is_acknowledged`], over MQTT 5.
+#[test]
+fn mqtt5_early_acks_are_held_until_the_head_is_acknowledged() {
+    let (ids, queued, published) = three_against5(&[2, 3, 1]);
+    assert_eq!(ids, [1, 2, 3], "all three in flight at once");
+    assert!(queued.is_empty(), "{queued:?}");
+    assert_eq!(published, 3);
+}
+
+/// A broker on one connection that holds its acknowledgements to count what is in flight:
+/// it answers CONNECT with `connack`, reads PUBLISHes until `limit` are unacknowledged (or
+/// all `total` came), then gives the client 300 ms to send more than it may, and
+/// acknowledges the oldest; until all `total` were read and acknowledged. Returns the most
+/// PUBLISHes it ever held unacknowledged.
+fn holding_broker(
+    connack: &'static [u8],
+    limit: usize,
+    total: usize,
+) -> (u16, thread::JoinHandle<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let handle = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut bytes = Vec::new();
+        let mut held = std::collections::VecDeque::<u16>::new();
+        let (mut read, mut most) = (0, 0);
+        let mut chunk = [0u8; 1024];
+        loop {
+            let full = held.len() >= limit || (read == total && !held.is_empty());
+            // Full: only a client over its limit sends more now.
+            let wait = if full {
+                Duration::from_millis(300)
+            } else {
+                PATIENCE
+            };
+            stream.set_read_timeout(Some(wait)).expect("timeout");
+            match stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+                Err(_) if full => {
+                    let [hi, lo] = held.pop_front().expect("held").to_be_bytes();
+                    stream.write_all(&[0x40, 0x02, hi, lo]).expect("PUBACK");
+                    if read == total && held.is_empty() {
+                        break;
+                    }
+                }
+                Err(e) => panic!("client went quiet: {e}"),
+            }
+            while let Some(len) = frame(&bytes) {
+                let packet: Vec<u8> = bytes.drain(..len).collect();
+                match packet[0] >> 4 {
+                    1 => stream.write_all(connack).expect("CONNACK"),
+                    3 => {
+                        held.push_back(publish_id(&packet));
+                        read += 1;
+                        most = most.max(held.len());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Let the client read the last acknowledgement before the connection goes.
+        thread::sleep(Duration::from_millis(200));
+        most
+    });
+    (port, handle)
+}
+
+/// Drains `total` messages over MQTT 5 with `window` against [`holding_broker`]; returns
+/// the most messages the broker held unacknowledged.
+fn most_in_flight5(connack: &'static [u8], window: usize, limit: usize, total: u32) -> usize {
+    let (port, broker) = holding_broker(connack, limit, total as usize);
+    let options = MqttOptions::new("window5-held")
+        .with_timeout_ms(2_000)
+        .with_window(window);
+    let stats = common::with_mqtt5(port, options, async |mqtt| {
+        assert_eq!(mqtt.window(), window.min(8));
+        store_and_flush(mqtt, total, Some(2)).await
+    });
+    assert_eq!(stats.published, total);
+    broker.join().expect("broker")
+}
+
+/// Window 3: three messages go out before the first PUBACK, never a fourth.
+#[test]
+fn mqtt5_the_window_is_filled_and_never_exceeded() {
+    assert_eq!(most_in_flight5(&CONNACK5, 3, 3, 7), 3);
+}
+
+/// Window 4 against a broker whose CONNACK says Receive Maximum 2: two in flight at most.
+#[test]
+fn mqtt5_the_brokers_receive_maximum_bounds_the_window() {
+    assert_eq!(most_in_flight5(&CONNACK5_RECEIVE_MAXIMUM_2, 4, 2, 6), 2);
+}
+
+/// Window 16 over MQTT 5: minimq keeps 8 QoS 1 messages in flight at most, so the handle
+/// says 8 and never sends a ninth before an acknowledgement.
+#[test]
+fn mqtt5_the_window_is_at_most_minimqs_eight() {
+    assert_eq!(most_in_flight5(&CONNACK5, 16, 8, 12), 8);
 }
 
 /// `MqttOptions::with_window` clamps to 1..=MAX_WINDOW; the default is DEFAULT_WINDOW.

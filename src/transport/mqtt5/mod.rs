@@ -28,12 +28,14 @@ mod error;
 mod handle;
 mod runner;
 mod traffic;
+mod window;
 
 pub use handle::Mqtt5;
 pub use runner::{Mqtt5Runner, Plaintext};
 
 use crate::transport::link::{Link, MessageBuffer, Request};
 use core::cell::RefCell;
+use window::Flight;
 
 /// Every buffer of one MQTT 5 connection, caller-owned so its size is visible (put it in a
 /// `static` or a `StaticCell` in firmware):
@@ -54,6 +56,8 @@ pub struct Mqtt5Buffers<const RX: usize, const TX: usize, const MESSAGE: usize> 
     tx: [u8; TX],
     message: RefCell<[u8; MESSAGE]>,
     link: Link,
+    /// The QoS 1 messages in flight ([`Transport::submit`](crate::Transport::submit)).
+    flight: RefCell<Flight>,
 }
 
 impl<const RX: usize, const TX: usize, const MESSAGE: usize> Mqtt5Buffers<RX, TX, MESSAGE> {
@@ -64,6 +68,7 @@ impl<const RX: usize, const TX: usize, const MESSAGE: usize> Mqtt5Buffers<RX, TX
             tx: [0; TX],
             message: RefCell::new([0; MESSAGE]),
             link: Link::new(),
+            flight: RefCell::new(Flight::new()),
         }
     }
 }
