@@ -553,6 +553,33 @@ fn mqtt5_the_window_is_filled_and_never_exceeded() {
     assert_eq!(most_in_flight5(&CONNACK5, 3, 3, 7), 3);
 }
 
+/// The transport itself keeps the window, whatever its caller does: with window 3, a
+/// fourth `submit` waits for an acknowledgement; every message is reported once.
+#[test]
+fn mqtt5_a_submit_beyond_the_window_waits_for_an_acknowledgement() {
+    let (port, broker) = holding_broker(&CONNACK5, 3, 4);
+    let options = MqttOptions::new("window5-submit")
+        .with_timeout_ms(2_000)
+        .with_window(3);
+    let mut ids = common::with_mqtt5(port, options, async |mqtt| {
+        mqtt.connect().await.expect("connect");
+        let message = sensorpub::Message::new(TOPIC, b"1").with_qos(QoS::AtLeastOnce);
+        let mut submitted = Vec::new();
+        for _ in 0..4 {
+            submitted.push(mqtt.submit(&message).await.expect("submit"));
+        }
+        let mut acknowledged = Vec::new();
+        for _ in 0..4 {
+            acknowledged.push(mqtt.next_ack().await.expect("next_ack"));
+        }
+        assert_eq!(submitted, acknowledged, "each id once, oldest first");
+        acknowledged
+    });
+    assert_eq!(broker.join().expect("broker"), 3);
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+}
+
 /// Window 4 against a broker whose CONNACK says Receive Maximum 2: two in flight at most.
 #[test]
 fn mqtt5_the_brokers_receive_maximum_bounds_the_window() {
