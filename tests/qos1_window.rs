@@ -605,15 +605,16 @@ fn the_window_option_is_clamped() {
 }
 
 /// Drains 1,000 queued messages (topic 24 B + JSON payload 37 B) to the in-process broker
-/// with window 1, the default window and the largest, `SENSORPUB_WINDOW_RUNS` runs each (default
-/// 5), interleaved, and prints the medians; `SENSORPUB_WINDOW_PORT=1883` uses a broker
-/// already listening on 127.0.0.1 instead. A benchmark, not a test: run it with
-/// `SENSORPUB_WINDOW_RUNS=5 cargo test --release --test qos1_window -- --ignored --nocapture`.
+/// over MQTT 3.1.1 and MQTT 5 with windows 1, 4 and 16 (MQTT 5: at most minimq's 8),
+/// `SENSORPUB_WINDOW_RUNS` runs each (default 5), interleaved, and prints the medians;
+/// `SENSORPUB_WINDOW_PORT=1883` uses a broker already listening on 127.0.0.1 instead (both
+/// protocols on that port, as mosquitto), `SENSORPUB_WINDOW_MQTT=311` or `=5` one protocol.
+/// A benchmark, not a test: run it with
+/// `SENSORPUB_WINDOW_RUNS=9 cargo test --test qos1_window backlog_drain_benchmark -- --ignored --nocapture`.
 #[test]
 #[ignore = "benchmark; see BENCHMARKS.md"]
 fn backlog_drain_benchmark() {
-    const COUNT: usize = 1_000;
-    const BENCH_TOPIC: &str = "sensorpub/window/bench";
+    const WINDOWS: [usize; 3] = [1, 4, MqttOptions::MAX_WINDOW];
     let runs: usize = std::env::var("SENSORPUB_WINDOW_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -622,75 +623,91 @@ fn backlog_drain_benchmark() {
     let external: Option<u16> = std::env::var("SENSORPUB_WINDOW_PORT")
         .ok()
         .and_then(|s| s.parse().ok());
+    let versions: Vec<Version> = match std::env::var("SENSORPUB_WINDOW_MQTT").as_deref() {
+        Ok("311") => vec![Version::V311],
+        Ok("5") => vec![Version::V5],
+        _ => vec![Version::V311, Version::V5],
+    };
     let broker = external.is_none().then(TestBroker::start);
-    let port = external
-        .or_else(|| broker.as_ref().map(|b| b.port(Version::V311)))
-        .expect("a broker");
-    let sample: Sample<2> = Sample::from_readings(&[
-        Reading::new(Quantity::Temperature, 21.53),
-        Reading::new(Quantity::Humidity, 45.2),
-    ])
-    .expect("two readings");
-    let mut times: Vec<(usize, Vec<f64>)> =
-        [1, MqttOptions::DEFAULT_WINDOW, MqttOptions::MAX_WINDOW]
-            .into_iter()
-            .map(|w| (w, Vec::new()))
-            .collect();
+    let port = |version| {
+        external
+            .or_else(|| broker.as_ref().map(|b| b.port(version)))
+            .expect("a broker")
+    };
+    let mut times: Vec<(Version, usize, Vec<f64>)> = versions
+        .iter()
+        .flat_map(|&v| WINDOWS.map(|w| (v, w, Vec::new())))
+        .collect();
     for run in 0..runs {
-        for (window, samples) in &mut times {
-            let stack = Stack::default();
-            let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
-            let client_id = format!("window-bench-{window}-{run}");
+        for (version, window, samples) in &mut times {
+            let client_id = format!("window-bench-{version:?}-{window}-{run}");
             let options = MqttOptions::new(&client_id).with_window(*window);
-            let mqtt = Mqtt311::new(
-                &stack,
-                Broker::new("127.0.0.1", port),
-                options,
-                &mut tx,
-                &mut rx,
-            );
-            let mut buf = [0u8; 128];
-            let publisher = Publisher::new(
-                NoSensor,
-                JsonSink::object(BENCH_TOPIC).unwrap(),
-                mqtt,
-                HostClock(Instant::now()),
-                &mut buf,
-            )
-            .with_qos(QoS::AtLeastOnce);
-            let mut publisher = ResilientPublisher::new(
-                publisher,
-                backoff(None),
-                MessageQueue::<1024, 65536>::new(),
-            );
-            async_io::block_on(async {
-                for _ in 0..COUNT {
-                    publisher.store(&sample).await.expect("stored");
+            let elapsed_ms = match version {
+                Version::V311 => {
+                    let stack = Stack::default();
+                    let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
+                    let broker = Broker::new("127.0.0.1", port(Version::V311));
+                    let mqtt = Mqtt311::new(&stack, broker, options, &mut tx, &mut rx);
+                    async_io::block_on(drain_1000(mqtt))
                 }
-                let first = publisher.queue().iter().next().expect("queued");
-                assert_eq!(first.payload.len(), 37);
-                // Connect first, so the time is the drain's alone.
-                publisher.transport_mut().connect().await.expect("connect");
-                let start = Instant::now();
-                publisher.flush().await.expect("drained");
-                samples.push(start.elapsed().as_secs_f64() * 1_000.0);
-            });
-            assert_eq!(publisher.stats().published, COUNT as u32);
+                Version::V5 => common::with_mqtt5(port(Version::V5), options, async |mqtt| {
+                    drain_1000(mqtt).await
+                }),
+            };
+            samples.push(elapsed_ms);
         }
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let mut medians = Vec::new();
-    for (window, samples) in &mut times {
+    let mut window_1 = 0.0;
+    for (version, window, samples) in &mut times {
         let m = median(samples);
+        if *window == 1 {
+            window_1 = m;
+        }
         println!(
-            "window {window}: median {m:.1} ms to drain {COUNT} messages over {runs} runs ({samples:.1?})"
+            "{version:?} window {window}: median {m:.1} ms to drain 1000 messages over {runs} runs, {:.2}x window 1 ({samples:.1?})",
+            window_1 / m
         );
-        medians.push(m);
     }
-    for (window, m) in times.iter().map(|(w, _)| w).zip(&medians).skip(1) {
-        println!("window {window} vs 1: {:.2}x faster", medians[0] / m);
+}
+
+/// Queues 1,000 messages of the benchmark, connects, and returns how many milliseconds the
+/// drain took (the connect not counted).
+async fn drain_1000<T: Transport>(transport: T) -> f64
+where
+    T::Error: core::fmt::Debug,
+{
+    const COUNT: usize = 1_000;
+    const BENCH_TOPIC: &str = "sensorpub/window/bench";
+    let sample: Sample<2> = Sample::from_readings(&[
+        Reading::new(Quantity::Temperature, 21.53),
+        Reading::new(Quantity::Humidity, 45.2),
+    ])
+    .expect("two readings");
+    let mut buf = [0u8; 128];
+    let publisher = Publisher::new(
+        NoSensor,
+        JsonSink::object(BENCH_TOPIC).unwrap(),
+        transport,
+        HostClock(Instant::now()),
+        &mut buf,
+    )
+    .with_qos(QoS::AtLeastOnce);
+    let mut publisher =
+        ResilientPublisher::new(publisher, backoff(None), MessageQueue::<1024, 65536>::new());
+    for _ in 0..COUNT {
+        publisher.store(&sample).await.expect("stored");
     }
+    let first = publisher.queue().iter().next().expect("queued");
+    assert_eq!(first.payload.len(), 37);
+    // Connect first, so the time is the drain's alone.
+    publisher.transport_mut().connect().await.expect("connect");
+    let start = Instant::now();
+    publisher.flush().await.expect("drained");
+    let elapsed_ms = start.elapsed().as_secs_f64() * 1_000.0;
+    assert_eq!(publisher.stats().published, COUNT as u32);
+    elapsed_ms
 }
