@@ -106,7 +106,9 @@ impl<'b> Caller<'b> {
     /// into the message buffer ([`MqttError::TooLarge`] if they do not fit) and posts the
     /// publish.
     pub(super) async fn publish(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
-        self.copy(message).await?;
+        validate_topic_name(message.topic)?;
+        self.settle().await;
+        self.copy(message)?;
         self.call(Request::Publish {
             topic_len: message.topic.len(),
             payload_len: message.payload.len(),
@@ -119,7 +121,9 @@ impl<'b> Caller<'b> {
     /// As [`publish`](Self::publish) for a QoS 1 message the runner writes without waiting
     /// for its PUBACK; returns the id the runner answered.
     pub(super) async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
-        self.copy(message).await?;
+        validate_topic_name(message.topic)?;
+        self.settle().await;
+        self.copy(message)?;
         self.call(Request::Submit {
             topic_len: message.topic.len(),
             payload_len: message.payload.len(),
@@ -135,12 +139,9 @@ impl<'b> Caller<'b> {
         Ok(self.link.ack.get())
     }
 
-    /// Checks the topic ([`MqttError::InvalidTopic`], nothing sent) and copies topic and
-    /// payload into the message buffer ([`MqttError::TooLarge`] if they do not fit), once the
-    /// runner answered the last request.
-    async fn copy(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
-        validate_topic_name(message.topic)?;
-        self.settle().await;
+    /// Copies topic and payload into the message buffer ([`MqttError::TooLarge`] if they do
+    /// not fit); call it once the runner answered the last request.
+    fn copy(&self, message: &Message<'_>) -> Result<(), MqttError> {
         // Free: the runner holds it only while it serves a publish, and it answered.
         let mut buffer = self
             .message

@@ -558,7 +558,7 @@ async fn watch<IO: minimq::Io>(
 }
 
 /// Lets minimq handle whatever is ready, without waiting for the network.
-pub(super) async fn drain<IO: minimq::Io>(
+async fn drain<IO: minimq::Io>(
     connection: &mut Connection<'_, '_, IO>,
     inbox: Option<&InboxSlot>,
 ) -> Result<(), MqttError> {

@@ -19,7 +19,7 @@
 //! [`Transport::next_ack`]: crate::Transport::next_ack
 
 use super::error::session_error;
-use super::runner::{Settings, drain, progress};
+use super::runner::{Settings, progress};
 use super::traffic::Traffic;
 use crate::message::QoS;
 use crate::transport::MqttError;
@@ -130,36 +130,35 @@ impl<N: TcpConnect + Dns> Settings<'_, N> {
         payload: &[u8],
         retain: bool,
     ) -> Result<u16, MqttError> {
-        // What arrived first: acknowledgements, a PINGRESP due, the end of the connection.
-        drain(connection, self.inbox).await?;
         let deadline = Instant::now() + self.ack_timeout();
         let window = self.options.window().min(MINIMQ_IN_FLIGHT);
-        while self.flight.borrow().unacknowledged(connection) >= window {
-            progress(connection, deadline, self.inbox).await?;
-        }
+        // One place waits (for an acknowledgement), so the wait is inlined once.
         let op = loop {
-            let mut publication = Publication::bytes(topic, payload).qos(minimq::QoS::AtLeastOnce);
-            if retain {
-                publication = publication.retain();
-            }
-            match connection.publish(publication).await {
-                Ok(Some(op)) => break op,
-                // minimq answers every QoS 1 publish with its operation.
-                Ok(None) => return Err(MqttError::Protocol),
-                // The broker's Receive Maximum, minimq's in-flight limit, or the transmit
-                // arena full of messages in flight: wait for an acknowledgement.
-                Err(PubError::Session(minimq::Error::NotReady))
-                | Err(PubError::Session(minimq::Error::Resource(
-                    minimq::ResourceError::InflightExhausted,
-                ))) => progress(connection, deadline, self.inbox).await?,
-                Err(PubError::Session(minimq::Error::Resource(
-                    minimq::ResourceError::BufferTooSmall,
-                ))) if !connection.session().is_publish_quiescent() => {
-                    progress(connection, deadline, self.inbox).await?
+            if self.flight.borrow().unacknowledged(connection) < window {
+                let mut publication =
+                    Publication::bytes(topic, payload).qos(minimq::QoS::AtLeastOnce);
+                if retain {
+                    publication = publication.retain();
                 }
-                Err(PubError::Payload(())) => return Err(MqttError::TooLarge),
-                Err(PubError::Session(e)) => return Err(session_error(e, QoS::AtLeastOnce)),
+                match connection.publish(publication).await {
+                    Ok(Some(op)) => break op,
+                    // minimq answers every QoS 1 publish with its operation.
+                    Ok(None) => return Err(MqttError::Protocol),
+                    // The broker's Receive Maximum, minimq's in-flight limit, or the
+                    // transmit arena full of messages in flight: wait for an acknowledgement.
+                    Err(PubError::Session(
+                        minimq::Error::NotReady
+                        | minimq::Error::Resource(minimq::ResourceError::InflightExhausted),
+                    )) => {}
+                    Err(PubError::Session(minimq::Error::Resource(
+                        minimq::ResourceError::BufferTooSmall,
+                    ))) if !connection.session().is_publish_quiescent() => {}
+                    Err(PubError::Payload(())) => return Err(MqttError::TooLarge),
+                    Err(PubError::Session(e)) => return Err(session_error(e, QoS::AtLeastOnce)),
+                }
             }
+            // The window is full, or minimq has no room: wait for an acknowledgement.
+            progress(connection, deadline, self.inbox).await?;
         };
         self.flight.borrow_mut().push(connection, op)
     }
