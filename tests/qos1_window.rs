@@ -306,6 +306,7 @@ fn out_of_order_broker(
     connack: &'static [u8],
     publishes: usize,
     acks: &'static [u16],
+    rejected: Option<u16>,
 ) -> (u16, thread::JoinHandle<Vec<u16>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("address").port();
@@ -336,7 +337,14 @@ fn out_of_order_broker(
         }
         for &id in acks {
             let [hi, lo] = id.to_be_bytes();
-            stream.write_all(&[0x40, 0x02, hi, lo]).expect("PUBACK");
+            if rejected == Some(id) {
+                // MQTT 5: reason code 0x80, unspecified error.
+                stream
+                    .write_all(&[0x40, 0x03, hi, lo, 0x80])
+                    .expect("PUBACK");
+            } else {
+                stream.write_all(&[0x40, 0x02, hi, lo]).expect("PUBACK");
+            }
         }
         // Let the client read the acknowledgements before the connection goes.
         thread::sleep(Duration::from_millis(200));
@@ -373,7 +381,7 @@ fn frame(bytes: &[u8]) -> Option<usize> {
 /// Returns the packet ids the broker read, the payloads still queued and the publisher's
 /// `published` count.
 fn three_against(acks: &'static [u16]) -> (Vec<u16>, Vec<String>, u32) {
-    let (port, broker) = out_of_order_broker(&CONNACK, 3, acks);
+    let (port, broker) = out_of_order_broker(&CONNACK, 3, acks, None);
     let stack = Stack::default();
     let (mut tx, mut rx) = ([0u8; 256], [0u8; 64]);
     let options = MqttOptions::new("window-raw")
@@ -391,9 +399,9 @@ fn three_against(acks: &'static [u16]) -> (Vec<u16>, Vec<String>, u32) {
     (ids, queued, published)
 }
 
-/// [`three_against`] over MQTT 5.
-fn three_against5(acks: &'static [u16]) -> (Vec<u16>, Vec<String>, u32) {
-    let (port, broker) = out_of_order_broker(&CONNACK5, 3, acks);
+/// [`three_against`] over MQTT 5, `rejected` acknowledged with an error reason code.
+fn three_against5(acks: &'static [u16], rejected: Option<u16>) -> (Vec<u16>, Vec<String>, u32) {
+    let (port, broker) = out_of_order_broker(&CONNACK5, 3, acks, rejected);
     let options = MqttOptions::new("window5-raw")
         .with_timeout_ms(1_000)
         .with_window(3);
@@ -458,7 +466,7 @@ fn early_acks_are_held_until_the_head_is_acknowledged() {
 /// As [`an_out_of_order_ack_removes_only_the_acknowledged_head`], over MQTT 5.
 #[test]
 fn mqtt5_an_out_of_order_ack_removes_only_the_acknowledged_head() {
-    let (ids, queued, published) = three_against5(&[3, 1]);
+    let (ids, queued, published) = three_against5(&[3, 1], None);
     assert_eq!(ids, [1, 2, 3], "all three in flight at once");
     assert_eq!(queued, ["2", "3"]);
     assert_eq!(published, 1);
@@ -467,10 +475,23 @@ fn mqtt5_an_out_of_order_ack_removes_only_the_acknowledged_head() {
 /// As [`early_acks_are_held_until_the_head_is_acknowledged`], over MQTT 5.
 #[test]
 fn mqtt5_early_acks_are_held_until_the_head_is_acknowledged() {
-    let (ids, queued, published) = three_against5(&[2, 3, 1]);
+    let (ids, queued, published) = three_against5(&[2, 3, 1], None);
     assert_eq!(ids, [1, 2, 3], "all three in flight at once");
     assert!(queued.is_empty(), "{queued:?}");
     assert_eq!(published, 3);
+}
+
+/// PUBACK 1, then 2 with reason code 0x80, then 3: a refused message is not delivered, so
+/// it stays queued, and so does every message after it.
+#[test]
+fn mqtt5_a_rejected_puback_keeps_its_message_queued() {
+    let (ids, queued, published) = three_against5(&[1, 2, 3], Some(2));
+    assert_eq!(ids, [1, 2, 3], "all three in flight at once");
+    assert!(
+        queued.ends_with(&["2".to_string(), "3".to_string()]),
+        "{queued:?}"
+    );
+    assert_eq!(published as usize + queued.len(), 3);
 }
 
 /// A broker on one connection that holds its acknowledgements to count what is in flight:
