@@ -42,8 +42,12 @@ use window::Flight;
 /// - `RX`: one incoming packet (256 is plenty for a publisher: CONNACK with properties,
 ///   PUBACK);
 /// - `TX`: minimq's transmit arena: CONNECT, then each PUBLISH (topic + payload + ~16 bytes)
-///   and the QoS 1 messages not acknowledged yet;
-/// - `MESSAGE`: the longest topic plus payload, copied from the handle to the runner.
+///   and the QoS 1 messages not acknowledged yet (with a
+///   [window](crate::MqttOptions::with_window) of W, up to W of them: a message that finds
+///   no room waits for an acknowledgement);
+/// - `MESSAGE`: the longest topic plus payload, copied from the handle to the runner;
+///
+/// and the list of the QoS 1 messages in flight (108 bytes on a 32-bit MCU).
 ///
 /// ```
 /// use sensorpub::Mqtt5Buffers;
