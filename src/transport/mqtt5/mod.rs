@@ -47,7 +47,8 @@ use window::Flight;
 ///   no room waits for an acknowledgement);
 /// - `MESSAGE`: the longest topic plus payload, copied from the handle to the runner;
 ///
-/// and the list of the QoS 1 messages in flight (108 bytes on a 32-bit MCU).
+/// and the list of the QoS 1 messages in flight (with it the buffers are 108 bytes larger
+/// on a 32-bit MCU).
 ///
 /// ```
 /// use sensorpub::Mqtt5Buffers;
