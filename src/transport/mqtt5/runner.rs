@@ -350,8 +350,9 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                 }
                 Request::NextAck => self.next_ack(&mut connection, &traffic).await,
             };
-            if result.is_err() {
-                // The caller sends the unacknowledged ones again.
+            if result.as_ref().is_err_and(|e| !e.is_permanent()) {
+                // The caller sends the unacknowledged ones again. (A message refused for
+                // good left the others in flight, and their acknowledgements to report.)
                 self.flight.borrow_mut().clear();
             }
             if !self.answer(&connection, result) {
