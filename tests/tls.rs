@@ -147,6 +147,68 @@ fn good_ca_delivers_over_mqtt5_at_qos1() {
     delivered_over_mqtt5(QoS::AtLeastOnce);
 }
 
+/// The QoS 1 window over the TLS runner: 20 messages with up to 4 in flight
+/// (`Transport::submit`, `next_ack`) arrive in order, and every id is acknowledged once.
+#[test]
+fn mqtt5_over_tls_keeps_a_qos1_window() {
+    const COUNT: usize = 20;
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        server_setup(pki.issue(&["localhost"], false)),
+        broker.port(Version::V5),
+    );
+    let ca = pki.ca_der();
+    let stack = Stack::default();
+    let mut buffers = Mqtt5Buffers::<256, 768, 256>::new();
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let (mut mqtt, mut runner) = Mqtt5::new_tls(
+        &stack,
+        Broker::new("localhost", front.port),
+        MqttOptions::new("sensorpub-tls-window").with_window(4),
+        &mut buffers,
+        TlsOptions::verified(&ca).with_clock(now),
+        &mut tls_buffers,
+        &mut rng,
+    )
+    .expect("valid options");
+    assert_eq!(mqtt.window(), 4);
+    let (submitted, acknowledged) = async_io::block_on(async {
+        let body = async {
+            mqtt.connect().await?;
+            let (mut submitted, mut acknowledged) = (Vec::new(), Vec::new());
+            for i in 0..COUNT {
+                if submitted.len() - acknowledged.len() == 4 {
+                    acknowledged.push(mqtt.next_ack().await?);
+                }
+                let payload = format!("{i}");
+                let message = Message::new(TOPIC, payload.as_bytes()).with_qos(QoS::AtLeastOnce);
+                submitted.push(mqtt.submit(&message).await?);
+            }
+            while acknowledged.len() < submitted.len() {
+                acknowledged.push(mqtt.next_ack().await?);
+            }
+            mqtt.disconnect().await;
+            Ok::<_, MqttError>((submitted, acknowledged))
+        };
+        match select(runner.run(), body).await {
+            Either::First(never) => never,
+            Either::Second(result) => result.expect("window over TLS"),
+        }
+    });
+    // rumqttd acknowledges in order; each id once.
+    assert_eq!(acknowledged, submitted);
+    let payloads: Vec<_> = subscriber
+        .take(COUNT)
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    let expected: Vec<Vec<u8>> = (0..COUNT).map(|i| format!("{i}").into_bytes()).collect();
+    assert_eq!(payloads, expected);
+}
+
 /// Every TLS record (handshake, CONNACK, PUBACKs) arrives in 3-byte pieces: the handshake and
 /// each acknowledgement still complete. (The reads the runner abandons mid-record are covered
 /// by the unit tests in src/transport/tls/resume.rs: here the broker sends nothing unasked.)

@@ -276,7 +276,10 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
                     advance = !self.connection().await;
                 }
                 Request::Disconnect => self.link.answers.signal(Ok(())),
-                Request::Publish { .. } | Request::Poll => {
+                Request::Publish { .. }
+                | Request::Submit { .. }
+                | Request::NextAck
+                | Request::Poll => {
                     self.link.answers.signal(Err(MqttError::NotConnected));
                 }
             }
@@ -348,6 +351,8 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
                     publish_copied(&mut mqtt, self.message, topic_len, payload_len, qos, retain)
                         .await
                 }
+                // The handle keeps the trait's window of 1 and never asks for these.
+                Request::Submit { .. } | Request::NextAck => Err(MqttError::Protocol),
             };
             self.link.connected.set(mqtt.is_connected());
             self.link.answers.signal(explain(result));
