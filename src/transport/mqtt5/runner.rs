@@ -217,15 +217,13 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
             // last one (Clean Start 0), and every connection here is a clean session.
             // Owned here and lent to `connection`: a session moved into an async fn is kept
             // twice in its future (the argument and the local), 700 bytes more of stack.
-            let mut session = match config(&settings.options, rx, tx) {
-                Ok(config) => Session::new(config),
+            let mut slot = None;
+            let Some(session) = new_session(&mut slot, &settings.options, rx, tx) else {
                 // `new` built the same configuration from the same options.
-                Err(_) => {
-                    settings.link.answers.signal(Err(MqttError::Protocol));
-                    continue;
-                }
+                settings.link.answers.signal(Err(MqttError::Protocol));
+                continue;
             };
-            let end = layer.serve(settings, &broker, &mut session).await;
+            let end = layer.serve(settings, &broker, session).await;
             (advance, ended) = match end {
                 End::Disconnected => (false, None),
                 End::Failed(idle) => (true, idle),
@@ -280,7 +278,10 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         };
         self.link.connected.set(true);
         let birth = match self.options.birth() {
-            Some(birth) => self.publish(&mut connection, &traffic, &birth).await,
+            Some(birth) => {
+                let birth = Outgoing::Birth(birth);
+                self.publish(&mut connection, &traffic, birth).await
+            }
             None => Ok(()),
         };
         let subscribed = match birth {
@@ -321,15 +322,13 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                     qos,
                     retain,
                 } => {
-                    self.publish_copied(
-                        &mut connection,
-                        &traffic,
+                    let copied = Outgoing::Copied {
                         topic_len,
                         payload_len,
                         qos,
                         retain,
-                    )
-                    .await
+                    };
+                    self.publish(&mut connection, &traffic, copied).await
                 }
             };
             if !self.answer(&connection, result) {
@@ -383,52 +382,43 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         Ok(())
     }
 
-    /// Publishes the message the handle copied into the message buffer.
-    // The borrow spans the publish on purpose: the handle writes the buffer only after the
-    // runner answered, and with `try_borrow_mut`, which fails instead of panicking.
-    #[allow(clippy::await_holding_refcell_ref)]
-    async fn publish_copied<IO: minimq::Io>(
-        &self,
-        connection: &mut Connection<'_, '_, IO>,
-        traffic: &Traffic,
-        topic_len: usize,
-        payload_len: usize,
-        qos: QoS,
-        retain: bool,
-    ) -> Result<(), MqttError> {
-        let buffer = self.message.try_borrow().map_err(|_| MqttError::TooLarge)?;
-        let (topic, payload) =
-            copied(&buffer, topic_len, payload_len).ok_or(MqttError::TooLarge)?;
-        let message = Message::new(topic, payload)
-            .with_qos(qos)
-            .with_retain(retain);
-        self.publish(connection, traffic, &message).await
-    }
-
-    /// Publishes `message`: at QoS 1 until minimq saw the PUBACK or the acknowledgement
+    /// Publishes `outgoing`: at QoS 1 until minimq saw the PUBACK or the acknowledgement
     /// timeout passed; at QoS 0 between two looks at the connection, so a connection the
-    /// broker already closed or reset is an error, not an `Ok`.
+    /// broker already closed or reset is an error, not an `Ok`. One `async fn`, not three
+    /// nested ones: each level kept its arguments and locals in the runner's future.
+    // The borrow of the message buffer spans the publish on purpose: the handle writes the
+    // buffer only after the runner answered, and with `try_borrow_mut`, which fails instead
+    // of panicking.
+    #[allow(clippy::await_holding_refcell_ref)]
     async fn publish<IO: minimq::Io>(
         &self,
         connection: &mut Connection<'_, '_, IO>,
         traffic: &Traffic,
-        message: &Message<'_>,
+        outgoing: Outgoing<'_>,
     ) -> Result<(), MqttError> {
+        let buffer;
+        let message = match outgoing {
+            Outgoing::Birth(message) => message,
+            Outgoing::Copied {
+                topic_len,
+                payload_len,
+                qos,
+                retain,
+            } => {
+                buffer = self.message.try_borrow().map_err(|_| MqttError::TooLarge)?;
+                let (topic, payload) =
+                    copied(&buffer, topic_len, payload_len).ok_or(MqttError::TooLarge)?;
+                Message::new(topic, payload)
+                    .with_qos(qos)
+                    .with_retain(retain)
+            }
+        };
         if message.qos > self.options.max_qos() {
             return Err(MqttError::QosNotAllowed);
         }
-        self.send(connection, message)
-            .await
-            .map_err(|e| traffic.explain(e))
-    }
-
-    async fn send<IO: minimq::Io>(
-        &self,
-        connection: &mut Connection<'_, '_, IO>,
-        message: &Message<'_>,
-    ) -> Result<(), MqttError> {
+        let explain = |e| traffic.explain(e);
         // What arrived first: a PINGRESP due, the end of the connection.
-        drain(connection, self.inbox).await?;
+        drain(connection, self.inbox).await.map_err(explain)?;
         let ack_timeout = Duration::from_millis(u64::from(self.options.ack_timeout_ms()));
         let deadline = Instant::now() + ack_timeout;
         let op = loop {
@@ -443,26 +433,44 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                 Err(PubError::Session(minimq::Error::NotReady))
                 | Err(PubError::Session(minimq::Error::Resource(
                     minimq::ResourceError::InflightExhausted,
-                ))) => progress(connection, deadline, self.inbox).await?,
+                ))) => progress(connection, deadline, self.inbox)
+                    .await
+                    .map_err(explain)?,
                 Err(PubError::Payload(())) => return Err(MqttError::TooLarge),
-                Err(PubError::Session(e)) => return Err(session_error(e, message.qos)),
+                Err(PubError::Session(e)) => return Err(explain(session_error(e, message.qos))),
             }
         };
         match op {
             Some(op) => {
                 while connection.is_pending(&op) {
-                    progress(connection, deadline, self.inbox).await?;
+                    progress(connection, deadline, self.inbox)
+                        .await
+                        .map_err(explain)?;
                 }
                 if connection.is_invalidated(&op) {
-                    return Err(MqttError::Closed);
+                    return Err(explain(MqttError::Closed));
                 }
             }
             // A broker that had closed its end answers the write with a reset: seen here on
             // a fast link, not promised on a slow one (see `Mqtt5`).
-            None => drain(connection, self.inbox).await?,
+            None => drain(connection, self.inbox).await.map_err(explain)?,
         }
         Ok(())
     }
+}
+
+/// What [`Settings::publish`] publishes.
+#[derive(Clone, Copy)]
+enum Outgoing<'m> {
+    /// The options' birth message, right after the connect.
+    Birth(Message<'m>),
+    /// The message the handle copied into the message buffer.
+    Copied {
+        topic_len: usize,
+        payload_len: usize,
+        qos: QoS,
+        retain: bool,
+    },
 }
 
 /// How a connection (or a connect) ended. (`pub` only to appear in [`Layer`]'s signature.)
@@ -475,6 +483,7 @@ pub enum End {
 }
 
 /// minimq's configuration over `rx` and `tx`, from `options`.
+#[inline(always)]
 fn config<'s>(
     options: &MqttOptions<'s>,
     rx: &'s mut [u8],
@@ -499,6 +508,18 @@ fn config<'s>(
         config = config.will(minimq_will).map_err(config_error)?;
     }
     Ok(config)
+}
+
+/// A fresh minimq session over `rx` and `tx`, from `options`, built in `slot`.
+#[inline(never)]
+fn new_session<'a, 's>(
+    slot: &'a mut Option<Session<'s>>,
+    options: &MqttOptions<'s>,
+    rx: &'s mut [u8],
+    tx: &'s mut [u8],
+) -> Option<&'a mut Session<'s>> {
+    let config = config(options, rx, tx).ok()?;
+    Some(slot.insert(Session::new(config)))
 }
 
 /// A failed SUBSCRIBE: a refusal as [`MqttError::SubscribeRejected`], others as usual.
