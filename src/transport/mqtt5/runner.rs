@@ -62,13 +62,16 @@ impl Layer for Plaintext {
         broker: &Broker<'_>,
         session: &mut Session<'_>,
     ) -> End {
-        match settings.open_tcp(broker).await {
-            Ok(io) => settings.connection(session, io, |e| e).await,
+        // Not a `match` around the connection's `.await`: its scrutinee would stay in the
+        // future for the connection's life.
+        let io = match settings.open_tcp(broker).await {
+            Ok(io) => io,
             Err(e) => {
                 settings.link.answers.signal(Err(e));
-                End::Failed(None)
+                return End::Failed(None);
             }
-        }
+        };
+        settings.connection(session, io, |e| e).await
     }
 }
 
@@ -261,9 +264,10 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             let handshake = pin!(session.connect(traffic.count(io)));
             let handshake: Pin<&mut dyn Future<Output = _>> = handshake;
             handshake.await.map_err(connect_error)
-        })
-        .await;
-        let mut connection = match opened {
+        });
+        // Matched as it is awaited: a binding would stay in the future for the connection's
+        // life.
+        let mut connection = match opened.await {
             Ok(Ok(connection)) => connection,
             Ok(Err(e)) => {
                 self.link.answers.signal(Err(explain(e)));
@@ -277,13 +281,9 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             }
         };
         self.link.connected.set(true);
-        let birth = match self.options.birth() {
-            Some(birth) => {
-                let birth = Outgoing::Birth(birth);
-                self.publish(&mut connection, &traffic, birth).await
-            }
-            None => Ok(()),
-        };
+        let birth = self
+            .publish(&mut connection, &traffic, Outgoing::Birth)
+            .await;
         let subscribed = match birth {
             Ok(()) => {
                 let subscribed = self.subscribe(&mut connection, &traffic).await;
@@ -382,7 +382,7 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         Ok(())
     }
 
-    /// Publishes `outgoing`: at QoS 1 until minimq saw the PUBACK or the acknowledgement
+    /// Publishes `outgoing` (nothing for a birth message the options do not have): at QoS 1 until minimq saw the PUBACK or the acknowledgement
     /// timeout passed; at QoS 0 between two looks at the connection, so a connection the
     /// broker already closed or reset is an error, not an `Ok`. One `async fn`, not three
     /// nested ones: each level kept its arguments and locals in the runner's future.
@@ -394,11 +394,14 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         &self,
         connection: &mut Connection<'_, '_, IO>,
         traffic: &Traffic,
-        outgoing: Outgoing<'_>,
+        outgoing: Outgoing,
     ) -> Result<(), MqttError> {
         let buffer;
         let message = match outgoing {
-            Outgoing::Birth(message) => message,
+            Outgoing::Birth => match self.options.birth() {
+                Some(birth) => birth,
+                None => return Ok(()),
+            },
             Outgoing::Copied {
                 topic_len,
                 payload_len,
@@ -416,9 +419,10 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         if message.qos > self.options.max_qos() {
             return Err(MqttError::QosNotAllowed);
         }
-        let explain = |e| traffic.explain(e);
         // What arrived first: a PINGRESP due, the end of the connection.
-        drain(connection, self.inbox).await.map_err(explain)?;
+        drain(connection, self.inbox)
+            .await
+            .map_err(|e| traffic.explain(e))?;
         let ack_timeout = Duration::from_millis(u64::from(self.options.ack_timeout_ms()));
         let deadline = Instant::now() + ack_timeout;
         let op = loop {
@@ -435,9 +439,11 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                     minimq::ResourceError::InflightExhausted,
                 ))) => progress(connection, deadline, self.inbox)
                     .await
-                    .map_err(explain)?,
+                    .map_err(|e| traffic.explain(e))?,
                 Err(PubError::Payload(())) => return Err(MqttError::TooLarge),
-                Err(PubError::Session(e)) => return Err(explain(session_error(e, message.qos))),
+                Err(PubError::Session(e)) => {
+                    return Err(traffic.explain(session_error(e, message.qos)));
+                }
             }
         };
         match op {
@@ -445,15 +451,17 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                 while connection.is_pending(&op) {
                     progress(connection, deadline, self.inbox)
                         .await
-                        .map_err(explain)?;
+                        .map_err(|e| traffic.explain(e))?;
                 }
                 if connection.is_invalidated(&op) {
-                    return Err(explain(MqttError::Closed));
+                    return Err(traffic.explain(MqttError::Closed));
                 }
             }
             // A broker that had closed its end answers the write with a reset: seen here on
             // a fast link, not promised on a slow one (see `Mqtt5`).
-            None => drain(connection, self.inbox).await.map_err(explain)?,
+            None => drain(connection, self.inbox)
+                .await
+                .map_err(|e| traffic.explain(e))?,
         }
         Ok(())
     }
@@ -461,9 +469,9 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
 
 /// What [`Settings::publish`] publishes.
 #[derive(Clone, Copy)]
-enum Outgoing<'m> {
-    /// The options' birth message, right after the connect.
-    Birth(Message<'m>),
+enum Outgoing {
+    /// The options' birth message (if they have one), right after the connect.
+    Birth,
     /// The message the handle copied into the message buffer.
     Copied {
         topic_len: usize,
