@@ -172,25 +172,21 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
     /// that uses the handle (see [`Mqtt5`](crate::transport::Mqtt5)). Dropping the future
     /// closes the connection (without DISCONNECT); running it again starts disconnected.
     pub async fn run(&mut self) -> ! {
-        let Self {
-            settings,
-            rx,
-            tx,
-            layer,
-        } = self;
+        // Fields reached through `self`, not bound to locals: each binding would be kept in
+        // the future.
         // A connection a dropped `run` held is gone with it.
-        settings.link.connected.set(false);
+        self.settings.link.connected.set(false);
         // Why the last connection ended while idle; the next publish or poll reports it.
         let mut ended = None;
         // The last connect failed or the connection was lost: the next connect moves on to
         // the next broker of the list (round robin).
         let mut advance = false;
         loop {
-            match settings.link.requests.wait().await {
+            match self.settings.link.requests.wait().await {
                 Request::Connect => {
                     // A will or birth topic nobody could publish to is refused before any I/O.
-                    if let Err(e) = settings.options.check_topics() {
-                        settings
+                    if let Err(e) = self.settings.options.check_topics() {
+                        self.settings
                             .link
                             .answers
                             .signal(Err(MqttError::InvalidTopic(e)));
@@ -198,40 +194,45 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
                     }
                 }
                 Request::Disconnect => {
-                    settings.link.answers.signal(Ok(()));
+                    self.settings.link.answers.signal(Ok(()));
                     continue;
                 }
                 Request::Publish { .. } | Request::Poll => {
                     let error = ended.take().unwrap_or(MqttError::NotConnected);
-                    settings.link.answers.signal(Err(error));
+                    self.settings.link.answers.signal(Err(error));
                     continue;
                 }
             }
             ended = None;
             if advance {
                 advance = false;
-                let next = settings.options.next_broker(settings.link.broker.get());
-                settings.link.broker.set(next);
+                let next = self
+                    .settings
+                    .options
+                    .next_broker(self.settings.link.broker.get());
+                self.settings.link.broker.set(next);
             }
-            let broker = settings
+            let broker = self
+                .settings
                 .options
-                .broker_at(settings.broker, settings.link.broker.get());
+                .broker_at(self.settings.broker, self.settings.link.broker.get());
             // A new session for every connection: minimq would ask the broker to resume the
             // last one (Clean Start 0), and every connection here is a clean session.
             // Owned here and lent to `connection`: a session moved into an async fn is kept
             // twice in its future (the argument and the local), 700 bytes more of stack.
             let mut slot = None;
-            let Some(session) = new_session(&mut slot, &settings.options, rx, tx) else {
+            let Some(session) = new_session(&mut slot, &self.settings.options, self.rx, self.tx)
+            else {
                 // `new` built the same configuration from the same options.
-                settings.link.answers.signal(Err(MqttError::Protocol));
+                self.settings.link.answers.signal(Err(MqttError::Protocol));
                 continue;
             };
-            let end = layer.serve(settings, &broker, session).await;
+            let end = self.layer.serve(&self.settings, &broker, session).await;
             (advance, ended) = match end {
                 End::Disconnected => (false, None),
                 End::Failed(idle) => (true, idle),
             };
-            settings.link.connected.set(false);
+            self.settings.link.connected.set(false);
         }
     }
 }
