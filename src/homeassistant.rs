@@ -719,6 +719,14 @@ impl<T: Transport> Transport for Announcing<'_, '_, T> {
     fn broker_index(&self) -> usize {
         self.inner.broker_index()
     }
+
+    fn max_message_len(&self) -> Option<usize> {
+        self.inner.max_message_len()
+    }
+
+    fn is_permanent(&self, error: &Self::Error) -> bool {
+        self.inner.is_permanent(error)
+    }
 }
 
 #[cfg(test)]

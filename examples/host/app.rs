@@ -832,6 +832,12 @@ where
             stats.dropped, args.count, stats.reconnects
         )));
     }
+    if stats.unsendable > 0 {
+        return Err(Failure::failed(format!(
+            "{} of {} messages dropped: larger than the transport can send (raise its buffers)",
+            stats.unsendable, args.count
+        )));
+    }
     let meaning = match qos {
         QoS::AtLeastOnce => "acknowledged by the broker",
         QoS::AtMostOnce => "QoS 0: written to an open connection, not acknowledged",

@@ -217,4 +217,12 @@ where
     fn broker_index(&self) -> usize {
         self.inner.broker_index()
     }
+
+    fn max_message_len(&self) -> Option<usize> {
+        self.inner.max_message_len()
+    }
+
+    fn is_permanent(&self, error: &Self::Error) -> bool {
+        self.inner.is_permanent(error)
+    }
 }

@@ -64,7 +64,8 @@ impl core::error::Error for QueueError {}
 ///
 /// The publisher [`store`](Self::store)s every message before it is sent, reads the
 /// [`oldest`](Self::oldest), sends it, and [`remove_oldest`](Self::remove_oldest) only once
-/// the transport returned `Ok`. An implementation keeps the order messages were stored in
+/// the transport returned `Ok` (or called the message unsendable,
+/// [`Transport::is_permanent`](crate::Transport::is_permanent)). An implementation keeps the order messages were stored in
 /// and, when full, drops the oldest messages to make room, counting them in
 /// [`dropped`](Self::dropped).
 ///

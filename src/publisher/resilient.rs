@@ -7,7 +7,9 @@
 //! Every encoded message goes into an [`OutageQueue`] first (a RAM
 //! [`MessageQueue`](super::MessageQueue) or a flash-backed [`FlashQueue`](super::FlashQueue))
 //! and leaves it only when the
-//! transport returns `Ok` (QoS 1: the broker acknowledged it). While the broker is away the
+//! transport returns `Ok` (QoS 1: the broker acknowledged it), or an error it calls
+//! permanent for that message ([`Transport::is_permanent`]: counted, see
+//! [`ResilientPublisher`]). While the broker is away the
 //! publisher keeps sampling into the queue and reconnects on a [`Backoff`] schedule; once
 //! back, it sends the queue in order, oldest first, before anything newer.
 //!
@@ -15,6 +17,7 @@
 //!
 //! ```text
 //! Up   ── publish Ok ─────────────────────▶ Up: message popped, backoff reset
+//! Up   ── publish Err, permanent ─────────▶ Up: message dropped, counted (unsendable)
 //! Up   ── publish or poll Err ────────────▶ Down { retry_at: now + next backoff wait }
 //! Up   ── transport says not connected ───▶ Down { retry_at: now }
 //! Down ── at retry_at, connect Ok ────────▶ Up: the queue is sent, oldest first
@@ -47,9 +50,11 @@ enum Link {
     Down { retry_at_ms: u64 },
 }
 
-/// What a [`ResilientPublisher`] has done, since it was built.
+/// What a [`ResilientPublisher`] has done, since it was built. Non-exhaustive: read the
+/// fields; [`Stats::default`] gives all zeros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct Stats {
     /// Messages the transport accepted (QoS 1: acknowledged by the broker). A message sent
     /// again after a lost acknowledgement counts once, when it is finally accepted.
@@ -69,6 +74,10 @@ pub struct Stats {
     /// Connections opened to another broker than the one before (failovers; a first
     /// connection counts when it is not to broker 0).
     pub switches: u32,
+    /// Messages dropped from the queue because the transport can never send them
+    /// ([`Transport::is_permanent`]: e.g. larger than its buffers, stored by a build with
+    /// bigger ones), so that the messages behind them go out.
+    pub unsendable: u32,
 }
 
 /// A [`ResilientPublisher`]'s publish failed; says at which stage and keeps the underlying
@@ -88,6 +97,16 @@ pub enum ResilientError<SE, KE, TE> {
     /// failure while storing, reading or removing a message ([`QueueError::Flash`]: e.g. the
     /// power going): what was stored stays stored, and opening the queue again carries on.
     Queue(QueueError),
+    /// A message is longer than the transport could ever send ([`Transport::max_message_len`]:
+    /// its buffers are smaller): it was not queued, so it cannot hold up the messages after
+    /// it; messages of the sample before this one were queued. Give the transport bigger
+    /// buffers, or the sink a shorter topic or payload.
+    TooLarge {
+        /// Topic plus payload, in bytes.
+        len: usize,
+        /// The transport's [`max_message_len`](Transport::max_message_len).
+        max: usize,
+    },
     /// The broker stayed away through the [`BackoffConfig::max_attempts`] reconnection
     /// attempts. Every message not delivered is still in [`ResilientPublisher::queue`];
     /// calling the publisher again starts a new round of attempts.
@@ -108,7 +127,7 @@ impl<SE, KE, TE> ResilientError<SE, KE, TE> {
             ResilientError::Sensor(_) => Stage::Sensor,
             ResilientError::Encode(_) => Stage::Encode,
             ResilientError::Queue(_) => Stage::Queue,
-            ResilientError::GaveUp { .. } => Stage::Transport,
+            ResilientError::TooLarge { .. } | ResilientError::GaveUp { .. } => Stage::Transport,
         }
     }
 }
@@ -120,6 +139,9 @@ impl<SE, KE, TE> ResilientError<SE, KE, TE> {
             PublishError::Sensor(e) => ResilientError::Sensor(e),
             PublishError::Encode(e) => ResilientError::Encode(e),
             PublishError::Transport(Failure::Queue(e)) => ResilientError::Queue(e),
+            PublishError::Transport(Failure::TooLarge { len, max }) => {
+                ResilientError::TooLarge { len, max }
+            }
             PublishError::Transport(Failure::GaveUp { attempts, last }) => {
                 ResilientError::GaveUp { attempts, last }
             }
@@ -135,6 +157,11 @@ impl<SE: fmt::Display, KE: fmt::Display, TE: fmt::Display> fmt::Display
             ResilientError::Sensor(e) => write!(f, "sensor: {e}"),
             ResilientError::Encode(e) => write!(f, "encode: {e}"),
             ResilientError::Queue(e) => write!(f, "queue: {e}"),
+            ResilientError::TooLarge { len, max } => write!(
+                f,
+                "transport: message of {len} bytes is longer than the transport can send \
+                 ({max} bytes): not queued; give the transport bigger buffers"
+            ),
             ResilientError::GaveUp { attempts, last } => write!(
                 f,
                 "transport: broker unreachable after {attempts} reconnection attempts \
@@ -161,6 +188,7 @@ pub type ResilientPublisherError<S, K, T, const N: usize> =
 #[derive(Debug)]
 pub(crate) enum Failure<TE> {
     Queue(QueueError),
+    TooLarge { len: usize, max: usize },
     GaveUp { attempts: u32, last: TE },
 }
 
@@ -169,7 +197,7 @@ pub(crate) enum Failure<TE> {
 /// [`ResilientError::GaveUp`] with the messages still readable in [`queue`](Self::queue).
 ///
 /// **Delivery guarantee.** A message leaves the queue only when [`Transport::publish`]
-/// returned `Ok`. At QoS 1 that means the broker acknowledged it, so every QoS 1 message is
+/// returned `Ok` (or an error that says this message can never be sent, below). At QoS 1 that means the broker acknowledged it, so every QoS 1 message is
 /// delivered **at least once**: one whose acknowledgement was lost with the connection is
 /// sent again after the reconnect, and the subscriber may see it twice. A backlog of QoS 1
 /// messages goes out with up to W in flight ([`with_window`](Self::with_window),
@@ -180,6 +208,17 @@ pub(crate) enum Failure<TE> {
 /// are kept and replayed, but one written just before an unnoticed drop can be lost.
 /// Messages are delivered in the order they were produced. When the queue is full the oldest
 /// message is dropped and counted in [`Stats::dropped`]; nothing is dropped silently.
+///
+/// **Messages the transport cannot send.** A message longer than the transport could ever
+/// send ([`Transport::max_message_len`], e.g. an MQTT transport's buffers) is refused before
+/// it is queued, with [`ResilientError::TooLarge`], so it never holds up the queue. One
+/// already queued (by a build with bigger buffers, or a limit only found when sending) whose
+/// send fails with an error the transport calls permanent ([`Transport::is_permanent`],
+/// e.g. [`MqttError::TooLarge`](crate::MqttError::TooLarge)) is dropped and counted in
+/// [`Stats::unsendable`], and the messages behind it go out; the connection is kept. (Refused
+/// behind messages in a QoS 1 window, it may only have lacked room: it is tried again alone
+/// before it is dropped.) Every other failure is a broker outage: the message stays queued
+/// and is sent again.
 ///
 /// **Connection upkeep.** At every wake-up (a sample, a due message, a due reconnection) the
 /// publisher calls [`Transport::poll`], which answers keep-alives and notices a connection the
@@ -266,6 +305,8 @@ where
                 next_send_ms: 0,
                 published: 0,
                 reconnects: 0,
+                unsendable: 0,
+                solo: 0,
                 window: MqttOptions::MAX_WINDOW,
             },
         }
@@ -317,7 +358,7 @@ where
     /// (see [`flush`](Self::flush)). It waits only as [`Publisher::publish_once`] does, for
     /// the sink's rate limit before encoding, serving the queue meanwhile. Errors:
     /// [`ResilientError::Sensor`] (nothing queued), [`ResilientError::Encode`],
-    /// [`ResilientError::Queue`], [`ResilientError::GaveUp`].
+    /// [`ResilientError::Queue`], [`ResilientError::TooLarge`], [`ResilientError::GaveUp`].
     pub async fn publish_once<const N: usize>(
         &mut self,
     ) -> Result<usize, ResilientPublisherError<S, K, T, N>>
@@ -380,7 +421,7 @@ where
     }
 
     /// Counters: published, queued, dropped, reconnects; the broker in use and the switches
-    /// between brokers.
+    /// between brokers; messages dropped as unsendable.
     pub fn stats(&self) -> Stats {
         Stats {
             published: self.recovery.published,
@@ -389,6 +430,7 @@ where
             reconnects: self.recovery.reconnects,
             broker: self.recovery.broker,
             switches: self.recovery.switches,
+            unsendable: self.recovery.unsendable,
         }
     }
 
@@ -437,6 +479,11 @@ struct Recovery<R, Q> {
     next_send_ms: u64,
     published: u32,
     reconnects: u32,
+    /// Messages dropped because the transport can never send them.
+    unsendable: u32,
+    /// Messages from the head to send one at a time, not in a QoS 1 window: a message was
+    /// refused for good behind them while they were in flight.
+    solo: usize,
     /// The transport's broker index at the last connection.
     broker: usize,
     switches: u32,
@@ -465,11 +512,17 @@ where
 
     async fn send(
         &mut self,
-        _transport: &mut T,
+        transport: &mut T,
         _clock: &mut C,
         message: &Message<'_>,
         hold_ms: u64,
     ) -> Result<(), Self::Error> {
+        let len = message.topic.len() + message.payload.len();
+        if let Some(max) = transport.max_message_len()
+            && len > max
+        {
+            return Err(Failure::TooLarge { len, max });
+        }
         let hold_ms = u32::try_from(hold_ms).unwrap_or(u32::MAX);
         self.queue
             .store(message, hold_ms)
@@ -621,7 +674,10 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                     if self.queue.is_empty() || now_ms < self.next_send_ms {
                         return Ok(());
                     }
-                    let window = self.window.min(transport.window());
+                    let window = match self.solo {
+                        0 => self.window.min(transport.window()),
+                        _ => 1,
+                    };
                     if window > 1 {
                         match self.send_window(transport, window).await? {
                             Windowed::Progress => continue,
@@ -634,6 +690,7 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                     else {
                         return Ok(());
                     };
+                    let len = message.topic.len() + message.payload.len();
                     let result = transport.publish(&message).await;
                     // Delivered or not (a failed QoS 0 publish may still have arrived), the
                     // next message keeps the sink's distance from this one.
@@ -643,10 +700,16 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                         Ok(()) => {
                             self.queue.remove_oldest().await.map_err(Failure::Queue)?;
                             self.published = self.published.saturating_add(1);
+                            self.solo = self.solo.saturating_sub(1);
                             // A delivery, not a connect, proves the broker is back: a broker
                             // that accepts connects but fails publishes still runs out the
                             // attempts.
                             self.backoff.reset();
+                        }
+                        // This message can never go (e.g. larger than the transport's
+                        // buffers): drop it rather than hold up every later one.
+                        Err(error) if transport.is_permanent(&error) => {
+                            self.drop_unsendable(len).await?;
                         }
                         Err(error) => return self.retry_later(clock, error),
                     }
@@ -671,7 +734,7 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
         let mut sent = 0;
         let mut progress = false;
         loop {
-            while sent < window {
+            while sent < window && self.solo == 0 {
                 let Some((message, hold_ms)) =
                     self.queue.peek(sent).await.map_err(Failure::Queue)?
                 else {
@@ -680,8 +743,22 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                 if message.qos != QoS::AtLeastOnce || hold_ms != 0 {
                     break;
                 }
+                let len = message.topic.len() + message.payload.len();
                 match transport.submit(&message).await {
                     Ok(id) => ids[sent] = id,
+                    Err(error) if transport.is_permanent(&error) => {
+                        if sent == 0 {
+                            self.drop_unsendable(len).await?;
+                            progress = true;
+                            continue;
+                        }
+                        // Refused behind messages in flight, it may only have lacked room
+                        // (MQTT 5 keeps them in its transmit arena), and a transport may
+                        // forget them after an error: those and it go one at a time, and
+                        // it is dropped only if refused alone.
+                        self.solo = sent + 1;
+                        break;
+                    }
                     Err(error) => return Ok(Windowed::Failed(error)),
                 }
                 sent += 1;
@@ -704,6 +781,7 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
             while acked & 1 == 1 {
                 self.queue.remove_oldest().await.map_err(Failure::Queue)?;
                 self.published = self.published.saturating_add(1);
+                self.solo = self.solo.saturating_sub(1);
                 self.backoff.reset();
                 ids.copy_within(1..sent, 0);
                 sent -= 1;
@@ -711,6 +789,20 @@ impl<R: Rng, Q: OutageQueue> Recovery<R, Q> {
                 progress = true;
             }
         }
+    }
+
+    /// Drops the oldest message, which the transport can never send (`len`: its topic plus
+    /// payload), and counts it.
+    async fn drop_unsendable<TE>(&mut self, len: usize) -> Result<(), Failure<TE>> {
+        crate::log::warn!(
+            "a queued message of {=usize} bytes can never be sent: dropped",
+            len
+        );
+        let _ = len; // logged only with defmt
+        self.queue.remove_oldest().await.map_err(Failure::Queue)?;
+        self.unsendable = self.unsendable.saturating_add(1);
+        self.solo = self.solo.saturating_sub(1);
+        Ok(())
     }
 
     /// After a failure: schedules the next connection attempt after a backoff wait, or gives

@@ -151,6 +151,27 @@ pub enum MqttError {
     Tls(super::tls::TlsError),
 }
 
+impl MqttError {
+    /// Whether the message is longer than the transport's buffers hold
+    /// ([`TooLarge`](Self::TooLarge)): it can never be sent with them.
+    pub const fn is_too_large(&self) -> bool {
+        matches!(self, MqttError::TooLarge)
+    }
+
+    /// Whether the error is the message's, not the connection's: sending the same message
+    /// again can never succeed, while other messages still can. [`TooLarge`](Self::TooLarge),
+    /// [`InvalidTopic`](Self::InvalidTopic) and [`QosNotAllowed`](Self::QosNotAllowed): nothing
+    /// was sent and the connection is still open. Every other error is transient: reconnect
+    /// and send again (a refused or lost connection, a timeout, a broker's refusal in a
+    /// PUBACK, which may be lifted).
+    pub const fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            MqttError::TooLarge | MqttError::InvalidTopic(_) | MqttError::QosNotAllowed
+        )
+    }
+}
+
 impl fmt::Display for MqttError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -239,5 +260,34 @@ impl core::error::Error for MqttConfigError {}
 impl From<super::tls::TlsError> for MqttError {
     fn from(e: super::tls::TlsError) -> Self {
         MqttError::Tls(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_of_the_message_itself_are_permanent() {
+        let permanent = [
+            MqttError::TooLarge,
+            MqttError::InvalidTopic(TopicError::Empty),
+            MqttError::QosNotAllowed,
+        ];
+        let transient = [
+            MqttError::Connect(ConnectError::Timeout),
+            MqttError::Refused(Refusal::NotAuthorized),
+            MqttError::NotConnected,
+            MqttError::Io(ErrorKind::ConnectionReset),
+            MqttError::Closed,
+            MqttError::Timeout,
+            MqttError::Protocol,
+            MqttError::PublishRejected(0x87),
+            MqttError::SubscribeRejected(0x80),
+        ];
+        assert!(permanent.iter().all(MqttError::is_permanent));
+        assert!(!transient.iter().any(MqttError::is_permanent));
+        assert!(MqttError::TooLarge.is_too_large());
+        assert!(!MqttError::QosNotAllowed.is_too_large());
     }
 }

@@ -27,6 +27,15 @@ pub enum MemoryError {
     TooLong,
 }
 
+impl MemoryError {
+    /// Whether sending the same message again can never succeed:
+    /// [`TooLong`](Self::TooLong). The others are transient (or, [`Full`](Self::Full), the
+    /// record's, not the message's).
+    pub const fn is_permanent(&self) -> bool {
+        matches!(self, MemoryError::TooLong)
+    }
+}
+
 impl fmt::Display for MemoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -229,5 +238,10 @@ impl<const M: usize, const B: usize> Transport for MemoryTransport<M, B> {
 
     fn is_connected(&self) -> bool {
         self.connected
+    }
+
+    /// [`MemoryError::is_permanent`]: a topic or payload longer than `B` bytes.
+    fn is_permanent(&self, error: &MemoryError) -> bool {
+        error.is_permanent()
     }
 }

@@ -134,6 +134,30 @@ pub trait Transport {
     async fn next_ack(&mut self) -> Result<u16, Self::Error> {
         Ok(0)
     }
+
+    /// The longest message, topic plus payload in bytes, this transport could ever send with
+    /// its buffers, or `None` if it sets no limit (the default). A longer message always
+    /// fails ([`MqttError::TooLarge`] for the MQTT transports); a message within the limit
+    /// may still be refused, e.g. at QoS 1 (two more bytes of packet id), or by a broker's
+    /// Maximum Packet Size. A [`ResilientPublisher`](crate::ResilientPublisher) refuses a
+    /// longer message before it is queued ([`ResilientError::TooLarge`]).
+    ///
+    /// [`ResilientError::TooLarge`]: crate::ResilientError::TooLarge
+    fn max_message_len(&self) -> Option<usize> {
+        None
+    }
+
+    /// Whether `error`, returned by [`publish`](Self::publish) or [`submit`](Self::submit),
+    /// is the message's fault, so that sending that message again can never succeed: e.g.
+    /// [`MqttError::TooLarge`] (see [`MqttError::is_permanent`]). The connection is not
+    /// affected. A [`ResilientPublisher`](crate::ResilientPublisher) drops such a message
+    /// from its queue and counts it ([`Stats::unsendable`](crate::Stats::unsendable))
+    /// instead of retrying it forever ahead of every later message. The default says
+    /// `false`: every error is transient (reconnect and send again).
+    fn is_permanent(&self, error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
 }
 
 // The calls forward the inner futures as they are: an `async fn` wrapping each would add a
@@ -171,5 +195,13 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 
     fn next_ack(&mut self) -> impl Future<Output = Result<u16, Self::Error>> {
         (**self).next_ack()
+    }
+
+    fn max_message_len(&self) -> Option<usize> {
+        (**self).max_message_len()
+    }
+
+    fn is_permanent(&self, error: &Self::Error) -> bool {
+        (**self).is_permanent(error)
     }
 }

@@ -769,6 +769,31 @@ fn refusal(ack: Connack) -> Option<Refusal> {
     }
 }
 
+/// The longest topic plus payload a PUBLISH encoded into `tx` bytes can carry: QoS 0, the
+/// smallest header (fixed header byte, a Remaining Length of 1 to 4 bytes, the topic's
+/// 2-byte length; mqttrs needs no room besides the packet).
+pub(crate) const fn max_message_len(tx: usize) -> usize {
+    /// The largest Remaining Length 1, 2, 3 and 4 bytes can hold (MQTT 3.1.1 §2.2.3).
+    const MOST: [u64; 4] = [127, 16_383, 2_097_151, 268_435_455];
+    let mut best = 0;
+    let mut i = 0;
+    while i < MOST.len() {
+        // The fixed header byte, then a Remaining Length of i + 1 bytes.
+        let remaining = (tx as u64).saturating_sub(2 + i as u64);
+        let remaining = if remaining < MOST[i] {
+            remaining
+        } else {
+            MOST[i]
+        };
+        if remaining > best {
+            best = remaining;
+        }
+        i += 1;
+    }
+    // At most `tx`: fits a usize.
+    best.saturating_sub(2) as usize
+}
+
 impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
     type Error = MqttError;
 
@@ -839,6 +864,17 @@ impl<'a, N: TcpConnect + Dns + 'a> Transport for Mqtt311<'a, N> {
         self.options.window()
     }
 
+    /// What a QoS 0 PUBLISH encoded into the `tx` buffer can carry: `tx.len()` less 4 bytes
+    /// of header below 130 bytes, 5 up to 16 KiB (QoS 1: 2 bytes fewer).
+    fn max_message_len(&self) -> Option<usize> {
+        Some(max_message_len(self.tx.len()))
+    }
+
+    /// [`MqttError::is_permanent`].
+    fn is_permanent(&self, error: &MqttError) -> bool {
+        error.is_permanent()
+    }
+
     /// Writes a QoS 1 message with a fresh packet id and returns the id without waiting for
     /// the PUBACK; with the window full, first waits (at most the ack timeout) for one. A
     /// QoS 0 message is written at once and returns 0 (no acknowledgement to wait for).
@@ -902,6 +938,35 @@ mod tests {
             encode_subscribe(&mut tx[..207], 2, filter, QoS::AtMostOnce),
             None
         );
+    }
+
+    #[test]
+    fn max_message_len_is_what_mqttrs_encodes_into_tx() {
+        let payload = [b'p'; 20_000];
+        for tx_len in [
+            0, 1, 4, 5, 6, 64, 129, 130, 131, 132, 256, 16_386, 16_387, 16_388,
+        ] {
+            let mut tx = std::vec![0u8; tx_len];
+            let most = max_message_len(tx_len);
+            let encode = |tx: &mut [u8], len: usize| {
+                let publish = mqttrs::Publish {
+                    dup: false,
+                    qospid: QosPid::AtMostOnce,
+                    retain: false,
+                    topic_name: "t",
+                    payload: &payload[..len - 1],
+                };
+                mqttrs::encode_slice(&Packet::Publish(publish), tx).is_ok()
+            };
+            if most > 0 {
+                assert!(encode(&mut tx, most), "{most} bytes fit {tx_len}");
+            }
+            assert!(
+                !encode(&mut tx, most + 1),
+                "{} bytes exceed {tx_len}",
+                most + 1
+            );
+        }
     }
 
     #[test]

@@ -113,6 +113,8 @@ pub struct Mqtt311Tls<'b> {
     broker: Broker<'b>,
     fallbacks: &'b [Broker<'b>],
     caller: Caller<'b>,
+    /// The longest topic plus payload the message buffer and `tx` hold.
+    max_message_len: usize,
 }
 
 impl<'b> Mqtt311Tls<'b> {
@@ -161,6 +163,7 @@ impl<'b> Mqtt311Tls<'b> {
             broker,
             fallbacks: options.fallbacks(),
             caller: Caller::new(link, message),
+            max_message_len: MESSAGE.min(super::mqtt311::max_message_len(TX)),
         };
         (handle, runner)
     }
@@ -200,6 +203,17 @@ impl Transport for Mqtt311Tls<'_> {
 
     fn broker_index(&self) -> usize {
         self.caller.link.broker.get()
+    }
+
+    /// The message buffer's length (`MESSAGE`), or what a QoS 0 PUBLISH encoded into `TX`
+    /// can carry, whichever is less (see [`Mqtt311`](crate::Mqtt311)'s).
+    fn max_message_len(&self) -> Option<usize> {
+        Some(self.max_message_len)
+    }
+
+    /// [`MqttError::is_permanent`].
+    fn is_permanent(&self, error: &MqttError) -> bool {
+        error.is_permanent()
     }
 
     /// As [`Mqtt311`]'s `poll`: handles what the broker sent, and pings when half the

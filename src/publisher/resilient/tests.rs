@@ -84,6 +84,10 @@ struct Logged {
     brokers: usize,
     broker: usize,
     connected_before: bool,
+    /// What it reports as [`Transport::max_message_len`].
+    max_len: Option<usize>,
+    /// What it reports as [`Transport::window`].
+    window: usize,
 }
 
 impl Logged {
@@ -97,6 +101,8 @@ impl Logged {
             brokers: 1,
             broker: 0,
             connected_before: false,
+            max_len: None,
+            window: 1,
         }
     }
 
@@ -173,6 +179,18 @@ impl Transport for Logged {
 
     fn broker_index(&self) -> usize {
         self.broker
+    }
+
+    fn max_message_len(&self) -> Option<usize> {
+        self.max_len
+    }
+
+    fn is_permanent(&self, error: &MemoryError) -> bool {
+        self.memory.is_permanent(error)
+    }
+
+    fn window(&self) -> usize {
+        self.window
     }
 
     async fn poll(&mut self) -> Result<(), MemoryError> {
@@ -270,7 +288,8 @@ fn while_connected_each_message_goes_out_at_once() {
             dropped: 0,
             reconnects: 0,
             broker: 0,
-            switches: 0
+            switches: 0,
+            unsendable: 0
         }
     );
 }
@@ -410,7 +429,8 @@ fn a_full_queue_drops_the_oldest_and_counts_it() {
             dropped: 2,
             reconnects: 1,
             broker: 0,
-            switches: 0
+            switches: 0,
+            unsendable: 0
         }
     );
 }
@@ -461,6 +481,178 @@ fn a_message_larger_than_the_whole_queue_is_a_queue_error() {
         })
     );
     assert_eq!(error.stage(), Stage::Queue);
+}
+
+fn value(v: f32) -> Sample<1> {
+    Sample::from_readings(&[Reading::new(Quantity::Value, v)]).unwrap()
+}
+
+#[test]
+fn a_message_longer_than_the_transport_can_send_is_refused_before_it_is_queued() {
+    let clock = SharedClock::default();
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<4, 128>(&[], &mut buf, &clock, None);
+    // "apricot/value" and "1" are 14 bytes: the longest the transport takes.
+    p.transport_mut().max_len = Some(14);
+    assert_eq!(block_on(p.publish(&value(1.0))), Ok(1));
+    let error = block_on(p.publish(&value(10.0))).unwrap_err();
+    assert_eq!(error, ResilientError::TooLarge { len: 15, max: 14 });
+    assert_eq!(error.stage(), Stage::Transport);
+    assert!(p.queue().is_empty());
+    // Storing without sending refuses it too.
+    let error = block_on(p.store(&value(11.0))).unwrap_err();
+    assert_eq!(error, ResilientError::TooLarge { len: 15, max: 14 });
+    assert!(p.queue().is_empty());
+    assert_eq!(block_on(p.publish(&value(2.0))), Ok(1));
+    assert_eq!(p.transport().received(), strings([1, 2]));
+    // Never tried, so never counted as unsendable.
+    assert_eq!(p.stats().unsendable, 0);
+    assert_eq!(p.stats().published, 2);
+}
+
+/// A queue as an older build with bigger buffers left it: "1", a message too large for the
+/// transport (a 300-byte payload; it records at most 256), "2", "3".
+fn queue_with_an_unsendable_message() -> MessageQueue<8, 1024> {
+    let mut queue = MessageQueue::new();
+    let big = [b'9'; 300];
+    for payload in [&b"1"[..], &big, b"2", b"3"] {
+        let message = Message::new("apricot/value", payload).with_qos(QoS::AtLeastOnce);
+        queue.push(&message).unwrap();
+    }
+    queue
+}
+
+#[test]
+fn a_queued_message_the_transport_can_never_send_is_dropped_and_counted() {
+    for window in [1, 4] {
+        let clock = SharedClock::default();
+        let mut buf = [0u8; 64];
+        let publisher = Publisher::new(
+            (),
+            JsonSink::value("apricot/value").unwrap(),
+            Logged::new(&clock),
+            clock.clone(),
+            &mut buf,
+        )
+        .with_qos(QoS::AtLeastOnce);
+        let backoff = exact_backoff(Some(3));
+        let queue = queue_with_an_unsendable_message();
+        let mut p = ResilientPublisher::new(publisher, backoff, queue).with_window(4);
+        p.transport_mut().window = window;
+        block_on(p.flush()).unwrap();
+        assert_eq!(p.transport().received(), strings(1..=3), "window {window}");
+        assert_eq!(p.stats().unsendable, 1);
+        // Refused behind "1" in flight, a message is tried again alone before it is dropped
+        // (it may only have lacked room); refused alone, it is dropped at once.
+        let tries = p.transport().log.iter().filter(
+            |e| matches!(e, Event::Publish { payload, ok: false, .. } if payload.len() == 300),
+        );
+        assert_eq!(tries.count(), if window == 1 { 1 } else { 2 });
+        assert_eq!(p.stats().published, 3);
+        assert_eq!(p.stats().dropped, 0);
+        // No reconnection for it: the connection was never in doubt.
+        assert_eq!(p.stats().reconnects, 0);
+        assert_eq!(p.transport().connect_times(), Vec::<u64>::new());
+        // Later samples go straight out.
+        block_on(p.publish(&value(4.0))).unwrap();
+        assert_eq!(p.transport().received(), strings(1..=4));
+    }
+}
+
+/// A QoS 1 window of 4 whose transport, like a runner that answers every error alike,
+/// forgets the messages in flight when it refuses one: their acknowledgements never come,
+/// and `next_ack` fails until the next connect.
+struct Forgetful {
+    memory: MemoryTransport<64, 256>,
+    in_flight: std::collections::VecDeque<u16>,
+    last_id: u16,
+}
+
+impl Transport for Forgetful {
+    type Error = MemoryError;
+
+    async fn publish(&mut self, message: &Message<'_>) -> Result<(), MemoryError> {
+        self.memory.publish(message).await
+    }
+
+    async fn connect(&mut self) -> Result<(), MemoryError> {
+        self.in_flight.clear();
+        self.memory.connect().await
+    }
+
+    fn window(&self) -> usize {
+        4
+    }
+
+    async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MemoryError> {
+        assert!(
+            self.memory.attempts() < RUNAWAY,
+            "the publisher loops without end"
+        );
+        if let Err(error) = self.memory.publish(message).await {
+            self.in_flight.clear();
+            return Err(error);
+        }
+        self.last_id += 1;
+        self.in_flight.push_back(self.last_id);
+        Ok(self.last_id)
+    }
+
+    async fn next_ack(&mut self) -> Result<u16, MemoryError> {
+        self.in_flight.pop_front().ok_or(MemoryError::NotConnected)
+    }
+
+    fn is_permanent(&self, error: &MemoryError) -> bool {
+        self.memory.is_permanent(error)
+    }
+}
+
+#[test]
+fn a_transport_that_forgets_its_window_on_a_refusal_still_gets_past_the_message() {
+    let mut buf = [0u8; 64];
+    let transport = Forgetful {
+        memory: MemoryTransport::new(),
+        in_flight: std::collections::VecDeque::new(),
+        last_id: 0,
+    };
+    let sink = JsonSink::value("apricot/value").unwrap();
+    let publisher = Publisher::new((), sink, transport, SimulatedClock::new(), &mut buf)
+        .with_qos(QoS::AtLeastOnce);
+    let queue = queue_with_an_unsendable_message();
+    let mut p = ResilientPublisher::new(publisher, exact_backoff(Some(3)), queue);
+    block_on(p.flush()).unwrap();
+    let received: Vec<&[u8]> = p
+        .transport()
+        .memory
+        .messages()
+        .iter()
+        .map(|m| &m.payload[..])
+        .collect();
+    // "1" was in flight when the large one was refused: sent again after the reconnect, alone
+    // (at least once); the large one then alone, refused and dropped; "2", "3" in a window.
+    assert_eq!(received, [b"1", b"1", b"2", b"3"]);
+    assert_eq!(p.stats().unsendable, 1);
+    assert_eq!(p.stats().published, 3);
+    assert_eq!(p.stats().reconnects, 1);
+}
+
+#[test]
+fn a_transient_failure_is_not_taken_for_an_unsendable_message() {
+    let clock = SharedClock::default();
+    let mut buf = [0u8; 64];
+    let mut p = json_publisher::<8, 256>(&[], &mut buf, &clock, None);
+    // "1" fails twice (a publish error, then a PUBACK lost with the connection); the broker
+    // then refuses two connects.
+    p.transport_mut().memory.fail_next(1);
+    block_on(p.publish(&value(1.0))).unwrap();
+    p.transport_mut().memory.lose_acks(1);
+    p.transport_mut().memory.fail_connects(2);
+    block_on(p.publish(&value(2.0))).unwrap();
+    block_on(p.flush()).unwrap();
+    // Nothing dropped: "1" arrived twice (at least once), "2" once.
+    assert_eq!(p.transport().received(), ["1", "1", "2"]);
+    assert_eq!(p.stats().unsendable, 0);
+    assert_eq!(p.stats().published, 2);
 }
 
 /// 2023-11-14T22:13:20Z.
@@ -767,7 +959,8 @@ fn stats_say_which_broker_is_in_use_and_count_the_switches() {
             dropped: 0,
             reconnects: 2,
             broker: 0,
-            switches: 2
+            switches: 2,
+            unsendable: 0
         }
     );
 }

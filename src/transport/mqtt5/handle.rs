@@ -63,10 +63,16 @@ use embedded_nal_async::{Dns, TcpConnect};
 /// goes away) after the write loses it unseen. Use QoS 1 where that matters.
 pub struct Mqtt5<'b> {
     caller: Caller<'b>,
+    /// The longest topic plus payload the message buffer and minimq's `TX` arena could hold.
+    max_message_len: usize,
     /// The broker it was built with, and the options' fallbacks.
     broker: Broker<'b>,
     fallbacks: &'b [Broker<'b>],
 }
+
+/// What minimq's transmit arena needs besides a PUBLISH's topic and payload, at least: its
+/// 5 bytes of room for the fixed header, the topic's 2-byte length, the properties' length.
+const PUBLISH_OVERHEAD: usize = 5 + 2 + 1;
 
 impl<'b> Mqtt5<'b> {
     /// The handle and the runner of one MQTT 5 connection to `broker` through `net`, in
@@ -103,6 +109,7 @@ impl<'b> Mqtt5<'b> {
         let runner = Mqtt5Runner::new(settings, rx, tx)?;
         let handle = Self {
             caller: Caller::new(link, message),
+            max_message_len: MESSAGE.min(TX.saturating_sub(PUBLISH_OVERHEAD)),
             broker,
             fallbacks: options.fallbacks(),
         };
@@ -207,6 +214,18 @@ impl Transport for Mqtt5<'_> {
 
     fn broker_index(&self) -> usize {
         self.caller.link.broker.get()
+    }
+
+    /// The message buffer's length (`MESSAGE`), or minimq's transmit arena (`TX`) less 8
+    /// bytes, whichever is less. minimq also keeps the CONNECT packet in `TX`, so a message
+    /// a little shorter may still be [`MqttError::TooLarge`].
+    fn max_message_len(&self) -> Option<usize> {
+        Some(self.max_message_len)
+    }
+
+    /// [`MqttError::is_permanent`].
+    fn is_permanent(&self, error: &MqttError) -> bool {
+        error.is_permanent()
     }
 
     /// Handles what the broker sent meanwhile, without waiting for more. The runner keeps an
