@@ -31,7 +31,8 @@ pub(crate) const fn div_1000(n: u64) -> u64 {
 pub(crate) const U64_DIGITS: usize = 20;
 
 /// `n` in decimal, at the end of `buf`; returns where it starts. Values that fit 32 bits (Unix
-/// seconds until 2106) take itoa's 32-bit path; larger ones lose four digits a step first.
+/// seconds until 2106) take the 32-bit path ([`format_u32`]); larger ones lose four digits a
+/// step first.
 pub(crate) fn format_u64(n: u64, buf: &mut [u8; U64_DIGITS]) -> usize {
     let mut start = U64_DIGITS;
     let mut rest = n;
@@ -45,10 +46,32 @@ pub(crate) fn format_u64(n: u64, buf: &mut [u8; U64_DIGITS]) -> usize {
         rest = q;
     }
     // Fits: `rest` and the groups before it are `n`'s digits, at most 20.
-    let mut head = itoa::Buffer::new();
-    let head = head.format(rest as u32).as_bytes();
+    let mut head = [0u8; U32_DIGITS];
+    let from = format_u32(rest as u32, &mut head);
+    let head = &head[from..];
     buf[start - head.len()..start].copy_from_slice(head);
     start - head.len()
+}
+
+/// Longest decimal `u32`: `4294967295`.
+pub(crate) const U32_DIGITS: usize = 10;
+
+/// `n` in decimal, at the end of `buf`; returns where it starts. One digit a step (a
+/// multiplication each, no division): the sinks' few whole numbers (a fixed-point number's
+/// integer part, a channel id) are short, and one small loop shared by all of them costs less
+/// flash than itoa's pair table and its formatter.
+#[inline(never)]
+pub(crate) fn format_u32(mut n: u32, buf: &mut [u8; U32_DIGITS]) -> usize {
+    let mut start = U32_DIGITS;
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        start -= 1;
+        if n == 0 {
+            break;
+        }
+    }
+    start
 }
 
 #[cfg(test)]
@@ -95,5 +118,26 @@ mod tests {
         }
         let start = format_u64(u64::MAX, &mut buf);
         assert_eq!(&buf[start..], b"18446744073709551615");
+    }
+
+    #[test]
+    fn format_u32_writes_every_width() {
+        let mut buf = [0u8; U32_DIGITS];
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            742,
+            99_999,
+            1_234_567,
+            999_999_999,
+            u32::MAX,
+        ] {
+            let start = format_u32(v, &mut buf);
+            assert_eq!(&buf[start..], std::format!("{v}").as_bytes());
+        }
     }
 }

@@ -72,7 +72,8 @@
 //! ## Features
 //!
 //! - `defmt`: derives `defmt::Format` on the public types.
-//! - `ryu-small`: no effect (numbers are written by zmij, whose tables take 904 bytes); kept
+//! - `ryu-small`: no effect (numbers are written by sensorpub's own shortest formatter,
+//!   whose table takes 616 bytes); kept
 //!   so builds that name it still compile.
 #![no_std]
 #![cfg_attr(

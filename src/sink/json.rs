@@ -217,8 +217,8 @@ impl<'a> JsonSink<'a> {
     fn write_key(&self, quantity: Quantity, out: &mut Out<'_>) -> Result<(), EncodeError> {
         if let Some((_, key)) = self.keys.iter().find(|(q, _)| *q == quantity) {
             out.byte(b'"')?;
-            out.push(key.as_bytes())?;
-            return out.push(b"\":");
+            out.push_rare(key.as_bytes())?;
+            return out.push_rare(b"\":");
         }
         match key_piece(quantity) {
             Some((piece, _)) => out.push(piece),
@@ -239,10 +239,10 @@ impl<'a> JsonSink<'a> {
         out.byte(b'{')?;
         let mut first = true;
         if let Some(device) = self.device {
-            out.push(DEVICE_PIECE)?;
+            out.push_rare(DEVICE_PIECE)?;
             if self.device_plain {
                 out.byte(b'"')?;
-                out.push(device.as_bytes())?;
+                out.push_rare(device.as_bytes())?;
                 out.byte(b'"')?;
             } else {
                 out.json_string(device)?;
@@ -255,10 +255,10 @@ impl<'a> JsonSink<'a> {
             if !first {
                 out.byte(b',')?;
             }
-            out.push(TIME_PIECE)?;
+            out.push_rare(TIME_PIECE)?;
             let mut digits = [0u8; U64_DIGITS];
             let start = format_u64(unix_seconds, &mut digits);
-            out.push(&digits[start..])?;
+            out.push_rare(&digits[start..])?;
             first = false;
         }
         // Duplicate keys are refused as the keys are written. Built-in names are distinct and
@@ -322,14 +322,18 @@ macro_rules! key_pieces {
         enum Bit { $($quantity),* }
 
         fn key_piece(quantity: Quantity) -> Option<(&'static [u8], u32)> {
-            match quantity {
-                $(Quantity::$quantity => {
-                    const PIECE: [u8; Quantity::$quantity.name().len() + 3] =
-                        key_piece_of(Quantity::$quantity.name());
-                    Some((&PIECE, 1 << Bit::$quantity as u32))
-                })*
-                _ => None,
-            }
+            // One table of pieces indexed by the quantity's bit, rather than a `match` arm
+            // that loads a piece's address, length and bit for each quantity.
+            const PIECES: &[&[u8]] = &[$({
+                const PIECE: [u8; Quantity::$quantity.name().len() + 3] =
+                    key_piece_of(Quantity::$quantity.name());
+                &PIECE
+            }),*];
+            let index = match quantity {
+                $(Quantity::$quantity => Bit::$quantity as usize,)*
+                _ => return None,
+            };
+            PIECES.get(index).map(|piece| (*piece, 1 << index))
         }
     };
 }

@@ -10,6 +10,7 @@ mod json;
 mod number;
 mod out;
 mod senml;
+mod shortest;
 mod thingspeak;
 mod timestamp;
 

@@ -1,17 +1,9 @@
-//! Number formatting shared by the sinks: shortest round-trip (zmij), whole numbers (itoa) and
-//! fixed decimals, written into the caller's buffer. No `core::fmt`, which is larger and
+//! Number formatting shared by the sinks: shortest round-trip ([`super::shortest`], whole
+//! numbers included) and fixed decimals, written into the caller's buffer. No `core::fmt`, which is larger and
 //! slower.
-
-/// Longest text this module writes: sign, 10 integer digits of an i64 we allow, point, 6
-/// decimals, or the shortest form's worst case for f32 (16 bytes). 24 leaves margin.
-pub(crate) const MAX_NUMBER_LEN: usize = 24;
 
 /// Largest number of fixed decimals a sink accepts.
 pub const MAX_DECIMALS: u8 = 6;
-
-/// Whole numbers up to this magnitude print without a fraction: within it every f32 integer is
-/// exact (2^24), so `742.0` prints `742`, as MicroPython's `ujson.dumps(742)` does.
-const WHOLE_LIMIT: f32 = 16_777_216.0;
 
 /// `10^decimals` for 0..=MAX_DECIMALS; each is exact in an f32.
 const SCALES: [f32; MAX_DECIMALS as usize + 1] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
@@ -37,7 +29,7 @@ pub(crate) enum Refused {
 }
 
 /// Writes `value` in `style` at the start of `out` and returns its length: straight into the
-/// caller's buffer, one small copy from the formatter's stack buffer.
+/// caller's buffer, no stack buffer and no copy.
 #[inline(always)]
 pub(crate) fn write(value: f32, style: &Style, out: &mut [u8]) -> Result<usize, Refused> {
     if !value.is_finite() {
@@ -49,69 +41,26 @@ pub(crate) fn write(value: f32, style: &Style, out: &mut [u8]) -> Result<usize, 
     }
 }
 
-use super::out::copy;
-use crate::decimal::{U64_DIGITS, format_u64};
+use crate::decimal::{U32_DIGITS, U64_DIGITS, format_u32, format_u64};
 
-/// Copies `text` to the start of `out`; its length, or [`Refused::NoRoom`].
-#[inline(always)]
-fn put(out: &mut [u8], text: &[u8]) -> Result<usize, Refused> {
-    let slot = out.get_mut(..text.len()).ok_or(Refused::NoRoom)?;
-    copy(slot, text);
-    Ok(text.len())
-}
-
+/// The shortest text that reads back as `value` ([`super::shortest`]), whole numbers below
+/// 2^24 without a fraction (`742`, and `-0.0` as `0`).
 #[inline(always)]
 fn shortest(value: f32, out: &mut [u8]) -> Result<usize, Refused> {
-    if value.abs() < WHOLE_LIMIT && value == (value as i32) as f32 {
-        // Whole number: also turns -0.0 into "0".
-        return put(out, itoa::Buffer::new().format(value as i32).as_bytes());
-    }
-    shortest_text(value, out)
+    super::shortest::write(value, out).ok_or(Refused::NoRoom)
 }
 
-/// Numbers from here up are written with an exponent, both by zmij and by ryu (an f32 whose
-/// decimal point would fall beyond the 13th digit).
-const EXPONENT_FROM: f32 = 1.0e13;
-
-/// zmij (Schubfach), kept out of line: `write` is inlined into each caller, the formatter
-/// only once. zmij writes ryu's text for every f32 (see the tests) except a positive
-/// exponent, `1e+20`, where the wire format has always had ryu's `1e20`: the `+` is taken
-/// out where the text landed. 904 bytes of tables instead of ryu's ~10 KB, and fewer
-/// instructions.
+/// `value` with `decimals` decimals, or its shortest form when it is too large for exact
+/// fixed point. Out of line, like [`super::shortest::write`]: inlined into each caller only as
+/// a call.
 #[inline(never)]
-fn shortest_text(value: f32, out: &mut [u8]) -> Result<usize, Refused> {
-    let mut buf = zmij::Buffer::new();
-    let text = buf.format_finite(value).as_bytes();
-    if value.abs() >= EXPONENT_FROM
-        && let Some(plus) = text.iter().position(|&b| b == b'+')
-    {
-        let len = text.len() - 1;
-        let slot = out.get_mut(..len).ok_or(Refused::NoRoom)?;
-        slot[..plus].copy_from_slice(&text[..plus]);
-        slot[plus..].copy_from_slice(&text[plus + 1..]);
-        return Ok(len);
-    }
-    put(out, text)
-}
-
 fn fixed(value: f32, decimals: u8, out: &mut [u8]) -> Result<usize, Refused> {
-    let mut text = [0u8; MAX_NUMBER_LEN];
-    match fixed_text(value, decimals, &mut text) {
-        Some(len) => put(out, &text[..len]),
-        None => shortest(value, out),
-    }
-}
-
-/// Writes `value` with `decimals` decimals into `out` and returns its length, or `None` when
-/// the value is too large for exact fixed-point output. Out of line, like [`shortest_text`].
-#[inline(never)]
-fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Option<usize> {
     let decimals = decimals.min(MAX_DECIMALS);
     let scaled = value * SCALES[usize::from(decimals)];
     // Beyond 2^53 nothing is exact anyway; beyond i64 the cast saturates. Fall back to the
     // shortest form, which is exact, rather than print a wrong fixed-point number.
     if scaled.abs() >= 9.0e15 {
-        return None;
+        return shortest(value, out);
     }
     // Round half away from zero without adding 0.5 in f32: above 2^23 an f32 cannot hold the
     // .5 and `x + 0.5` rounds to even, so 10132575.0 would become 10132576. Splitting off the
@@ -119,47 +68,54 @@ fn fixed_text(value: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> Optio
     // MCU 64-bit conversions and divisions are library calls that cost more than the digits
     // (and about 1 KB of flash): readings that fit 32 bits (nearly all) stay in 32 bits, and
     // larger ones are whole numbers taken from their bits (`fixed_large`).
-    if scaled.abs() >= I32_SAFE {
-        return Some(fixed_large(scaled, decimals, out));
-    }
-    let truncated = scaled as i32;
-    let fraction = (scaled - truncated as f32).abs();
-    let rounded = match (fraction >= 0.5, scaled < 0.0) {
-        (true, false) => truncated + 1,
-        (true, true) => truncated - 1,
-        (false, _) => truncated,
+    let written = if scaled.abs() >= I32_SAFE {
+        fixed_large(scaled, decimals, out)
+    } else {
+        let truncated = scaled as i32;
+        let fraction = (scaled - truncated as f32).abs();
+        let rounded = match (fraction >= 0.5, scaled < 0.0) {
+            (true, false) => truncated + 1,
+            (true, true) => truncated - 1,
+            (false, _) => truncated,
+        };
+        // The sign comes from the rounded number, so -0.001 at 2 decimals prints "0.00".
+        let mut digits = [0u8; U32_DIGITS];
+        let start = format_u32(rounded.unsigned_abs(), &mut digits);
+        with_point(rounded < 0, &digits[start..], decimals, out)
     };
-    let magnitude = rounded.unsigned_abs();
-    let divisor = 10u32.pow(u32::from(decimals));
-    let mut len = 0;
-    // The sign comes from the rounded number, so -0.001 at 2 decimals prints "0.00".
-    if rounded < 0 {
-        out[0] = b'-';
-        len = 1;
-    }
-    let mut int_buf = itoa::Buffer::new();
-    let int_text = int_buf.format(magnitude / divisor).as_bytes();
-    let mut frac = magnitude % divisor;
-    out[len..len + int_text.len()].copy_from_slice(int_text);
-    len += int_text.len();
-    if decimals > 0 {
-        out[len] = b'.';
-        len += 1;
-        let end = len + usize::from(decimals);
-        for slot in out[len..end].iter_mut().rev() {
-            *slot = b'0' + (frac % 10) as u8;
-            frac /= 10;
+    written.ok_or(Refused::NoRoom)
+}
+
+/// Writes `-` if `negative`, then `digits` with a point before the last `decimals` of them,
+/// padded with leading zeros to at least one digit before the point (`5` at 2 decimals is
+/// `0.05`); its length, or `None` (nothing written) when `out` is too short.
+fn with_point(negative: bool, digits: &[u8], decimals: u8, out: &mut [u8]) -> Option<usize> {
+    let decimals = usize::from(decimals);
+    let shown = digits.len().max(decimals + 1);
+    let sign = usize::from(negative);
+    let point = usize::from(decimals > 0);
+    let len = sign + shown + point;
+    let out = out.get_mut(..len)?;
+    out[0] = b'-';
+    // Right to left: digits, the point after `decimals` of them, then zeros to fill `shown`.
+    let mut source = digits.iter().rev();
+    let mut at = len;
+    for i in 0..shown {
+        if i == decimals && point != 0 {
+            at -= 1;
+            out[at] = b'.';
         }
-        len = end;
+        at -= 1;
+        out[at] = source.next().copied().unwrap_or(b'0');
     }
     Some(len)
 }
 
-/// [`fixed_text`] of a scaled value from 2 × 10^9 up (below 9 × 10^15): such an `f32` is a
-/// whole number (from 2^24 up it has no fraction bits), so no rounding, and its bits give the
+/// [`fixed`] of a scaled value from 2 × 10^9 up (below 9 × 10^15): such an `f32` is a whole
+/// number (from 2^24 up it has no fraction bits), so no rounding, and its bits give the
 /// integer without a 64-bit float conversion; its digits, at least 10, get the point put
 /// before the last `decimals` of them, without a 64-bit division.
-fn fixed_large(scaled: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> usize {
+fn fixed_large(scaled: f32, decimals: u8, out: &mut [u8]) -> Option<usize> {
     let bits = scaled.abs().to_bits();
     // value = mantissa × 2^(exponent − 150), the exponent at least 150 + 7 here.
     let mantissa = u64::from((bits & 0x007F_FFFF) | 0x0080_0000);
@@ -167,27 +123,16 @@ fn fixed_large(scaled: f32, decimals: u8, out: &mut [u8; MAX_NUMBER_LEN]) -> usi
     let magnitude = mantissa << shift.min(40);
     let mut digits = [0u8; U64_DIGITS];
     let start = format_u64(magnitude, &mut digits);
-    let digits = &digits[start..];
-    let mut len = 0;
-    if scaled < 0.0 {
-        out[0] = b'-';
-        len = 1;
-    }
-    let point = digits.len() - usize::from(decimals);
-    out[len..len + point].copy_from_slice(&digits[..point]);
-    len += point;
-    if decimals > 0 {
-        out[len] = b'.';
-        len += 1;
-        out[len..len + usize::from(decimals)].copy_from_slice(&digits[point..]);
-        len += usize::from(decimals);
-    }
-    len
+    with_point(scaled < 0.0, &digits[start..], decimals, out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whole numbers up to this magnitude print without a fraction: within it every f32
+    /// integer is exact (2^24), so `742.0` prints `742`, as MicroPython's `ujson.dumps(742)`.
+    const WHOLE_LIMIT: f32 = 16_777_216.0;
 
     fn format(value: f32, style: &Style) -> Option<std::string::String> {
         let mut out = [0u8; 32];
@@ -213,7 +158,7 @@ mod tests {
             write(21.5, &Style::Fixed(2), &mut [0u8; 4]),
             Err(Refused::NoRoom)
         );
-        // `1e20` fits exactly: zmij's `1e+20` is one byte longer than what is written.
+        // `1e20` fits exactly.
         assert_eq!(write(1.0e20, &Style::Shortest, &mut [0u8; 4]), Ok(4));
     }
 
@@ -312,7 +257,7 @@ mod tests {
         }
     }
 
-    /// The wire format must not change with the formatter: zmij writes what ryu wrote, for
+    /// The wire format must not change with the formatter: ours writes what ryu wrote, for
     /// a sweep of every 4,099th bit pattern (all exponents, both signs, subnormals) and for
     /// the neighbours of every power of ten, where the shortest form switches notation.
     #[test]

@@ -30,6 +30,13 @@ impl<'b> Out<'b> {
         Ok(())
     }
 
+    /// [`push`](Self::push) out of line, for pieces off the hot path (options, escapes, rare
+    /// fields): one shared copy of the writer instead of one inlined at every such call.
+    #[inline(never)]
+    pub(crate) fn push_rare(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.push(bytes)
+    }
+
     /// Appends one byte: a separator or a bracket, without a library copy.
     #[inline(always)]
     pub(crate) fn byte(&mut self, byte: u8) -> Result<(), EncodeError> {
@@ -71,9 +78,12 @@ impl<'b> Out<'b> {
     /// `\u00XX` (upper-case hex), everything else verbatim (valid UTF-8 needs no escape).
     pub(crate) fn json_string(&mut self, text: &str) -> Result<(), EncodeError> {
         self.byte(b'"')?;
-        let bytes = text.as_bytes();
-        let mut plain_from = 0;
-        for (i, &b) in bytes.iter().enumerate() {
+        for &b in text.as_bytes() {
+            // Tested first, without a 256-entry table: nearly every byte needs no escape.
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                self.byte(b)?;
+                continue;
+            }
             let short = match b {
                 b'"' => b'"',
                 b'\\' => b'\\',
@@ -82,21 +92,31 @@ impl<'b> Out<'b> {
                 b'\n' => b'n',
                 0x0C => b'f',
                 b'\r' => b'r',
-                0x00..=0x1F => 0,
-                _ => continue,
+                _ => 0,
             };
-            self.push(&bytes[plain_from..i])?;
-            plain_from = i + 1;
             if short != 0 {
-                self.push(&[b'\\', short])?;
+                self.push_rare(&[b'\\', short])?;
             } else {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
                 let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0F)]];
-                self.push(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
+                self.push_rare(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
             }
         }
-        self.push(&bytes[plain_from..])?;
         self.byte(b'"')
+    }
+
+    /// Appends `text` percent-encoded as a form value: RFC 3986's unreserved characters
+    /// (`A–Z a–z 0–9 - . _ ~`) as they are, every other byte as `%XX` (upper-case hex), so
+    /// the value is safe whatever decoder reads it (`&`, `=`, `+`, space, non-ASCII, …).
+    /// Nothing is written past the room left; what fitted stays (the caller fails the message).
+    pub(crate) fn form_value(&mut self, text: &[u8]) -> Result<(), EncodeError> {
+        for &b in text {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                self.byte(b)?;
+            } else {
+                self.push_rare(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0F)]])?;
+            }
+        }
+        Ok(())
     }
 
     /// True while nothing has been written.
@@ -110,6 +130,9 @@ impl<'b> Out<'b> {
         &buf[..len]
     }
 }
+
+/// Upper-case hex digits, for `\u00XX` and `%XX`.
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Longest piece [`copy`] moves word by word; longer ones go to `memcpy`.
 const SMALL_COPY: usize = 16;
@@ -201,6 +224,31 @@ mod tests {
             let want = serde_json::to_string(&text).unwrap();
             assert_eq!(json(&text).to_lowercase(), want.to_lowercase(), "byte {b}");
         }
+    }
+
+    /// Every byte value, against RFC 3986's rule written out: unreserved as it is, the rest
+    /// `%XX` in upper case (what the percent-encoding crate wrote here before).
+    #[test]
+    fn form_values_percent_encode_all_but_unreserved_bytes() {
+        for b in 0..=255u8 {
+            let mut buf = [0u8; 8];
+            let mut out = Out::new(&mut buf);
+            out.form_value(&[b]).unwrap();
+            let unreserved = b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+            let want = if unreserved {
+                std::vec![b]
+            } else {
+                std::format!("%{b:02X}").into_bytes()
+            };
+            assert_eq!(out.into_written(), &want[..], "byte {b:#04x}");
+        }
+        let mut buf = [0u8; 64];
+        let mut out = Out::new(&mut buf);
+        out.form_value("ok & warm °C".as_bytes()).unwrap();
+        assert_eq!(out.into_written(), b"ok%20%26%20warm%20%C2%B0C");
+        let mut short = [0u8; 4];
+        let mut out = Out::new(&mut short);
+        assert_eq!(out.form_value(b"a&b"), Err(EncodeError::BufferTooSmall));
     }
 
     #[test]

@@ -8,9 +8,9 @@ use super::number::{MAX_DECIMALS, Style};
 use super::out::Out;
 use super::timestamp::iso8601;
 use super::{Sink, split_topic};
+use crate::decimal::{U32_DIGITS, format_u32};
 use crate::message::Message;
 use crate::reading::{Quantity, Sample};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 impl ThingSpeakSink<'_> {
     /// Minimum time between two updates of a channel on a free ThingSpeak account (15 s). REST
@@ -24,14 +24,6 @@ const FIELDS: usize = 8;
 
 /// ThingSpeak stores at most 255 bytes a field; the status is one.
 const MAX_STATUS_LEN: usize = 255;
-
-/// Everything but RFC 3986's unreserved characters is percent-encoded: safe in a form value
-/// whatever decoder ThingSpeak runs (`&`, `=`, `+`, space, non-ASCII, …).
-const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Encodes samples for a ThingSpeak channel.
 ///
@@ -244,10 +236,8 @@ impl<'a> ThingSpeakSink<'a> {
             self.encode_extras(out)?;
         }
         if let Some(unix_seconds) = sample.timestamp() {
-            out.push(&b"&created_at="[usize::from(out.is_empty())..])?;
-            for chunk in percent_encoding::percent_encode(&iso8601(unix_seconds), FORM_VALUE) {
-                out.push(chunk.as_bytes())?;
-            }
+            out.push_rare(&b"&created_at="[usize::from(out.is_empty())..])?;
+            out.form_value(&iso8601(unix_seconds))?;
         }
         Ok(())
     }
@@ -261,16 +251,14 @@ impl<'a> ThingSpeakSink<'a> {
         ];
         for (piece, value) in location {
             if let Some(value) = value {
-                out.push(&piece[usize::from(out.is_empty())..])?;
+                out.push_rare(&piece[usize::from(out.is_empty())..])?;
                 // Finite by construction; the quantity only names the error.
                 out.number(value, &Style::Shortest, Quantity::Value)?;
             }
         }
         if let Some(status) = self.status {
-            out.push(&b"&status="[usize::from(out.is_empty())..])?;
-            for chunk in utf8_percent_encode(status, FORM_VALUE) {
-                out.push(chunk.as_bytes())?;
-            }
+            out.push_rare(&b"&status="[usize::from(out.is_empty())..])?;
+            out.form_value(status.as_bytes())?;
         }
         Ok(())
     }
@@ -324,12 +312,15 @@ struct PublishTopic(heapless::String<PUBLISH_TOPIC_CAPACITY>);
 
 impl PublishTopic {
     fn new(channel_id: u32) -> Self {
-        let mut channel = itoa::Buffer::new();
+        let mut digits = [0u8; U32_DIGITS];
+        let start = format_u32(channel_id, &mut digits);
         let mut topic = heapless::String::new();
-        for part in ["channels/", channel.format(channel_id), "/publish"] {
-            // Cannot fail: the capacity is the longest possible topic.
-            let _ = topic.push_str(part);
+        // Cannot fail: the capacity is the longest possible topic.
+        let _ = topic.push_str("channels/");
+        for &digit in &digits[start..] {
+            let _ = topic.push(char::from(digit));
         }
+        let _ = topic.push_str("/publish");
         Self(topic)
     }
 

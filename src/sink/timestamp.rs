@@ -25,7 +25,9 @@ pub(crate) fn iso8601(unix_seconds: u64) -> [u8; ISO8601_LEN] {
     out
 }
 
-/// Writes `value` as zero-padded decimal digits filling `slot`.
+/// Writes `value` as zero-padded decimal digits filling `slot`. Out of line: one loop for
+/// the six fields instead of six unrolled copies (about 250 bytes of flash).
+#[inline(never)]
 fn put(slot: &mut [u8], mut value: u32) {
     for digit in slot.iter_mut().rev() {
         *digit = b'0' + (value % 10) as u8;

@@ -194,8 +194,9 @@ pub fn ryu_floor(out: &mut [u8; BUF], t: f32, h: f32) -> usize {
     at
 }
 
-/// Constant pieces + zmij: the JSON object by hand, numbers by `zmij` (the formatter the
-/// sinks use). zmij writes what ryu writes for these numbers (no exponent).
+/// Constant pieces + zmij: the JSON object by hand, numbers by `zmij` (the fastest crate,
+/// which the sinks used before their own formatter). zmij writes what ryu writes for these
+/// numbers (no exponent).
 #[inline(never)]
 pub fn zmij_floor(out: &mut [u8; BUF], t: f32, h: f32) -> usize {
     let mut at = put(out, 0, br#"{"temperature":"#);

@@ -1,4 +1,5 @@
-//! One encode of each sink between two marker calls, for an instruction trace:
+//! One encode of each sink (JSON object, bare value, ThingSpeak bulk), then the zmij floors
+//! (ThingSpeak, bare, JSON object), each between two marker calls, for an instruction trace:
 //! `qemu-system-arm ... -singlestep -d exec,nochain -D trace.log -kernel <elf>`, then map
 //! each executed address to its function (see BENCHMARKS.md, "Where the time goes").
 #![no_std]
@@ -43,6 +44,16 @@ fn main() -> ! {
     trace_end();
     trace_start();
     encode(&thingspeak, &sample, &mut buf);
+    trace_end();
+    let mut arr = [0u8; BUF];
+    trace_start();
+    thingspeak_zmij_floor(&mut arr, black_box(TEMPERATURE), black_box(HUMIDITY));
+    trace_end();
+    trace_start();
+    bare_zmij(&mut arr, black_box(TEMPERATURE));
+    trace_end();
+    trace_start();
+    zmij_floor(&mut arr, black_box(TEMPERATURE), black_box(HUMIDITY));
     trace_end();
     debug::exit(debug::EXIT_SUCCESS);
     loop {}

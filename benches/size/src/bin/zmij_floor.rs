@@ -1,4 +1,5 @@
-//! Size: constant pieces + zmij into a byte array (the formatter the sinks use).
+//! Size: constant pieces + zmij into a byte array (the formatter the sinks
+//! used before their own, src/sink/shortest.rs).
 #![no_std]
 #![no_main]
 
