@@ -147,6 +147,121 @@ fn good_ca_delivers_over_mqtt5_at_qos1() {
     delivered_over_mqtt5(QoS::AtLeastOnce);
 }
 
+/// The QoS 1 window over the TLS runners: 20 messages with up to 4 in flight
+/// (`Transport::submit`, `next_ack`) arrive in order, and every id is acknowledged once.
+#[test]
+fn mqtt5_over_tls_keeps_a_qos1_window() {
+    window_over_tls(Version::V5);
+}
+
+/// As [`mqtt5_over_tls_keeps_a_qos1_window`], through `Mqtt311Tls`'s runner.
+#[test]
+fn mqtt311_over_tls_keeps_a_qos1_window() {
+    window_over_tls(Version::V311);
+}
+
+fn window_over_tls(version: Version) {
+    const COUNT: usize = 20;
+    let broker = TestBroker::start();
+    let mut subscriber = broker.subscribe("sensorpub/tls/#");
+    let pki = Pki::new();
+    let front = TlsFront::start(
+        server_setup(pki.issue(&["localhost"], false)),
+        broker.port(version),
+    );
+    let ca = pki.ca_der();
+    let stack = Stack::default();
+    let (host, options) = (
+        Broker::new("localhost", front.port),
+        MqttOptions::new("sensorpub-tls-window").with_window(4),
+    );
+    let tls = TlsOptions::verified(&ca).with_clock(now);
+    let mut tls_buffers = TlsBuffers::<16_640, 1024>::new();
+    let mut rng = rand::rng();
+    let (submitted, acknowledged) = match version {
+        Version::V5 => {
+            let mut buffers = Mqtt5Buffers::<256, 768, 256>::new();
+            let (mut mqtt, mut runner) = Mqtt5::new_tls(
+                &stack,
+                host,
+                options,
+                &mut buffers,
+                tls,
+                &mut tls_buffers,
+                &mut rng,
+            )
+            .expect("valid options");
+            async_io::block_on(async {
+                let body = async {
+                    let result = submit_in_window(&mut mqtt, COUNT).await;
+                    mqtt.disconnect().await;
+                    result
+                };
+                match select(runner.run(), body).await {
+                    Either::First(never) => never,
+                    Either::Second(result) => result.expect("window over TLS"),
+                }
+            })
+        }
+        Version::V311 => {
+            let mut buffers = Mqtt311TlsBuffers::<512, 64, 256>::new();
+            let (mut mqtt, mut runner) = Mqtt311Tls::new(
+                &stack,
+                host,
+                options,
+                &mut buffers,
+                tls,
+                &mut tls_buffers,
+                &mut rng,
+            );
+            async_io::block_on(async {
+                let body = async {
+                    let result = submit_in_window(&mut mqtt, COUNT).await;
+                    mqtt.disconnect().await;
+                    result
+                };
+                match select(runner.run(), body).await {
+                    Either::First(never) => never,
+                    Either::Second(result) => result.expect("window over TLS"),
+                }
+            })
+        }
+    };
+    // rumqttd acknowledges in order; each id once.
+    assert_eq!(acknowledged, submitted);
+    let payloads: Vec<_> = subscriber
+        .take(COUNT)
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    let expected: Vec<Vec<u8>> = (0..COUNT).map(|i| format!("{i}").into_bytes()).collect();
+    assert_eq!(payloads, expected);
+}
+
+/// Connects, submits `count` QoS 1 messages (payloads `0`, `1`, …) keeping the transport's
+/// window full and waits for every acknowledgement; returns the ids submitted
+/// and the ids acknowledged, in order.
+async fn submit_in_window<T: Transport<Error = MqttError>>(
+    mqtt: &mut T,
+    count: usize,
+) -> Result<(Vec<u16>, Vec<u16>), MqttError> {
+    assert_eq!(mqtt.window(), 4);
+    mqtt.connect().await?;
+    let (mut submitted, mut acknowledged) = (Vec::new(), Vec::new());
+    for i in 0..count {
+        if submitted.len() - acknowledged.len() == mqtt.window() {
+            acknowledged.push(mqtt.next_ack().await?);
+        }
+        let payload = format!("{i}");
+        let message = Message::new(TOPIC, payload.as_bytes()).with_qos(QoS::AtLeastOnce);
+        submitted.push(mqtt.submit(&message).await?);
+    }
+    while acknowledged.len() < submitted.len() {
+        acknowledged.push(mqtt.next_ack().await?);
+    }
+    Ok((submitted, acknowledged))
+}
+
 /// Every TLS record (handshake, CONNACK, PUBACKs) arrives in 3-byte pieces: the handshake and
 /// each acknowledgement still complete. (The reads the runner abandons mid-record are covered
 /// by the unit tests in src/transport/tls/resume.rs: here the broker sends nothing unasked.)

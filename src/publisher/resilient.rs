@@ -314,7 +314,7 @@ where
 
     /// Sends a backlog with up to `window` QoS 1 messages in flight (clamped to
     /// 1..=[`MqttOptions::MAX_WINDOW`]), or as many as the transport allows
-    /// ([`Transport::window`], for MQTT 3.1.1 [`MqttOptions::with_window`]), whichever is
+    /// ([`Transport::window`], for MQTT [`MqttOptions::with_window`]), whichever is
     /// fewer. Each message still leaves the queue only when its own acknowledgement came, in
     /// order (an early acknowledgement of a later message waits for those before it); after
     /// a lost connection the unacknowledged ones go again, in order. QoS 0 messages and

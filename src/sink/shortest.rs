@@ -452,13 +452,33 @@ mod tests {
         }
     }
 
-    /// All 2^32 bit patterns against ryu: minutes in a release build, so not by default.
+    /// All 2^32 bit patterns against ryu: minutes with sensorpub and ryu optimised, so not by
+    /// default (CI runs it: `cargo test --lib --config 'profile.dev.package.sensorpub.opt-level=3'
+    /// --config 'profile.dev.package.ryu.opt-level=3' -- --ignored every_f32`). One thread per
+    /// core, each a slice of the bit patterns.
     #[test]
-    #[ignore = "all 2^32 f32: run with --release"]
+    #[ignore = "all 2^32 f32: run with sensorpub and ryu optimised"]
     fn every_f32_matches_ryu() {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let span = (1u64 << 32).div_ceil(threads);
+        let slices: std::vec::Vec<_> = (0..threads)
+            .map(|t| {
+                let start = t * span;
+                let end = ((t + 1) * span).min(1 << 32);
+                std::thread::spawn(move || check_bits(start as u32, (end - 1) as u32))
+            })
+            .collect();
+        for slice in slices {
+            slice.join().expect("a slice of the bit patterns failed");
+        }
+    }
+
+    /// Compares every finite `f32` with bits in `first..=last` with ryu's (or, for whole
+    /// numbers, itoa's) text.
+    fn check_bits(first: u32, last: u32) {
         let mut out = [0u8; 32];
         let mut ryu = ryu::Buffer::new();
-        for bits in 0..=u32::MAX {
+        for bits in first..=last {
             let value = f32::from_bits(bits);
             if !value.is_finite() {
                 continue;

@@ -21,6 +21,17 @@ pub(super) enum Request {
         qos: QoS,
         retain: bool,
     },
+    /// A QoS 1 message written without waiting for its PUBACK
+    /// ([`Transport::submit`](crate::Transport::submit)); the runner answers its id in
+    /// [`Link::ack`].
+    Submit {
+        topic_len: usize,
+        payload_len: usize,
+        retain: bool,
+    },
+    /// The next acknowledged submitted message ([`Transport::next_ack`](crate::Transport::next_ack)):
+    /// the runner answers its id in [`Link::ack`].
+    NextAck,
     Poll,
     Disconnect,
 }
@@ -33,6 +44,8 @@ pub(super) struct Link {
     pub(super) connected: Cell<bool>,
     /// Index of the broker of the connection, or of the last attempt (primary: 0).
     pub(super) broker: Cell<usize>,
+    /// The id a [`Request::Submit`] or [`Request::NextAck`] answered `Ok` with.
+    pub(super) ack: Cell<u16>,
 }
 
 impl Link {
@@ -42,6 +55,7 @@ impl Link {
             answers: Signal::new(),
             connected: Cell::new(false),
             broker: Cell::new(0),
+            ack: Cell::new(0),
         }
     }
 }
@@ -72,7 +86,7 @@ impl<'b> Caller<'b> {
     /// Posts `request` and waits for the runner's answer.
     pub(super) async fn call(&mut self, request: Request) -> Result<(), MqttError> {
         // Lets a request whose caller gave up finish first, so requests never overlap and an
-        // old answer is never taken for a new one. Written out here and in `publish`, not an
+        // old answer is never taken for a new one. Written out here, in `publish` and `submit`, not an
         // `async fn` of its own: each level kept its arguments in the caller's future.
         if self.unanswered {
             let _ = self.link.answers.wait().await;
@@ -99,20 +113,7 @@ impl<'b> Caller<'b> {
             let _ = self.link.answers.wait().await;
             self.unanswered = false;
         }
-        {
-            // Free: the runner holds it only while it serves a publish, and it answered.
-            let mut buffer = self
-                .message
-                .try_borrow_mut()
-                .map_err(|_| MqttError::NotConnected)?;
-            let (topic, payload) = (message.topic.as_bytes(), message.payload);
-            let slot = buffer
-                .get_mut(..topic.len() + payload.len())
-                .ok_or(MqttError::TooLarge)?;
-            let (topic_slot, payload_slot) = slot.split_at_mut(topic.len());
-            topic_slot.copy_from_slice(topic);
-            payload_slot.copy_from_slice(payload);
-        }
+        self.copy(message)?;
         self.post(Request::Publish {
             topic_len: message.topic.len(),
             payload_len: message.payload.len(),
@@ -122,6 +123,49 @@ impl<'b> Caller<'b> {
         let answer = self.link.answers.wait().await;
         self.unanswered = false;
         answer
+    }
+
+    /// As [`publish`](Self::publish) for a QoS 1 message the runner writes without waiting
+    /// for its PUBACK; returns the id the runner answered.
+    pub(super) async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
+        validate_topic_name(message.topic)?;
+        // The last request's answer first, as in `call`: the copy overwrites its message.
+        if self.unanswered {
+            let _ = self.link.answers.wait().await;
+            self.unanswered = false;
+        }
+        self.copy(message)?;
+        self.call(Request::Submit {
+            topic_len: message.topic.len(),
+            payload_len: message.payload.len(),
+            retain: message.retain,
+        })
+        .await?;
+        Ok(self.link.ack.get())
+    }
+
+    /// Asks for the next acknowledged submitted message; returns its id.
+    pub(super) async fn next_ack(&mut self) -> Result<u16, MqttError> {
+        self.call(Request::NextAck).await?;
+        Ok(self.link.ack.get())
+    }
+
+    /// Copies topic and payload into the message buffer ([`MqttError::TooLarge`] if they do
+    /// not fit); call it once the runner answered the last request.
+    fn copy(&self, message: &Message<'_>) -> Result<(), MqttError> {
+        // Free: the runner holds it only while it serves a publish, and it answered.
+        let mut buffer = self
+            .message
+            .try_borrow_mut()
+            .map_err(|_| MqttError::NotConnected)?;
+        let (topic, payload) = (message.topic.as_bytes(), message.payload);
+        let slot = buffer
+            .get_mut(..topic.len() + payload.len())
+            .ok_or(MqttError::TooLarge)?;
+        let (topic_slot, payload_slot) = slot.split_at_mut(topic.len());
+        topic_slot.copy_from_slice(topic);
+        payload_slot.copy_from_slice(payload);
+        Ok(())
     }
 }
 

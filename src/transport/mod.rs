@@ -110,13 +110,14 @@ pub trait Transport {
 
     /// How many QoS 1 messages this transport lets [`submit`](Self::submit) have in flight,
     /// unacknowledged (at least 1). The default is 1: a backlog goes one round trip per
-    /// message. [`Mqtt311`] says [`MqttOptions::with_window`].
+    /// message. [`Mqtt311`] says [`MqttOptions::with_window`], [`Mqtt5`] the same, at most 8.
     fn window(&self) -> usize {
         1
     }
 
     /// Writes the QoS 1 `message` without waiting for its acknowledgement and returns its
-    /// packet id; [`next_ack`](Self::next_ack) reports the ids as their PUBACKs arrive. At
+    /// id (its packet id, or for [`Mqtt5`] an id of the runner's for it: minimq does not show
+    /// packet ids); [`next_ack`](Self::next_ack) reports the ids as their PUBACKs arrive. At
     /// most [`window`](Self::window) messages may be in flight. A caller that keeps every
     /// message until its own id was reported loses nothing; after an `Err` (of either) the
     /// unacknowledged ones may or may not have arrived, and go again after a reconnect.

@@ -115,6 +115,9 @@ pub struct Mqtt311Tls<'b> {
     caller: Caller<'b>,
     /// The longest topic plus payload the message buffer and `tx` hold.
     max_message_len: usize,
+    /// [`MqttOptions::window`]: the runner's [`Mqtt311`] keeps that many QoS 1 messages in
+    /// flight.
+    window: usize,
 }
 
 impl<'b> Mqtt311Tls<'b> {
@@ -164,6 +167,7 @@ impl<'b> Mqtt311Tls<'b> {
             fallbacks: options.fallbacks(),
             caller: Caller::new(link, message),
             max_message_len: MESSAGE.min(super::mqtt311::max_message_len(TX)),
+            window: options.window(),
         };
         (handle, runner)
     }
@@ -221,6 +225,29 @@ impl Transport for Mqtt311Tls<'_> {
     async fn poll(&mut self) -> Result<(), MqttError> {
         self.caller.call(Request::Poll).await
     }
+
+    /// [`MqttOptions::with_window`] (default [`MqttOptions::DEFAULT_WINDOW`]), as
+    /// [`Mqtt311`]'s.
+    fn window(&self) -> usize {
+        self.window
+    }
+
+    /// As [`Mqtt311`]'s `submit`: writes a QoS 1 message without waiting for its PUBACK and
+    /// returns its packet id; a QoS 0 message is published at once and returns 0. A lost
+    /// connection forgets what was in flight: send it again after `connect`.
+    async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
+        if message.qos == QoS::AtMostOnce {
+            self.publish(message).await?;
+            return Ok(0);
+        }
+        self.caller.submit(message).await
+    }
+
+    /// As [`Mqtt311`]'s `next_ack`: the packet id of the next acknowledged submitted
+    /// message, in the order the PUBACKs arrived.
+    async fn next_ack(&mut self) -> Result<u16, MqttError> {
+        self.caller.next_ack().await
+    }
 }
 
 impl core::fmt::Debug for Mqtt311Tls<'_> {
@@ -276,7 +303,10 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
                     advance = !self.connection().await;
                 }
                 Request::Disconnect => self.link.answers.signal(Ok(())),
-                Request::Publish { .. } | Request::Poll => {
+                Request::Publish { .. }
+                | Request::Submit { .. }
+                | Request::NextAck
+                | Request::Poll => {
                     self.link.answers.signal(Err(MqttError::NotConnected));
                 }
             }
@@ -345,9 +375,22 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
                     qos,
                     retain,
                 } => {
-                    publish_copied(&mut mqtt, self.message, topic_len, payload_len, qos, retain)
+                    let lengths = (topic_len, payload_len);
+                    publish_copied(&mut mqtt, self.message, lengths, qos, retain, false)
                         .await
+                        .map(drop)
                 }
+                Request::Submit {
+                    topic_len,
+                    payload_len,
+                    retain,
+                } => {
+                    let (lengths, qos) = ((topic_len, payload_len), QoS::AtLeastOnce);
+                    publish_copied(&mut mqtt, self.message, lengths, qos, retain, true)
+                        .await
+                        .map(|id| self.link.ack.set(id))
+                }
+                Request::NextAck => mqtt.next_ack().await.map(|id| self.link.ack.set(id)),
             };
             self.link.connected.set(mqtt.is_connected());
             self.link.answers.signal(explain(result));
@@ -356,24 +399,30 @@ impl<N: TcpConnect + Dns> Mqtt311TlsRunner<'_, N> {
     }
 }
 
-/// Publishes the message the handle copied into the message buffer.
+/// Publishes the message the handle copied into the message buffer: in full
+/// ([`Request::Publish`], answers 0) or, `submit`, without waiting for its PUBACK
+/// ([`Request::Submit`], answers its packet id).
 // The borrow spans the publish on purpose: the handle writes the buffer only after the
 // runner answered, and with `try_borrow_mut`, which fails instead of panicking.
 #[allow(clippy::await_holding_refcell_ref)]
 async fn publish_copied<N: TcpConnect + Dns>(
     mqtt: &mut Mqtt311<'_, N>,
     message: &MessageBuffer,
-    topic_len: usize,
-    payload_len: usize,
+    (topic_len, payload_len): (usize, usize),
     qos: QoS,
     retain: bool,
-) -> Result<(), MqttError> {
+    submit: bool,
+) -> Result<u16, MqttError> {
     let buffer = message.try_borrow().map_err(|_| MqttError::TooLarge)?;
     let (topic, payload) = copied(&buffer, topic_len, payload_len).ok_or(MqttError::TooLarge)?;
     let message = Message::new(topic, payload)
         .with_qos(qos)
         .with_retain(retain);
-    mqtt.publish(&message).await
+    if submit {
+        mqtt.submit(&message).await
+    } else {
+        mqtt.publish(&message).await.map(|()| 0)
+    }
 }
 
 impl<N> core::fmt::Debug for Mqtt311TlsRunner<'_, N> {

@@ -236,7 +236,8 @@ impl<'a> MqttOptions<'a> {
     /// speed instead of one round trip per message. Each message still leaves the outage
     /// queue only on its own PUBACK, in order. Clamped to 1..=[`MqttOptions::MAX_WINDOW`];
     /// 1 sends one message per round trip. Default [`MqttOptions::DEFAULT_WINDOW`].
-    /// [`Mqtt311`](crate::Mqtt311) uses it; [`Mqtt5`](crate::Mqtt5) keeps a window of 1.
+    /// [`Mqtt311`](crate::Mqtt311) uses it as is; [`Mqtt5`](crate::Mqtt5) at most 8 (minimq
+    /// keeps no more in flight), and never more than the broker's Receive Maximum.
     pub const fn with_window(mut self, window: usize) -> Self {
         self.window = if window == 0 {
             1

@@ -3,8 +3,9 @@
 //! answer.
 
 use super::runner::{Mqtt5Runner, Settings};
+use super::window::MINIMQ_IN_FLIGHT;
 use super::{Link, MessageBuffer, Mqtt5Buffers, Request};
-use crate::message::Message;
+use crate::message::{Message, QoS};
 use crate::transport::link::Caller;
 use crate::transport::options::broker_at;
 use crate::transport::{Broker, MqttConfigError, MqttError, MqttOptions, Transport};
@@ -68,6 +69,8 @@ pub struct Mqtt5<'b> {
     /// The broker it was built with, and the options' fallbacks.
     broker: Broker<'b>,
     fallbacks: &'b [Broker<'b>],
+    /// The options' QoS 1 window, at most minimq's in-flight limit.
+    window: usize,
 }
 
 /// What minimq's transmit arena needs besides a PUBLISH's topic and payload, at least: its
@@ -93,6 +96,7 @@ impl<'b> Mqtt5<'b> {
             tx,
             message,
             link,
+            flight,
         } = buffers;
         // Left over from a handle and runner these buffers served before.
         *link = Link::new();
@@ -105,6 +109,7 @@ impl<'b> Mqtt5<'b> {
             link,
             message,
             inbox: None,
+            flight,
         };
         let runner = Mqtt5Runner::new(settings, rx, tx)?;
         let handle = Self {
@@ -112,6 +117,7 @@ impl<'b> Mqtt5<'b> {
             max_message_len: MESSAGE.min(TX.saturating_sub(PUBLISH_OVERHEAD)),
             broker,
             fallbacks: options.fallbacks(),
+            window: options.window().min(MINIMQ_IN_FLIGHT),
         };
         Ok((handle, runner))
     }
@@ -234,6 +240,35 @@ impl Transport for Mqtt5<'_> {
     /// for a keep-alive ping the broker did not answer.
     async fn poll(&mut self) -> Result<(), MqttError> {
         self.caller.call(Request::Poll).await
+    }
+
+    /// [`MqttOptions::with_window`] (default [`MqttOptions::DEFAULT_WINDOW`]), at most 8:
+    /// minimq keeps no more QoS 1 messages in flight.
+    fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Writes a QoS 1 message without waiting for its PUBACK and returns its id (the
+    /// runner's: minimq matches the PUBACK by packet id but does not show it). With the window
+    /// full, or the broker's Receive Maximum reached, or minimq's transmit buffer (`TX` of
+    /// [`Mqtt5Buffers`]) full of messages in flight, first waits (at most the ack timeout)
+    /// for an acknowledgement. A QoS 0 message is published at once and returns 0. A lost
+    /// connection (or any error) forgets what was in flight: send it again after `connect`;
+    /// minimq resends nothing itself (every connection is a clean session).
+    async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
+        if message.qos == QoS::AtMostOnce {
+            self.publish(message).await?;
+            return Ok(0);
+        }
+        self.caller.submit(message).await
+    }
+
+    /// Returns the id of a submitted message whose PUBACK arrived (the oldest such, if
+    /// several did); waits at most the ack timeout ([`MqttError::Timeout`], connection
+    /// closed). [`MqttError::Protocol`] if none is in flight. A PUBACK with an error reason
+    /// code is [`MqttError::PublishRejected`], never an id.
+    async fn next_ack(&mut self) -> Result<u16, MqttError> {
+        self.caller.next_ack().await
     }
 }
 

@@ -28,20 +28,27 @@ mod error;
 mod handle;
 mod runner;
 mod traffic;
+mod window;
 
 pub use handle::Mqtt5;
 pub use runner::{Mqtt5Runner, Plaintext};
 
 use crate::transport::link::{Link, MessageBuffer, Request};
 use core::cell::RefCell;
+use window::Flight;
 
 /// Every buffer of one MQTT 5 connection, caller-owned so its size is visible (put it in a
 /// `static` or a `StaticCell` in firmware):
 /// - `RX`: one incoming packet (256 is plenty for a publisher: CONNACK with properties,
 ///   PUBACK);
 /// - `TX`: minimq's transmit arena: CONNECT, then each PUBLISH (topic + payload + ~16 bytes)
-///   and the QoS 1 messages not acknowledged yet;
-/// - `MESSAGE`: the longest topic plus payload, copied from the handle to the runner.
+///   and the QoS 1 messages not acknowledged yet (with a
+///   [window](crate::MqttOptions::with_window) of W, up to W of them: a message that finds
+///   no room waits for an acknowledgement);
+/// - `MESSAGE`: the longest topic plus payload, copied from the handle to the runner;
+///
+/// and the list of the QoS 1 messages in flight (with it the buffers are 108 bytes larger
+/// on a 32-bit MCU).
 ///
 /// ```
 /// use sensorpub::Mqtt5Buffers;
@@ -54,6 +61,8 @@ pub struct Mqtt5Buffers<const RX: usize, const TX: usize, const MESSAGE: usize> 
     tx: [u8; TX],
     message: RefCell<[u8; MESSAGE]>,
     link: Link,
+    /// The QoS 1 messages in flight ([`Transport::submit`](crate::Transport::submit)).
+    flight: RefCell<Flight>,
 }
 
 impl<const RX: usize, const TX: usize, const MESSAGE: usize> Mqtt5Buffers<RX, TX, MESSAGE> {
@@ -64,6 +73,7 @@ impl<const RX: usize, const TX: usize, const MESSAGE: usize> Mqtt5Buffers<RX, TX
             tx: [0; TX],
             message: RefCell::new([0; MESSAGE]),
             link: Link::new(),
+            flight: RefCell::new(Flight::new()),
         }
     }
 }

@@ -2,11 +2,13 @@
 //! connected it reads the connection between them (keep-alive, acknowledgements, the end of
 //! the connection), and it answers each request.
 
+use core::cell::RefCell;
 use core::future::Future;
 use core::pin::{Pin, pin};
 
 use super::error::{config_error, connect_error, minimq_qos, session_error};
 use super::traffic::Traffic;
+use super::window::Flight;
 use super::{Link, MessageBuffer, Request};
 use crate::message::{Message, QoS};
 use crate::transport::connect::open;
@@ -33,6 +35,8 @@ pub struct Settings<'b, N> {
     pub(super) message: &'b MessageBuffer,
     /// Where received messages go.
     pub(super) inbox: Option<&'b InboxSlot>,
+    /// The QoS 1 messages submitted and not reported yet.
+    pub(super) flight: &'b RefCell<Flight>,
 }
 
 /// What the runner puts between TCP and MQTT: nothing ([`Plaintext`]) or TLS
@@ -197,7 +201,10 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
                     self.settings.link.answers.signal(Ok(()));
                     continue;
                 }
-                Request::Publish { .. } | Request::Poll => {
+                Request::Publish { .. }
+                | Request::Submit { .. }
+                | Request::NextAck
+                | Request::Poll => {
                     let error = ended.take().unwrap_or(MqttError::NotConnected);
                     self.settings.link.answers.signal(Err(error));
                     continue;
@@ -282,6 +289,8 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             }
         };
         self.link.connected.set(true);
+        // What the last connection had in flight goes again through the caller.
+        self.flight.borrow_mut().clear();
         let birth = self
             .publish(&mut connection, &traffic, Outgoing::Birth)
             .await;
@@ -331,7 +340,21 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                     };
                     self.publish(&mut connection, &traffic, copied).await
                 }
+                Request::Submit {
+                    topic_len,
+                    payload_len,
+                    retain,
+                } => {
+                    self.submit_copied(&mut connection, &traffic, topic_len, payload_len, retain)
+                        .await
+                }
+                Request::NextAck => self.next_ack(&mut connection, &traffic).await,
             };
+            if result.as_ref().is_err_and(|e| !e.is_permanent()) {
+                // The caller sends the unacknowledged ones again. (A message refused for
+                // good left the others in flight, and their acknowledgements to report.)
+                self.flight.borrow_mut().clear();
+            }
             if !self.answer(&connection, result) {
                 return end;
             }
@@ -580,7 +603,7 @@ async fn drain<IO: minimq::Io>(
 }
 
 /// Waits for minimq to make progress (an acknowledgement, a ping) until `deadline`.
-async fn progress<IO: minimq::Io>(
+pub(super) async fn progress<IO: minimq::Io>(
     connection: &mut Connection<'_, '_, IO>,
     deadline: Instant,
     inbox: Option<&InboxSlot>,

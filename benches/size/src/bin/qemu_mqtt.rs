@@ -33,9 +33,9 @@ use sensorpub_size::*;
 
 /// Publishes per measured span.
 const ITERATIONS: u32 = 10_000;
-/// Peak-stack ceiling, bytes: the peak measured now (3,348) plus about 10 %, so a regression
+/// Peak-stack ceiling, bytes: the peak measured now (3,260) plus about 10 %, so a regression
 /// fails the run. Issue 16's target (3 KiB) is printed beside it.
-const STACK_BUDGET: usize = 3_700;
+const STACK_BUDGET: usize = 3_600;
 /// Issue 16's peak-stack target, printed for comparison (not enforced).
 const STACK_TARGET: usize = 3_072;
 /// SysTick's reload value: the full 24-bit range.
