@@ -159,13 +159,20 @@ pub async fn open<'n, N>(net: &'n N, broker: &Broker<'_>) -> Result<N::Connectio
 where
     N: TcpConnect + Dns,
 {
-    let ip = match broker.host.parse::<IpAddr>() {
-        Ok(ip) => ip,
-        Err(_) => resolve(net, broker.host).await?,
+    let ip = match ip_address(broker.host) {
+        Some(ip) => ip,
+        None => resolve(net, broker.host).await?,
     };
     net.connect(SocketAddr::new(ip, broker.port))
         .await
         .map_err(|e| ConnectError::Tcp(e.kind()))
+}
+
+/// `host` as an IP address, if it is one. Out of line: the parser's temporaries (about 100
+/// bytes) would otherwise stay in the frame that polls the whole connection.
+#[inline(never)]
+fn ip_address(host: &str) -> Option<IpAddr> {
+    host.parse().ok()
 }
 
 async fn resolve<N: Dns>(net: &N, host: &str) -> Result<IpAddr, ConnectError> {

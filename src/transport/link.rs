@@ -85,21 +85,23 @@ impl<'b> Caller<'b> {
 
     /// Posts `request` and waits for the runner's answer.
     pub(super) async fn call(&mut self, request: Request) -> Result<(), MqttError> {
-        self.settle().await;
-        self.unanswered = true;
-        self.link.requests.signal(request);
+        // Lets a request whose caller gave up finish first, so requests never overlap and an
+        // old answer is never taken for a new one. Written out here, in `publish` and `submit`, not an
+        // `async fn` of its own: each level kept its arguments in the caller's future.
+        if self.unanswered {
+            let _ = self.link.answers.wait().await;
+            self.unanswered = false;
+        }
+        self.post(request);
         let answer = self.link.answers.wait().await;
         self.unanswered = false;
         answer
     }
 
-    /// Lets a request whose caller gave up finish first, so requests never overlap and an
-    /// old answer is never taken for a new one.
-    async fn settle(&mut self) {
-        if self.unanswered {
-            let _ = self.link.answers.wait().await;
-            self.unanswered = false;
-        }
+    /// Posts `request`; its answer is owed from now on.
+    fn post(&mut self, request: Request) {
+        self.unanswered = true;
+        self.link.requests.signal(request);
     }
 
     /// Checks the topic ([`MqttError::InvalidTopic`], nothing sent), copies topic and payload
@@ -107,22 +109,31 @@ impl<'b> Caller<'b> {
     /// publish.
     pub(super) async fn publish(&mut self, message: &Message<'_>) -> Result<(), MqttError> {
         validate_topic_name(message.topic)?;
-        self.settle().await;
+        if self.unanswered {
+            let _ = self.link.answers.wait().await;
+            self.unanswered = false;
+        }
         self.copy(message)?;
-        self.call(Request::Publish {
+        self.post(Request::Publish {
             topic_len: message.topic.len(),
             payload_len: message.payload.len(),
             qos: message.qos,
             retain: message.retain,
-        })
-        .await
+        });
+        let answer = self.link.answers.wait().await;
+        self.unanswered = false;
+        answer
     }
 
     /// As [`publish`](Self::publish) for a QoS 1 message the runner writes without waiting
     /// for its PUBACK; returns the id the runner answered.
     pub(super) async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
         validate_topic_name(message.topic)?;
-        self.settle().await;
+        // The last request's answer first, as in `call`: the copy overwrites its message.
+        if self.unanswered {
+            let _ = self.link.answers.wait().await;
+            self.unanswered = false;
+        }
         self.copy(message)?;
         self.call(Request::Submit {
             topic_len: message.topic.len(),

@@ -161,23 +161,25 @@ pub trait Transport {
     }
 }
 
+// The calls forward the inner futures as they are: an `async fn` wrapping each would add a
+// level (its arguments) to every caller's future.
 impl<T: Transport + ?Sized> Transport for &mut T {
     type Error = T::Error;
 
-    async fn publish(&mut self, message: &Message<'_>) -> Result<(), Self::Error> {
-        (**self).publish(message).await
+    fn publish(&mut self, message: &Message<'_>) -> impl Future<Output = Result<(), Self::Error>> {
+        (**self).publish(message)
     }
 
-    async fn connect(&mut self) -> Result<(), Self::Error> {
-        (**self).connect().await
+    fn connect(&mut self) -> impl Future<Output = Result<(), Self::Error>> {
+        (**self).connect()
     }
 
     fn is_connected(&self) -> bool {
         (**self).is_connected()
     }
 
-    async fn poll(&mut self) -> Result<(), Self::Error> {
-        (**self).poll().await
+    fn poll(&mut self) -> impl Future<Output = Result<(), Self::Error>> {
+        (**self).poll()
     }
 
     fn broker_index(&self) -> usize {
@@ -188,12 +190,12 @@ impl<T: Transport + ?Sized> Transport for &mut T {
         (**self).window()
     }
 
-    async fn submit(&mut self, message: &Message<'_>) -> Result<u16, Self::Error> {
-        (**self).submit(message).await
+    fn submit(&mut self, message: &Message<'_>) -> impl Future<Output = Result<u16, Self::Error>> {
+        (**self).submit(message)
     }
 
-    async fn next_ack(&mut self) -> Result<u16, Self::Error> {
-        (**self).next_ack().await
+    fn next_ack(&mut self) -> impl Future<Output = Result<u16, Self::Error>> {
+        (**self).next_ack()
     }
 
     fn max_message_len(&self) -> Option<usize> {

@@ -66,13 +66,16 @@ impl Layer for Plaintext {
         broker: &Broker<'_>,
         session: &mut Session<'_>,
     ) -> End {
-        match settings.open_tcp(broker).await {
-            Ok(io) => settings.connection(session, io, |e| e).await,
+        // Not a `match` around the connection's `.await`: its scrutinee would stay in the
+        // future for the connection's life.
+        let io = match settings.open_tcp(broker).await {
+            Ok(io) => io,
             Err(e) => {
                 settings.link.answers.signal(Err(e));
-                End::Failed(None)
+                return End::Failed(None);
             }
-        }
+        };
+        settings.connection(session, io, |e| e).await
     }
 }
 
@@ -173,25 +176,21 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
     /// that uses the handle (see [`Mqtt5`](crate::transport::Mqtt5)). Dropping the future
     /// closes the connection (without DISCONNECT); running it again starts disconnected.
     pub async fn run(&mut self) -> ! {
-        let Self {
-            settings,
-            rx,
-            tx,
-            layer,
-        } = self;
+        // Fields reached through `self`, not bound to locals: each binding would be kept in
+        // the future.
         // A connection a dropped `run` held is gone with it.
-        settings.link.connected.set(false);
+        self.settings.link.connected.set(false);
         // Why the last connection ended while idle; the next publish or poll reports it.
         let mut ended = None;
         // The last connect failed or the connection was lost: the next connect moves on to
         // the next broker of the list (round robin).
         let mut advance = false;
         loop {
-            match settings.link.requests.wait().await {
+            match self.settings.link.requests.wait().await {
                 Request::Connect => {
                     // A will or birth topic nobody could publish to is refused before any I/O.
-                    if let Err(e) = settings.options.check_topics() {
-                        settings
+                    if let Err(e) = self.settings.options.check_topics() {
+                        self.settings
                             .link
                             .answers
                             .signal(Err(MqttError::InvalidTopic(e)));
@@ -199,7 +198,7 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
                     }
                 }
                 Request::Disconnect => {
-                    settings.link.answers.signal(Ok(()));
+                    self.settings.link.answers.signal(Ok(()));
                     continue;
                 }
                 Request::Publish { .. }
@@ -207,37 +206,40 @@ impl<'b, N: TcpConnect + Dns, L: Layer> Mqtt5Runner<'b, N, L> {
                 | Request::NextAck
                 | Request::Poll => {
                     let error = ended.take().unwrap_or(MqttError::NotConnected);
-                    settings.link.answers.signal(Err(error));
+                    self.settings.link.answers.signal(Err(error));
                     continue;
                 }
             }
             ended = None;
             if advance {
                 advance = false;
-                let next = settings.options.next_broker(settings.link.broker.get());
-                settings.link.broker.set(next);
+                let next = self
+                    .settings
+                    .options
+                    .next_broker(self.settings.link.broker.get());
+                self.settings.link.broker.set(next);
             }
-            let broker = settings
+            let broker = self
+                .settings
                 .options
-                .broker_at(settings.broker, settings.link.broker.get());
+                .broker_at(self.settings.broker, self.settings.link.broker.get());
             // A new session for every connection: minimq would ask the broker to resume the
             // last one (Clean Start 0), and every connection here is a clean session.
             // Owned here and lent to `connection`: a session moved into an async fn is kept
             // twice in its future (the argument and the local), 700 bytes more of stack.
-            let mut session = match config(&settings.options, rx, tx) {
-                Ok(config) => Session::new(config),
+            let mut slot = None;
+            let Some(session) = new_session(&mut slot, &self.settings.options, self.rx, self.tx)
+            else {
                 // `new` built the same configuration from the same options.
-                Err(_) => {
-                    settings.link.answers.signal(Err(MqttError::Protocol));
-                    continue;
-                }
+                self.settings.link.answers.signal(Err(MqttError::Protocol));
+                continue;
             };
-            let end = layer.serve(settings, &broker, &mut session).await;
+            let end = self.layer.serve(&self.settings, &broker, session).await;
             (advance, ended) = match end {
                 End::Disconnected => (false, None),
                 End::Failed(idle) => (true, idle),
             };
-            settings.link.connected.set(false);
+            self.settings.link.connected.set(false);
         }
     }
 }
@@ -270,9 +272,10 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             let handshake = pin!(session.connect(traffic.count(io)));
             let handshake: Pin<&mut dyn Future<Output = _>> = handshake;
             handshake.await.map_err(connect_error)
-        })
-        .await;
-        let mut connection = match opened {
+        });
+        // Matched as it is awaited: a binding would stay in the future for the connection's
+        // life.
+        let mut connection = match opened.await {
             Ok(Ok(connection)) => connection,
             Ok(Err(e)) => {
                 self.link.answers.signal(Err(explain(e)));
@@ -288,10 +291,9 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         self.link.connected.set(true);
         // What the last connection had in flight goes again through the caller.
         self.flight.borrow_mut().clear();
-        let birth = match self.options.birth() {
-            Some(birth) => self.publish(&mut connection, &traffic, &birth).await,
-            None => Ok(()),
-        };
+        let birth = self
+            .publish(&mut connection, &traffic, Outgoing::Birth)
+            .await;
         let subscribed = match birth {
             Ok(()) => {
                 let subscribed = self.subscribe(&mut connection, &traffic).await;
@@ -330,15 +332,13 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                     qos,
                     retain,
                 } => {
-                    self.publish_copied(
-                        &mut connection,
-                        &traffic,
+                    let copied = Outgoing::Copied {
                         topic_len,
                         payload_len,
                         qos,
                         retain,
-                    )
-                    .await
+                    };
+                    self.publish(&mut connection, &traffic, copied).await
                 }
                 Request::Submit {
                     topic_len,
@@ -406,52 +406,47 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
         Ok(())
     }
 
-    /// Publishes the message the handle copied into the message buffer.
-    // The borrow spans the publish on purpose: the handle writes the buffer only after the
-    // runner answered, and with `try_borrow_mut`, which fails instead of panicking.
-    #[allow(clippy::await_holding_refcell_ref)]
-    async fn publish_copied<IO: minimq::Io>(
-        &self,
-        connection: &mut Connection<'_, '_, IO>,
-        traffic: &Traffic,
-        topic_len: usize,
-        payload_len: usize,
-        qos: QoS,
-        retain: bool,
-    ) -> Result<(), MqttError> {
-        let buffer = self.message.try_borrow().map_err(|_| MqttError::TooLarge)?;
-        let (topic, payload) =
-            copied(&buffer, topic_len, payload_len).ok_or(MqttError::TooLarge)?;
-        let message = Message::new(topic, payload)
-            .with_qos(qos)
-            .with_retain(retain);
-        self.publish(connection, traffic, &message).await
-    }
-
-    /// Publishes `message`: at QoS 1 until minimq saw the PUBACK or the acknowledgement
+    /// Publishes `outgoing` (nothing for a birth message the options do not have): at QoS 1 until minimq saw the PUBACK or the acknowledgement
     /// timeout passed; at QoS 0 between two looks at the connection, so a connection the
-    /// broker already closed or reset is an error, not an `Ok`.
+    /// broker already closed or reset is an error, not an `Ok`. One `async fn`, not three
+    /// nested ones: each level kept its arguments and locals in the runner's future.
+    // The borrow of the message buffer spans the publish on purpose: the handle writes the
+    // buffer only after the runner answered, and with `try_borrow_mut`, which fails instead
+    // of panicking.
+    #[allow(clippy::await_holding_refcell_ref)]
     async fn publish<IO: minimq::Io>(
         &self,
         connection: &mut Connection<'_, '_, IO>,
         traffic: &Traffic,
-        message: &Message<'_>,
+        outgoing: Outgoing,
     ) -> Result<(), MqttError> {
+        let buffer;
+        let message = match outgoing {
+            Outgoing::Birth => match self.options.birth() {
+                Some(birth) => birth,
+                None => return Ok(()),
+            },
+            Outgoing::Copied {
+                topic_len,
+                payload_len,
+                qos,
+                retain,
+            } => {
+                buffer = self.message.try_borrow().map_err(|_| MqttError::TooLarge)?;
+                let (topic, payload) =
+                    copied(&buffer, topic_len, payload_len).ok_or(MqttError::TooLarge)?;
+                Message::new(topic, payload)
+                    .with_qos(qos)
+                    .with_retain(retain)
+            }
+        };
         if message.qos > self.options.max_qos() {
             return Err(MqttError::QosNotAllowed);
         }
-        self.send(connection, message)
-            .await
-            .map_err(|e| traffic.explain(e))
-    }
-
-    async fn send<IO: minimq::Io>(
-        &self,
-        connection: &mut Connection<'_, '_, IO>,
-        message: &Message<'_>,
-    ) -> Result<(), MqttError> {
         // What arrived first: a PINGRESP due, the end of the connection.
-        drain(connection, self.inbox).await?;
+        drain(connection, self.inbox)
+            .await
+            .map_err(|e| traffic.explain(e))?;
         let ack_timeout = Duration::from_millis(u64::from(self.options.ack_timeout_ms()));
         let deadline = Instant::now() + ack_timeout;
         let op = loop {
@@ -466,26 +461,48 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
                 Err(PubError::Session(minimq::Error::NotReady))
                 | Err(PubError::Session(minimq::Error::Resource(
                     minimq::ResourceError::InflightExhausted,
-                ))) => progress(connection, deadline, self.inbox).await?,
+                ))) => progress(connection, deadline, self.inbox)
+                    .await
+                    .map_err(|e| traffic.explain(e))?,
                 Err(PubError::Payload(())) => return Err(MqttError::TooLarge),
-                Err(PubError::Session(e)) => return Err(session_error(e, message.qos)),
+                Err(PubError::Session(e)) => {
+                    return Err(traffic.explain(session_error(e, message.qos)));
+                }
             }
         };
         match op {
             Some(op) => {
                 while connection.is_pending(&op) {
-                    progress(connection, deadline, self.inbox).await?;
+                    progress(connection, deadline, self.inbox)
+                        .await
+                        .map_err(|e| traffic.explain(e))?;
                 }
                 if connection.is_invalidated(&op) {
-                    return Err(MqttError::Closed);
+                    return Err(traffic.explain(MqttError::Closed));
                 }
             }
             // A broker that had closed its end answers the write with a reset: seen here on
             // a fast link, not promised on a slow one (see `Mqtt5`).
-            None => drain(connection, self.inbox).await?,
+            None => drain(connection, self.inbox)
+                .await
+                .map_err(|e| traffic.explain(e))?,
         }
         Ok(())
     }
+}
+
+/// What [`Settings::publish`] publishes.
+#[derive(Clone, Copy)]
+enum Outgoing {
+    /// The options' birth message (if they have one), right after the connect.
+    Birth,
+    /// The message the handle copied into the message buffer.
+    Copied {
+        topic_len: usize,
+        payload_len: usize,
+        qos: QoS,
+        retain: bool,
+    },
 }
 
 /// How a connection (or a connect) ended. (`pub` only to appear in [`Layer`]'s signature.)
@@ -498,6 +515,7 @@ pub enum End {
 }
 
 /// minimq's configuration over `rx` and `tx`, from `options`.
+#[inline(always)]
 fn config<'s>(
     options: &MqttOptions<'s>,
     rx: &'s mut [u8],
@@ -522,6 +540,18 @@ fn config<'s>(
         config = config.will(minimq_will).map_err(config_error)?;
     }
     Ok(config)
+}
+
+/// A fresh minimq session over `rx` and `tx`, from `options`, built in `slot`.
+#[inline(never)]
+fn new_session<'a, 's>(
+    slot: &'a mut Option<Session<'s>>,
+    options: &MqttOptions<'s>,
+    rx: &'s mut [u8],
+    tx: &'s mut [u8],
+) -> Option<&'a mut Session<'s>> {
+    let config = config(options, rx, tx).ok()?;
+    Some(slot.insert(Session::new(config)))
 }
 
 /// A failed SUBSCRIBE: a refusal as [`MqttError::SubscribeRejected`], others as usual.

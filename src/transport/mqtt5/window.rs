@@ -99,7 +99,7 @@ impl<N: TcpConnect + Dns> Settings<'_, N> {
     /// ([`MqttOptions::with_window`](crate::MqttOptions::with_window), at most
     /// [`MINIMQ_IN_FLIGHT`]) or minimq out of room, first waits (until the acknowledgement
     /// timeout) for an acknowledgement.
-    // The borrow spans the write on purpose, as in `publish_copied`.
+    // The borrow spans the write on purpose, as in `publish`.
     #[allow(clippy::await_holding_refcell_ref)]
     pub(super) async fn submit_copied<IO: minimq::Io>(
         &self,

@@ -33,9 +33,9 @@ use sensorpub_size::*;
 
 /// Publishes per measured span.
 const ITERATIONS: u32 = 10_000;
-/// Peak-stack ceiling, bytes: the peak measured now (3,564) plus about 10 %, so a regression
+/// Peak-stack ceiling, bytes: the peak measured now (3,260) plus about 10 %, so a regression
 /// fails the run. Issue 16's target (3 KiB) is printed beside it.
-const STACK_BUDGET: usize = 3_900;
+const STACK_BUDGET: usize = 3_600;
 /// Issue 16's peak-stack target, printed for comparison (not enforced).
 const STACK_TARGET: usize = 3_072;
 /// SysTick's reload value: the full 24-bit range.
@@ -331,6 +331,13 @@ fn main() -> ! {
         peak,
         future_size,
         core::mem::size_of::<Mqtt5Buffers<256, 768, 256>>()
+    );
+    // A second figure, not a replacement: a firmware that spawns the runner and the
+    // publishing code as tasks keeps their futures in static memory, so its stack holds only
+    // the poll frames.
+    hprintln!(
+        "peak stack without the futures' state (static tasks): {} B",
+        peak.saturating_sub(future_size)
     );
 
     let stack_ok = peak <= STACK_BUDGET;
