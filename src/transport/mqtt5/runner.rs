@@ -18,6 +18,7 @@ use crate::transport::link::copied;
 use crate::transport::tls::{Flags, Tls, TlsError};
 use crate::transport::{Broker, ConnectError, MqttConfigError, MqttError, MqttOptions};
 use embassy_futures::select::{Either, select};
+use embassy_futures::yield_now;
 use embassy_time::{Duration, Instant, with_deadline, with_timeout};
 use embedded_nal_async::{Dns, TcpConnect};
 use minimq::{
@@ -310,6 +311,11 @@ impl<'b, N: TcpConnect + Dns> Settings<'b, N> {
             return End::Failed(None);
         }
         loop {
+            // The handle usually posts its next request as soon as it has the answer (a
+            // backlog, a window): let it run first, so the select below takes that request
+            // without starting a read of the connection only to abandon it (on a host a
+            // failed read and a readiness registration each time).
+            yield_now().await;
             let watched = watch(&mut connection, self.inbox);
             let request = match select(self.link.requests.wait(), watched).await {
                 Either::First(request) => request,
