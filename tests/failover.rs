@@ -10,14 +10,14 @@
 
 mod common;
 
+use common::host::HostClock;
 use common::{PATIENCE, RawListener, Subscriber, TestBroker, Version, free_port};
 use core::convert::Infallible;
-use embedded_hal_async::delay::DelayNs;
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 use sensorpub::{
-    Backoff, BackoffConfig, Clock, FlashQueue, JsonSink, Message, MessageQueue, OutageQueue,
-    Publisher, QoS, Quantity, Reading, ResilientPublisher, Sample, Sensor, Stats, Transport,
+    Backoff, BackoffConfig, FlashQueue, JsonSink, Message, MessageQueue, OutageQueue, Publisher,
+    QoS, Quantity, Reading, ResilientPublisher, Sample, Sensor, Stats, Transport,
 };
 use sensorpub::{Broker, Mqtt311, MqttError, MqttOptions, Refusal, ThingSpeak};
 use sequential_storage::mock_flash::{MockFlashBase, WriteCountCheck};
@@ -35,21 +35,6 @@ const PERIOD_MS: u32 = 5;
 
 /// The sample before which the first broker goes away in the mid-stream tests.
 const STOP_BEFORE: u32 = 11;
-
-/// Real time for the publisher: a real broker needs real waits (small ones).
-struct HostClock(Instant);
-
-impl Clock for HostClock {
-    fn now_ms(&mut self) -> u64 {
-        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-}
-
-impl DelayNs for HostClock {
-    async fn delay_ns(&mut self, ns: u32) {
-        async_io::Timer::after(Duration::from_nanos(u64::from(ns))).await;
-    }
-}
 
 /// Counts 1, 2, 3, … and stops `broker` (for good) just before sample `stop_before`.
 struct Counting<'a> {

@@ -4,8 +4,10 @@
 //! broker is away for two send wakes; once back, every sample arrives, in order, with the
 //! time it was measured, and the node connected far less often than it sampled.
 
-use core::convert::Infallible;
+#[path = "common/host.rs"]
+mod host;
 use embassy_futures::block_on;
+use host::Fixed;
 use sensorpub::{
     Backoff, BackoffConfig, FlashQueue, JsonSink, MemoryTransport, Publisher, QoS, Quantity,
     Reading, ResilientError, ResilientPublisher, Sample, SimulatedClock,
@@ -22,22 +24,6 @@ const THRESHOLD: usize = 10;
 const WAKES: usize = 24;
 const PERIOD_S: u64 = 60;
 const FIRST_TIME: u64 = 1_764_000_000;
-
-struct Fixed;
-
-impl rand_core::TryRng for Fixed {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(0)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(0)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
-        dest.fill(0);
-        Ok(())
-    }
-}
 
 fn expected(wake: usize) -> Vec<u8> {
     format!(

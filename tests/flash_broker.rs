@@ -6,12 +6,12 @@
 
 mod common;
 
+use common::host::{Fixed, HostClock};
 use common::{PATIENCE, Subscriber, TestBroker, Version};
 use core::convert::Infallible;
-use embedded_hal_async::delay::DelayNs;
 use sensorpub::{
-    Backoff, BackoffConfig, Broker, Clock, FlashQueue, JsonSink, Mqtt311, MqttOptions, Publisher,
-    QoS, Quantity, QueueError, Reading, ResilientError, ResilientPublisher, Sample,
+    Backoff, BackoffConfig, Broker, FlashQueue, JsonSink, Mqtt311, MqttOptions, Publisher, QoS,
+    Quantity, QueueError, Reading, ResilientError, ResilientPublisher, Sample,
 };
 use sequential_storage::mock_flash::{MockFlashBase, WriteCountCheck};
 use std::time::{Duration, Instant};
@@ -23,37 +23,6 @@ type Flash = MockFlashBase<8, 4, 128>;
 const TOPIC: &str = "sensorpub/flash/value";
 const COUNT: usize = 12;
 const FIRST_TIME: u64 = 1_764_000_000;
-
-/// Real time for the publisher: a real broker needs real waits (small ones).
-struct HostClock(Instant);
-
-impl Clock for HostClock {
-    fn now_ms(&mut self) -> u64 {
-        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-}
-
-impl DelayNs for HostClock {
-    async fn delay_ns(&mut self, ns: u32) {
-        async_io::Timer::after(Duration::from_nanos(u64::from(ns))).await;
-    }
-}
-
-struct Fixed;
-
-impl rand_core::TryRng for Fixed {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(0)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(0)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
-        dest.fill(0);
-        Ok(())
-    }
-}
 
 /// Sample `n`, measured a minute after sample `n - 1`.
 fn sample(n: usize) -> Sample<1> {

@@ -12,8 +12,11 @@
 //! of the queue's front), and only where a PUBACK was lost (one on purpose, plus the one
 //! message the cut caught between its delivery and its removal). Nothing is left stored.
 
+#[path = "common/host.rs"]
+mod host;
 use core::convert::Infallible;
 use embassy_futures::block_on;
+use host::Fixed;
 use sensorpub::{
     Backoff, BackoffConfig, FlashQueue, JsonSink, MemoryError, MemoryTransport, Publisher, QoS,
     Quantity, QueueError, Reading, ResilientError, ResilientPublisher, Sample, SimulatedClock,
@@ -30,22 +33,6 @@ const PERIOD_MS: u64 = 10_000;
 const FIRST_TIME: u64 = 1_764_000_000;
 
 /// Deterministic backoff, no jitter source needed.
-struct Fixed;
-
-impl rand_core::TryRng for Fixed {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(0)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(0)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
-        dest.fill(0);
-        Ok(())
-    }
-}
-
 fn sample(index: usize) -> Sample<1> {
     let mut sample =
         Sample::from_readings(&[Reading::new(Quantity::Value, index as f32)]).expect("fits");

@@ -9,11 +9,10 @@
 
 mod common;
 
+use common::host::{Fixed, HostClock};
 use common::{RawListener, Subscriber, TestBroker, Version};
-use core::convert::Infallible;
-use embedded_hal_async::delay::DelayNs;
 use sensorpub::{
-    Backoff, BackoffConfig, Broker, Clock, FlashQueue, JsonSink, Message, MessageQueue, Mqtt5,
+    Backoff, BackoffConfig, Broker, FlashQueue, JsonSink, Message, MessageQueue, Mqtt5,
     Mqtt5Buffers, Mqtt311, MqttError, MqttOptions, OutageQueue, Publisher, QoS, Quantity, Reading,
     ResilientError, ResilientPublisher, Sample, Transport,
 };
@@ -22,37 +21,6 @@ use std::time::{Duration, Instant};
 use std_embedded_nal_async::Stack;
 
 const TOPIC: &str = "sensorpub/oversized/value";
-
-/// Real time for the publisher: a real broker needs real waits (small ones).
-struct HostClock(Instant);
-
-impl Clock for HostClock {
-    fn now_ms(&mut self) -> u64 {
-        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-}
-
-impl DelayNs for HostClock {
-    async fn delay_ns(&mut self, ns: u32) {
-        async_io::Timer::after(Duration::from_nanos(u64::from(ns))).await;
-    }
-}
-
-struct Fixed;
-
-impl rand_core::TryRng for Fixed {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(0)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(0)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
-        dest.fill(0);
-        Ok(())
-    }
-}
 
 /// Short waits, and few attempts: a publisher that took the large message for a broker
 /// outage ends in `GaveUp` instead of retrying it for ever.

@@ -13,15 +13,14 @@
 
 mod common;
 
+use common::host::HostClock;
 use common::{PATIENCE, TestBroker, Version};
 use core::convert::Infallible;
-use embedded_hal_async::delay::DelayNs;
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 use sensorpub::{
-    Backoff, BackoffConfig, Broker, Clock, JsonSink, MessageQueue, Mqtt311, MqttOptions, Publisher,
-    QoS, Quantity, Reading, ResilientError, ResilientPublisher, Sample, Sensor, Sink, Stats,
-    Transport,
+    Backoff, BackoffConfig, Broker, JsonSink, MessageQueue, Mqtt311, MqttOptions, Publisher, QoS,
+    Quantity, Reading, ResilientError, ResilientPublisher, Sample, Sensor, Sink, Stats, Transport,
 };
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -32,21 +31,6 @@ use std::time::{Duration, Instant};
 use std_embedded_nal_async::Stack;
 
 const TOPIC: &str = "sensorpub/window/value";
-
-/// Real time for the publisher: a real broker needs real waits (small ones).
-struct HostClock(Instant);
-
-impl Clock for HostClock {
-    fn now_ms(&mut self) -> u64 {
-        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-}
-
-impl DelayNs for HostClock {
-    async fn delay_ns(&mut self, ns: u32) {
-        async_io::Timer::after(Duration::from_nanos(u64::from(ns))).await;
-    }
-}
 
 /// The tests store samples themselves ([`ResilientPublisher::store`]); nothing reads this.
 struct NoSensor;

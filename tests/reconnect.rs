@@ -10,13 +10,13 @@
 
 mod common;
 
+use common::host::HostClock;
 use common::{PATIENCE, Subscriber, TestBroker, Version};
 use core::convert::Infallible;
-use embedded_hal_async::delay::DelayNs;
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 use sensorpub::{
-    Backoff, BackoffConfig, Clock, JsonSink, MessageQueue, Publisher, QoS, Quantity, Reading,
+    Backoff, BackoffConfig, JsonSink, MessageQueue, Publisher, QoS, Quantity, Reading,
     ResilientError, ResilientPublisher, Sample, Sensor, Stage, Transport,
 };
 use sensorpub::{Broker, Mqtt311, MqttOptions};
@@ -34,21 +34,6 @@ const COUNT: u32 = 40;
 
 /// Time between samples: short, so the test is quick; the outage spans many samples.
 const PERIOD_MS: u32 = 5;
-
-/// Real time for the publisher: a real broker needs real waits (small ones).
-struct HostClock(Instant);
-
-impl Clock for HostClock {
-    fn now_ms(&mut self) -> u64 {
-        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-}
-
-impl DelayNs for HostClock {
-    async fn delay_ns(&mut self, ns: u32) {
-        async_io::Timer::after(Duration::from_nanos(u64::from(ns))).await;
-    }
-}
 
 /// What happens to the broker just before a given sample is read: placing the outage by
 /// sample number puts it in the middle of the stream whatever the machine's speed.

@@ -24,6 +24,7 @@
 
 #![allow(dead_code)] // every test file uses a different part of this module
 
+pub mod host;
 pub mod thingspeak_like;
 
 use bytes::BytesMut;
