@@ -48,7 +48,7 @@ impl TcpConnect for Net {
     type Error = ErrorKind;
     type Connection<'a> = Connection;
 
-    async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<Connection, ErrorKind> {
+    async fn connect(&self, remote: SocketAddr) -> Result<Connection, ErrorKind> {
         black_box(remote);
         Ok(Connection)
     }
