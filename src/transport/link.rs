@@ -126,8 +126,13 @@ impl<'b> Caller<'b> {
     }
 
     /// As [`publish`](Self::publish) for a QoS 1 message the runner writes without waiting
-    /// for its PUBACK; returns the id the runner answered.
+    /// for its PUBACK; returns the id the runner answered. A QoS 0 message has nothing to
+    /// wait for: it is published at once and returns 0, as the trait's default `submit`.
     pub(super) async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
+        if message.qos == QoS::AtMostOnce {
+            self.publish(message).await?;
+            return Ok(0);
+        }
         validate_topic_name(message.topic)?;
         // The last request's answer first, as in `call`: the copy overwrites its message.
         if self.unanswered {

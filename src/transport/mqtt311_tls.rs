@@ -236,10 +236,6 @@ impl Transport for Mqtt311Tls<'_> {
     /// returns its packet id; a QoS 0 message is published at once and returns 0. A lost
     /// connection forgets what was in flight: send it again after `connect`.
     async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
-        if message.qos == QoS::AtMostOnce {
-            self.publish(message).await?;
-            return Ok(0);
-        }
         self.caller.submit(message).await
     }
 

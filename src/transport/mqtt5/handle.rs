@@ -5,7 +5,7 @@
 use super::runner::{Mqtt5Runner, Settings};
 use super::window::MINIMQ_IN_FLIGHT;
 use super::{Link, MessageBuffer, Mqtt5Buffers, Request};
-use crate::message::{Message, QoS};
+use crate::message::Message;
 use crate::transport::link::Caller;
 use crate::transport::options::broker_at;
 use crate::transport::{Broker, MqttConfigError, MqttError, MqttOptions, Transport};
@@ -256,10 +256,6 @@ impl Transport for Mqtt5<'_> {
     /// connection (or any error) forgets what was in flight: send it again after `connect`;
     /// minimq resends nothing itself (every connection is a clean session).
     async fn submit(&mut self, message: &Message<'_>) -> Result<u16, MqttError> {
-        if message.qos == QoS::AtMostOnce {
-            self.publish(message).await?;
-            return Ok(0);
-        }
         self.caller.submit(message).await
     }
 
