@@ -70,6 +70,14 @@ fn dribbling_relay(upstream: u16) -> u16 {
     port
 }
 
+/// Runs `body` beside a transport's `runner` (which never returns) and gives body's result.
+async fn beside<T>(runner: impl Future, body: impl Future<Output = T>) -> T {
+    match select(runner, body).await {
+        Either::First(_) => unreachable!("a runner runs for ever"),
+        Either::Second(result) => result,
+    }
+}
+
 fn now() -> Option<u64> {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -111,10 +119,7 @@ fn publish_mqtt5(
             mqtt.disconnect().await;
             Ok(())
         };
-        match select(runner.run(), body).await {
-            Either::First(never) => never,
-            Either::Second(result) => result,
-        }
+        beside(runner.run(), body).await
     })
 }
 
@@ -197,10 +202,7 @@ fn window_over_tls(version: Version) {
                     mqtt.disconnect().await;
                     result
                 };
-                match select(runner.run(), body).await {
-                    Either::First(never) => never,
-                    Either::Second(result) => result.expect("window over TLS"),
-                }
+                beside(runner.run(), body).await.expect("window over TLS")
             })
         }
         Version::V311 => {
@@ -220,10 +222,7 @@ fn window_over_tls(version: Version) {
                     mqtt.disconnect().await;
                     result
                 };
-                match select(runner.run(), body).await {
-                    Either::First(never) => never,
-                    Either::Second(result) => result.expect("window over TLS"),
-                }
+                beside(runner.run(), body).await.expect("window over TLS")
             })
         }
     };
@@ -545,10 +544,7 @@ fn publish_mqtt311(
             assert!(!mqtt.is_connected());
             Ok(())
         };
-        match select(runner.run(), body).await {
-            Either::First(never) => never,
-            Either::Second(result) => result,
-        }
+        beside(runner.run(), body).await
     })
 }
 
@@ -680,10 +676,7 @@ fn mqtt311_reconnects_over_a_new_tls_connection() {
                 .await
                 .expect("publish after reconnect");
         };
-        match select(runner.run(), body).await {
-            Either::First(never) => never,
-            Either::Second(()) => {}
-        }
+        beside(runner.run(), body).await;
     });
     assert_eq!(subscriber.payloads(1), vec![b"after".to_vec()]);
     assert_eq!(front.forwarded(), 2);
@@ -745,10 +738,7 @@ fn mqtt311_over_tls_receives_on_its_subscriptions() {
             }
             mqtt.disconnect().await;
         };
-        match select(runner.run(), body).await {
-            Either::First(never) => never,
-            Either::Second(()) => {}
-        }
+        beside(runner.run(), body).await;
     });
     let received = inbox.take(|m| (m.topic.to_owned(), m.payload.to_vec(), m.qos));
     assert_eq!(
@@ -798,12 +788,7 @@ fn failover_over_tls_verifies_the_fallback_by_its_own_name() {
         mqtt.publish(&message).await.expect("acknowledged");
         mqtt.disconnect().await;
     };
-    async_io::block_on(async {
-        match select(runner.run(), body).await {
-            Either::First(never) => never,
-            Either::Second(()) => {}
-        }
-    });
+    async_io::block_on(beside(runner.run(), body));
     assert_eq!(subscriber.payloads(1), vec![b"failover".to_vec()]);
     assert_eq!(front.forwarded(), 1);
 }
@@ -844,12 +829,7 @@ fn mqtt311_failover_over_tls_verifies_the_fallback_by_its_own_name() {
         mqtt.publish(&message).await.expect("acknowledged");
         mqtt.disconnect().await;
     };
-    async_io::block_on(async {
-        match select(runner.run(), body).await {
-            Either::First(never) => never,
-            Either::Second(()) => {}
-        }
-    });
+    async_io::block_on(beside(runner.run(), body));
     assert_eq!(subscriber.payloads(1), vec![b"failover".to_vec()]);
     assert_eq!(front.forwarded(), 1);
 }
