@@ -16,7 +16,7 @@ mod common;
 #[path = "../../tests/pysense_bus/mod.rs"]
 mod pysense_bus;
 
-use core::convert::Infallible;
+use common::host::Fixed;
 use pysense_bus::{Environment, PySenseBus};
 use sensorpub::{
     Backoff, BackoffConfig, FlashQueue, JsonSink, Mqtt5Buffers, MqttOptions, Publisher, QoS,
@@ -48,22 +48,6 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Four 4 KiB pages per station.
 type Flash = MockFlashBase<4, 4, 1024>;
-
-struct Fixed;
-
-impl rand_core::TryRng for Fixed {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(0)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(0)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
-        dest.fill(0);
-        Ok(())
-    }
-}
 
 /// mosquitto on 127.0.0.1:`port`, persistent (a clean stop saves the subscriber's session
 /// and its undelivered messages; the start loads them).

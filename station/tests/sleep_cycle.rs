@@ -17,9 +17,9 @@ mod common;
 #[path = "../../tests/pysense_bus/mod.rs"]
 mod pysense_bus;
 
+use common::host::Fixed;
 use common::thingspeak_like::ThingSpeakLike;
 use common::{PATIENCE, TestBroker, Version};
-use core::convert::Infallible;
 use embedded_storage_async::nor_flash::{ErrorType, MultiwriteNorFlash, NorFlash, ReadNorFlash};
 use pysense_bus::{Environment, PySenseBus};
 use sensorpub::{
@@ -47,22 +47,6 @@ const PERIOD_MS: u32 = 60_000;
 /// Assumed round trip between the node and the broker on the simulated clock (a Wi-Fi LAN
 /// and a broker on the same site; a cloud broker is 50-150 ms).
 const RTT_MS: u64 = 20;
-
-struct Fixed;
-
-impl rand_core::TryRng for Fixed {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(0)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(0)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
-        dest.fill(0);
-        Ok(())
-    }
-}
 
 /// Two attempts a send wake, 1 s apart: a broker that is away costs little radio.
 fn backoff() -> Backoff<Fixed> {
