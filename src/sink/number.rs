@@ -130,10 +130,6 @@ fn fixed_large(scaled: f32, decimals: u8, out: &mut [u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// Whole numbers up to this magnitude print without a fraction: within it every f32
-    /// integer is exact (2^24), so `742.0` prints `742`, as MicroPython's `ujson.dumps(742)`.
-    const WHOLE_LIMIT: f32 = 16_777_216.0;
-
     fn format(value: f32, style: &Style) -> Option<std::string::String> {
         let mut out = [0u8; 32];
         let len = write(value, style, &mut out).ok()?;
@@ -268,14 +264,8 @@ mod tests {
                 return;
             }
             let ours = format(value, &Style::Shortest).unwrap();
-            let mut ryu = ryu::Buffer::new();
-            let theirs = ryu.format_finite(value);
-            // ryu writes whole numbers as `742.0`; this module drops the `.0` below 2^24.
-            let theirs = if value.abs() < WHOLE_LIMIT && value == (value as i32) as f32 {
-                std::format!("{}", value as i32)
-            } else {
-                std::string::String::from(theirs)
-            };
+            // ryu's text, without the `.0` of whole numbers below 2^24.
+            let theirs = crate::sink::shortest::tests::reference(value);
             assert_eq!(ours, theirs, "bits {:#010x}", value.to_bits());
             checked += 1;
         };

@@ -316,13 +316,19 @@ const POW10: [u32; 16] = [
 ];
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// What the sinks have always written: ryu's text, whole numbers below 2^24 without `.0`,
-    /// `-0.0` as `0`.
-    fn reference(value: f32) -> std::string::String {
-        if value.abs() < 16_777_216.0 && value == (value as i32) as f32 {
+    /// Whether the sinks write `value` as an integer: whole numbers below 2^24 (where every
+    /// `f32` integer is exact) have no `.0`, as MicroPython's `ujson.dumps(742)`; `-0.0` is `0`.
+    fn is_whole(value: f32) -> bool {
+        value.abs() < 16_777_216.0 && value == (value as i32) as f32
+    }
+
+    /// What the sinks have always written: ryu's text, or the integer's for
+    /// [whole numbers](is_whole).
+    pub(crate) fn reference(value: f32) -> std::string::String {
+        if is_whole(value) {
             return std::format!("{}", value as i32);
         }
         std::string::String::from(ryu::Buffer::new().format_finite(value))
@@ -484,8 +490,8 @@ mod tests {
                 continue;
             }
             let len = write(value, &mut out).unwrap();
-            let whole = value.abs() < 16_777_216.0 && value == (value as i32) as f32;
-            let same = if whole {
+            // `reference`'s rule without its allocation: 2^32 values.
+            let same = if is_whole(value) {
                 let mut itoa = itoa::Buffer::new();
                 out[..len] == *itoa.format(value as i32).as_bytes()
             } else {
